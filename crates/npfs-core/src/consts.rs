@@ -1,0 +1,102 @@
+//! Numeric values of the Win32 and NT constants of the named-pipe family, as the Windows SDK
+//! defines them (checked against the mingw-w64 headers).
+
+/// `PIPE_ACCESS_INBOUND`: the server reads, the client writes.
+pub const PIPE_ACCESS_INBOUND: u32 = 0x0000_0001;
+/// `PIPE_ACCESS_OUTBOUND`: the server writes, the client reads.
+pub const PIPE_ACCESS_OUTBOUND: u32 = 0x0000_0002;
+/// `PIPE_ACCESS_DUPLEX`: both directions.
+pub const PIPE_ACCESS_DUPLEX: u32 = 0x0000_0003;
+/// `FILE_FLAG_FIRST_PIPE_INSTANCE`: fail if the pipe already exists.
+pub const FILE_FLAG_FIRST_PIPE_INSTANCE: u32 = 0x0008_0000;
+/// `FILE_FLAG_WRITE_THROUGH`.
+pub const FILE_FLAG_WRITE_THROUGH: u32 = 0x8000_0000;
+/// `FILE_FLAG_OVERLAPPED`.
+pub const FILE_FLAG_OVERLAPPED: u32 = 0x4000_0000;
+/// `WRITE_DAC` access right.
+pub const WRITE_DAC: u32 = 0x0004_0000;
+/// `WRITE_OWNER` access right (same value as [`FILE_FLAG_FIRST_PIPE_INSTANCE`]).
+pub const WRITE_OWNER: u32 = 0x0008_0000;
+/// `ACCESS_SYSTEM_SECURITY` access right.
+pub const ACCESS_SYSTEM_SECURITY: u32 = 0x0100_0000;
+
+/// `PIPE_TYPE_BYTE`.
+pub const PIPE_TYPE_BYTE: u32 = 0x0;
+/// `PIPE_TYPE_MESSAGE`.
+pub const PIPE_TYPE_MESSAGE: u32 = 0x4;
+/// `PIPE_READMODE_BYTE`.
+pub const PIPE_READMODE_BYTE: u32 = 0x0;
+/// `PIPE_READMODE_MESSAGE`.
+pub const PIPE_READMODE_MESSAGE: u32 = 0x2;
+/// `PIPE_WAIT`.
+pub const PIPE_WAIT: u32 = 0x0;
+/// `PIPE_NOWAIT`.
+pub const PIPE_NOWAIT: u32 = 0x1;
+/// `PIPE_ACCEPT_REMOTE_CLIENTS`.
+pub const PIPE_ACCEPT_REMOTE_CLIENTS: u32 = 0x0;
+/// `PIPE_REJECT_REMOTE_CLIENTS`.
+pub const PIPE_REJECT_REMOTE_CLIENTS: u32 = 0x8;
+/// `PIPE_UNLIMITED_INSTANCES`.
+pub const PIPE_UNLIMITED_INSTANCES: u32 = 255;
+
+/// `PIPE_CLIENT_END` (GetNamedPipeInfo flags).
+pub const PIPE_CLIENT_END: u32 = 0;
+/// `PIPE_SERVER_END` (GetNamedPipeInfo flags).
+pub const PIPE_SERVER_END: u32 = 1;
+
+/// `NMPWAIT_USE_DEFAULT_WAIT`: use the pipe's nDefaultTimeOut.
+pub const NMPWAIT_USE_DEFAULT_WAIT: u32 = 0;
+/// `NMPWAIT_NOWAIT` (CallNamedPipe only).
+pub const NMPWAIT_NOWAIT: u32 = 1;
+/// `NMPWAIT_WAIT_FOREVER`.
+pub const NMPWAIT_WAIT_FOREVER: u32 = 0xFFFF_FFFF;
+
+/// `GENERIC_READ`.
+pub const GENERIC_READ: u32 = 0x8000_0000;
+/// `GENERIC_WRITE`.
+pub const GENERIC_WRITE: u32 = 0x4000_0000;
+/// `GENERIC_EXECUTE`.
+pub const GENERIC_EXECUTE: u32 = 0x2000_0000;
+/// `GENERIC_ALL`.
+pub const GENERIC_ALL: u32 = 0x1000_0000;
+/// `FILE_READ_DATA`.
+pub const FILE_READ_DATA: u32 = 0x1;
+/// `FILE_WRITE_DATA`.
+pub const FILE_WRITE_DATA: u32 = 0x2;
+/// `FILE_APPEND_DATA` (same bit as [`FILE_CREATE_PIPE_INSTANCE`]).
+pub const FILE_APPEND_DATA: u32 = 0x4;
+/// `FILE_CREATE_PIPE_INSTANCE`.
+pub const FILE_CREATE_PIPE_INSTANCE: u32 = 0x4;
+/// `FILE_READ_EA`.
+pub const FILE_READ_EA: u32 = 0x8;
+/// `FILE_WRITE_EA`.
+pub const FILE_WRITE_EA: u32 = 0x10;
+/// `FILE_READ_ATTRIBUTES`.
+pub const FILE_READ_ATTRIBUTES: u32 = 0x80;
+/// `FILE_WRITE_ATTRIBUTES`.
+pub const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+/// `DELETE`.
+pub const DELETE: u32 = 0x0001_0000;
+/// `READ_CONTROL`.
+pub const READ_CONTROL: u32 = 0x0002_0000;
+/// `SYNCHRONIZE`.
+pub const SYNCHRONIZE: u32 = 0x0010_0000;
+/// `FILE_GENERIC_READ`.
+pub const FILE_GENERIC_READ: u32 =
+    READ_CONTROL | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE;
+/// `FILE_GENERIC_WRITE`.
+pub const FILE_GENERIC_WRITE: u32 = READ_CONTROL
+    | FILE_WRITE_DATA
+    | FILE_WRITE_ATTRIBUTES
+    | FILE_WRITE_EA
+    | FILE_APPEND_DATA
+    | SYNCHRONIZE;
+
+/// `FILE_PIPE_DISCONNECTED_STATE`.
+pub const FILE_PIPE_DISCONNECTED_STATE: u32 = 1;
+/// `FILE_PIPE_LISTENING_STATE`.
+pub const FILE_PIPE_LISTENING_STATE: u32 = 2;
+/// `FILE_PIPE_CONNECTED_STATE`.
+pub const FILE_PIPE_CONNECTED_STATE: u32 = 3;
+/// `FILE_PIPE_CLOSING_STATE`.
+pub const FILE_PIPE_CLOSING_STATE: u32 = 4;
