@@ -1,1 +1,1479 @@
-//! placeholder
+//! The pipe namespace: pipes, server instances and their broker-visible states, the FIFO of
+//! listening instances, and WaitNamedPipe waiters — what the broker (`npfsd`) runs.
+//!
+//! This is the FCB/CCB layer of NPFS (spec/api.md §3, spec/conformance.md §1 "Connect /
+//! instances", "Instance limits", "WaitNamedPipe") without any I/O: the caller passes the
+//! current time in milliseconds and drains completed waits with
+//! [`Namespace::poll_wait_completion`].
+//!
+//! The namespace sees three instance states: [`InstanceState::Listening`],
+//! [`InstanceState::Connected`] and [`InstanceState::Disconnected`]. CLOSING (one end closed)
+//! is a property of the data path and is only ever reported to the broker as `Connected`
+//! until the server disconnects or closes the instance.
+//!
+//! # Epochs
+//!
+//! Every instance carries a *listen epoch*. It starts at [`INITIAL_EPOCH`] and grows by one
+//! each time the instance goes from DISCONNECTED back to LISTENING. A client open returns the
+//! epoch it connected in; a disconnect names the epoch it means, so a disconnect that crossed
+//! a later listen on the wire is recognised as stale and ignored.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use crate::config::{check_client_access, CreateParams, PipeAttributes};
+use crate::consts::PIPE_UNLIMITED_INSTANCES;
+use crate::error::Win32Error;
+
+/// The listen epoch of a freshly created instance.
+pub const INITIAL_EPOCH: u64 = 0;
+
+/// Identifier of a server instance, unique for the life of a [`Namespace`] (never reused).
+pub type InstanceId = u64;
+
+/// Identifier of a pending WaitNamedPipe, unique for the life of a [`Namespace`].
+pub type WaiterId = u64;
+
+/// Who did something: the kernel credentials of a peer (SO_PEERCRED), never taken from a
+/// message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Identity {
+    /// Process id.
+    pub pid: u32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// State of a server instance as the broker knows it (spec/api.md §3.1, without CLOSING).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InstanceState {
+    /// `FILE_PIPE_LISTENING_STATE`: waiting for a client; in the listener FIFO.
+    Listening,
+    /// `FILE_PIPE_CONNECTED_STATE` (or CLOSING, which the broker does not see).
+    Connected,
+    /// `FILE_PIPE_DISCONNECTED_STATE`: after DisconnectNamedPipe, until ConnectNamedPipe.
+    Disconnected,
+}
+
+/// The `nTimeOut` of WaitNamedPipe (spec/api.md §2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitTimeout {
+    /// `NMPWAIT_USE_DEFAULT_WAIT`: the pipe's `nDefaultTimeOut`.
+    Default,
+    /// `NMPWAIT_WAIT_FOREVER`: no limit.
+    Forever,
+    /// A number of milliseconds.
+    Millis(u32),
+}
+
+/// Result of a successful [`Namespace::create_instance`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The new instance.
+    pub instance: InstanceId,
+    /// The pipe's effective attributes (the first instance's, which may differ from the ones
+    /// this call asked for).
+    pub attrs: PipeAttributes,
+    /// Other instances of the name already existed: the caller sets `ERROR_ALREADY_EXISTS` as
+    /// last error.
+    pub already_existed: bool,
+}
+
+/// Result of a successful [`Namespace::open`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    /// The instance the client got (now CONNECTED).
+    pub instance: InstanceId,
+    /// The pipe's attributes.
+    pub attrs: PipeAttributes,
+    /// Who created that instance.
+    pub server: Identity,
+    /// The instance's listen epoch the connection belongs to.
+    pub epoch: u64,
+}
+
+/// Outcome of [`Namespace::wait`] when it did not fail at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStart {
+    /// A listening instance exists: WaitNamedPipe succeeds immediately.
+    Ready,
+    /// The waiter is queued; its result comes out of [`Namespace::poll_wait_completion`].
+    Pending(WaiterId),
+}
+
+/// A finished wait, drained with [`Namespace::poll_wait_completion`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitCompletion {
+    /// Which waiter.
+    pub waiter: WaiterId,
+    /// `Ok` when an instance became available, `Err(ERROR_SEM_TIMEOUT)` at the deadline.
+    pub result: Result<(), Win32Error>,
+}
+
+/// One pipe in a [`Namespace::list`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipeSummary {
+    /// The name as the first instance spelled it (full form, `\\.\pipe\NAME`).
+    pub display_name: String,
+    /// The pipe's attributes.
+    pub attrs: PipeAttributes,
+    /// Number of instances.
+    pub instances: u32,
+    /// Instances in LISTENING.
+    pub listening: u32,
+    /// Instances in CONNECTED.
+    pub connected: u32,
+    /// uid of the process that created the pipe.
+    pub owner_uid: u32,
+}
+
+/// One instance in [`Namespace::instance_states`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstanceInfo {
+    /// The instance.
+    pub id: InstanceId,
+    /// Its state.
+    pub state: InstanceState,
+    /// Its listen epoch.
+    pub epoch: u64,
+    /// Who created it.
+    pub server: Identity,
+}
+
+/// A pipe object (NPFS FCB).
+#[derive(Debug)]
+struct Pipe {
+    display_name: String,
+    attrs: PipeAttributes,
+    owner: Identity,
+    /// Every instance of the pipe, in creation order.
+    instances: Vec<InstanceId>,
+    /// LISTENING instances, earliest to enter LISTENING first.
+    listeners: VecDeque<InstanceId>,
+}
+
+/// A server instance (NPFS CCB), as far as the namespace cares.
+#[derive(Debug)]
+struct Instance {
+    key: String,
+    state: InstanceState,
+    epoch: u64,
+    server: Identity,
+}
+
+/// A pending WaitNamedPipe.
+#[derive(Debug)]
+struct Waiter {
+    key: String,
+    deadline: Option<u64>,
+}
+
+/// The namespace of pipes of one broker.
+#[derive(Debug, Default)]
+pub struct Namespace {
+    pipes: HashMap<String, Pipe>,
+    instances: HashMap<InstanceId, Instance>,
+    waiters: HashMap<WaiterId, Waiter>,
+    /// Waiters by pipe key (kept even when the pipe disappears).
+    waiters_by_key: HashMap<String, BTreeSet<WaiterId>>,
+    /// Waiters with a deadline, earliest first.
+    deadlines: BTreeSet<(u64, WaiterId)>,
+    completions: VecDeque<WaitCompletion>,
+    next_instance: InstanceId,
+    next_waiter: WaiterId,
+}
+
+impl Namespace {
+    /// An empty namespace.
+    pub fn new() -> Namespace {
+        Namespace {
+            next_instance: 1,
+            next_waiter: 1,
+            ..Namespace::default()
+        }
+    }
+
+    /// CreateNamedPipe: a new instance of `key` in LISTENING, appended to the listener FIFO;
+    /// wakes every waiter of the name.
+    ///
+    /// `display_name` is kept for listings when this call creates the pipe.
+    ///
+    /// # Errors
+    ///
+    /// Checked in NPFS's order (`NpCreateExistingNamedPipe`):
+    /// - `ERROR_PIPE_BUSY`: the pipe already has `max_instances` instances (255 = unlimited).
+    /// - `ERROR_ACCESS_DENIED`: `FILE_FLAG_FIRST_PIPE_INSTANCE` and the name exists.
+    /// - `ERROR_ACCESS_DENIED`: the direction differs from the pipe's.
+    ///
+    /// Type, maximum instances, quotas and time-out of later instances are not compared.
+    pub fn create_instance(
+        &mut self,
+        key: &str,
+        display_name: &str,
+        params: &CreateParams,
+        server: Identity,
+    ) -> Result<Created, Win32Error> {
+        let already_existed = if let Some(pipe) = self.pipes.get(key) {
+            if !below_limit(&pipe.attrs, pipe.instances.len()) {
+                return Err(Win32Error::PIPE_BUSY);
+            }
+            if params.options.first_instance {
+                return Err(Win32Error::ACCESS_DENIED);
+            }
+            if pipe.attrs.direction != params.attrs.direction {
+                return Err(Win32Error::ACCESS_DENIED);
+            }
+            true
+        } else {
+            self.pipes.insert(
+                key.to_owned(),
+                Pipe::new(display_name, params.attrs, server),
+            );
+            false
+        };
+        let instance = self.add_instance(key, InstanceState::Listening, INITIAL_EPOCH, server);
+        let attrs = self.pipes[key].attrs;
+        Ok(Created {
+            instance,
+            attrs,
+            already_existed,
+        })
+    }
+
+    /// A live server instance registering again after a broker restart, with the pipe's
+    /// attributes, its listen epoch and its state as the server knows them.
+    ///
+    /// If the pipe does not exist it is created with `attrs` (there is no FIRST_PIPE_INSTANCE
+    /// check: the instance existed before). Otherwise the instance joins it; the instance
+    /// limit is **not** applied (the instance already existed, refusing it would destroy a
+    /// live pipe end), but the direction must match the pipe's, else `ERROR_ACCESS_DENIED`
+    /// (a different pipe took the name meanwhile). A LISTENING instance enters the FIFO behind
+    /// the current listeners and wakes waiters.
+    pub fn reregister(
+        &mut self,
+        key: &str,
+        display_name: &str,
+        attrs: PipeAttributes,
+        state: InstanceState,
+        epoch: u64,
+        server: Identity,
+    ) -> Result<Created, Win32Error> {
+        let already_existed = if let Some(pipe) = self.pipes.get(key) {
+            if pipe.attrs.direction != attrs.direction {
+                return Err(Win32Error::ACCESS_DENIED);
+            }
+            true
+        } else {
+            self.pipes
+                .insert(key.to_owned(), Pipe::new(display_name, attrs, server));
+            false
+        };
+        let instance = self.add_instance(key, state, epoch, server);
+        let attrs = self.pipes[key].attrs;
+        Ok(Created {
+            instance,
+            attrs,
+            already_existed,
+        })
+    }
+
+    fn add_instance(
+        &mut self,
+        key: &str,
+        state: InstanceState,
+        epoch: u64,
+        server: Identity,
+    ) -> InstanceId {
+        let id = self.next_instance;
+        self.next_instance += 1;
+        self.instances.insert(
+            id,
+            Instance {
+                key: key.to_owned(),
+                state,
+                epoch,
+                server,
+            },
+        );
+        let pipe = self.pipes.get_mut(key).expect("pipe exists");
+        pipe.instances.push(id);
+        if state == InstanceState::Listening {
+            pipe.listeners.push_back(id);
+            self.wake_waiters(key);
+        }
+        id
+    }
+
+    /// A client's CreateFile: the listening instance that entered LISTENING earliest becomes
+    /// CONNECTED.
+    ///
+    /// # Errors
+    ///
+    /// - `ERROR_FILE_NOT_FOUND`: no pipe of that name.
+    /// - `ERROR_ACCESS_DENIED`: `desired_access` does not fit the pipe's direction.
+    /// - `ERROR_PIPE_BUSY`: no instance is listening.
+    pub fn open(
+        &mut self,
+        key: &str,
+        desired_access: u32,
+        client: Identity,
+    ) -> Result<Opened, Win32Error> {
+        // The client's identity is for the coming access checks against the pipe's DACL.
+        let _ = client;
+        let pipe = self.pipes.get_mut(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
+        check_client_access(pipe.attrs.direction, desired_access)?;
+        let id = pipe.listeners.pop_front().ok_or(Win32Error::PIPE_BUSY)?;
+        let attrs = pipe.attrs;
+        let inst = self.instances.get_mut(&id).expect("listener exists");
+        debug_assert_eq!(inst.state, InstanceState::Listening);
+        inst.state = InstanceState::Connected;
+        Ok(Opened {
+            instance: id,
+            attrs,
+            server: inst.server,
+            epoch: inst.epoch,
+        })
+    }
+
+    /// ConnectNamedPipe as the broker sees it: DISCONNECTED → LISTENING (new epoch, back of
+    /// the FIFO, wakes waiters); LISTENING stays as it is. Returns the current epoch.
+    ///
+    /// # Errors
+    ///
+    /// - `ERROR_INVALID_HANDLE`: no such instance.
+    /// - `ERROR_PIPE_CONNECTED`: a client is connected (the server will hear about it).
+    pub fn listen(&mut self, instance: InstanceId) -> Result<u64, Win32Error> {
+        let inst = self
+            .instances
+            .get_mut(&instance)
+            .ok_or(Win32Error::INVALID_HANDLE)?;
+        match inst.state {
+            InstanceState::Listening => Ok(inst.epoch),
+            InstanceState::Connected => Err(Win32Error::PIPE_CONNECTED),
+            InstanceState::Disconnected => {
+                inst.state = InstanceState::Listening;
+                inst.epoch += 1;
+                let epoch = inst.epoch;
+                let key = inst.key.clone();
+                let pipe = self.pipes.get_mut(&key).expect("pipe exists");
+                pipe.listeners.push_back(instance);
+                self.wake_waiters(&key);
+                Ok(epoch)
+            }
+        }
+    }
+
+    /// DisconnectNamedPipe as the broker sees it: the instance goes to DISCONNECTED (and
+    /// leaves the FIFO) if `epoch` is its current epoch. A stale epoch is ignored and reported
+    /// as `false`.
+    ///
+    /// # Errors
+    ///
+    /// - `ERROR_INVALID_HANDLE`: no such instance.
+    pub fn disconnect(&mut self, instance: InstanceId, epoch: u64) -> Result<bool, Win32Error> {
+        let inst = self
+            .instances
+            .get_mut(&instance)
+            .ok_or(Win32Error::INVALID_HANDLE)?;
+        if inst.epoch != epoch {
+            return Ok(false);
+        }
+        if inst.state == InstanceState::Listening {
+            let pipe = self.pipes.get_mut(&inst.key).expect("pipe exists");
+            pipe.listeners.retain(|&id| id != instance);
+        }
+        inst.state = InstanceState::Disconnected;
+        Ok(true)
+    }
+
+    /// The server closed the instance: it is removed, and the pipe with its last instance (a
+    /// later CreateNamedPipe starts a fresh pipe). Unknown ids are ignored.
+    pub fn close_instance(&mut self, instance: InstanceId) {
+        let Some(inst) = self.instances.remove(&instance) else {
+            return;
+        };
+        let pipe = self.pipes.get_mut(&inst.key).expect("pipe exists");
+        pipe.instances.retain(|&id| id != instance);
+        pipe.listeners.retain(|&id| id != instance);
+        if pipe.instances.is_empty() {
+            self.pipes.remove(&inst.key);
+        }
+    }
+
+    /// WaitNamedPipe at time `now_ms`.
+    ///
+    /// # Errors
+    ///
+    /// - `ERROR_FILE_NOT_FOUND`: no pipe of that name, whatever the time-out (also 0).
+    pub fn wait(
+        &mut self,
+        key: &str,
+        timeout: WaitTimeout,
+        now_ms: u64,
+    ) -> Result<WaitStart, Win32Error> {
+        let pipe = self.pipes.get(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
+        if !pipe.listeners.is_empty() {
+            return Ok(WaitStart::Ready);
+        }
+        let deadline = match timeout {
+            WaitTimeout::Default => {
+                Some(now_ms.saturating_add(pipe.attrs.default_timeout_ms.into()))
+            }
+            WaitTimeout::Forever => None,
+            WaitTimeout::Millis(ms) => Some(now_ms.saturating_add(ms.into())),
+        };
+        let id = self.next_waiter;
+        self.next_waiter += 1;
+        self.waiters.insert(
+            id,
+            Waiter {
+                key: key.to_owned(),
+                deadline,
+            },
+        );
+        self.waiters_by_key
+            .entry(key.to_owned())
+            .or_default()
+            .insert(id);
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
+        Ok(WaitStart::Pending(id))
+    }
+
+    /// Forget a pending waiter (its client went away). Unknown ids are ignored; an already
+    /// queued completion stays queued.
+    pub fn cancel_wait(&mut self, waiter: WaiterId) {
+        self.remove_waiter(waiter);
+    }
+
+    /// Complete every waiter whose deadline is at or before `now_ms` with `ERROR_SEM_TIMEOUT`.
+    pub fn expire(&mut self, now_ms: u64) {
+        while let Some(&(deadline, id)) = self.deadlines.first() {
+            if deadline > now_ms {
+                break;
+            }
+            self.remove_waiter(id);
+            self.completions.push_back(WaitCompletion {
+                waiter: id,
+                result: Err(Win32Error::SEM_TIMEOUT),
+            });
+        }
+    }
+
+    /// The earliest waiter deadline, if any: call [`Namespace::expire`] then.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.first().map(|&(d, _)| d)
+    }
+
+    /// The next finished wait, in completion order.
+    #[must_use]
+    pub fn poll_wait_completion(&mut self) -> Option<WaitCompletion> {
+        self.completions.pop_front()
+    }
+
+    fn wake_waiters(&mut self, key: &str) {
+        let Some(ids) = self.waiters_by_key.remove(key) else {
+            return;
+        };
+        for id in ids {
+            if let Some(w) = self.waiters.remove(&id) {
+                if let Some(d) = w.deadline {
+                    self.deadlines.remove(&(d, id));
+                }
+                self.completions.push_back(WaitCompletion {
+                    waiter: id,
+                    result: Ok(()),
+                });
+            }
+        }
+    }
+
+    fn remove_waiter(&mut self, id: WaiterId) {
+        let Some(w) = self.waiters.remove(&id) else {
+            return;
+        };
+        if let Some(d) = w.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        if let Some(set) = self.waiters_by_key.get_mut(&w.key) {
+            set.remove(&id);
+            if set.is_empty() {
+                self.waiters_by_key.remove(&w.key);
+            }
+        }
+    }
+
+    /// Every pipe, sorted by display name.
+    pub fn list(&self) -> Vec<PipeSummary> {
+        let mut out: Vec<PipeSummary> = self
+            .pipes
+            .values()
+            .map(|p| {
+                let count = |s| {
+                    p.instances
+                        .iter()
+                        .filter(|id| self.instances[id].state == s)
+                        .count() as u32
+                };
+                PipeSummary {
+                    display_name: p.display_name.clone(),
+                    attrs: p.attrs,
+                    instances: p.instances.len() as u32,
+                    listening: count(InstanceState::Listening),
+                    connected: count(InstanceState::Connected),
+                    owner_uid: p.owner.uid,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        out
+    }
+
+    /// Number of instances of `key` (GetNamedPipeHandleState's `lpCurInstances`); `None` when
+    /// the pipe does not exist.
+    pub fn instance_count(&self, key: &str) -> Option<u32> {
+        self.pipes.get(key).map(|p| p.instances.len() as u32)
+    }
+
+    /// The pipe's attributes, if it exists.
+    pub fn attributes(&self, key: &str) -> Option<PipeAttributes> {
+        self.pipes.get(key).map(|p| p.attrs)
+    }
+
+    /// The instances of `key`, in creation order (empty when the pipe does not exist).
+    pub fn instance_states(&self, key: &str) -> Vec<InstanceInfo> {
+        self.pipes
+            .get(key)
+            .map(|p| p.instances.iter().map(|&id| self.info(id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// One instance, if it exists.
+    pub fn instance(&self, id: InstanceId) -> Option<InstanceInfo> {
+        self.instances.contains_key(&id).then(|| self.info(id))
+    }
+
+    fn info(&self, id: InstanceId) -> InstanceInfo {
+        let i = &self.instances[&id];
+        InstanceInfo {
+            id,
+            state: i.state,
+            epoch: i.epoch,
+            server: i.server,
+        }
+    }
+
+    /// Number of pending waiters.
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// No pipes and no pending waiters (the broker may exit when it also has no clients).
+    pub fn is_idle(&self) -> bool {
+        self.pipes.is_empty() && self.waiters.is_empty()
+    }
+
+    /// Check every internal invariant; panics with a description when one is broken. For
+    /// tests and debug assertions.
+    pub fn check_invariants(&self) {
+        let mut seen = 0usize;
+        for (key, pipe) in &self.pipes {
+            assert!(!pipe.instances.is_empty(), "pipe {key} without instances");
+            seen += pipe.instances.len();
+            let listening: Vec<_> = pipe
+                .instances
+                .iter()
+                .copied()
+                .filter(|id| self.instances[id].state == InstanceState::Listening)
+                .collect();
+            assert_eq!(
+                listening.len(),
+                pipe.listeners.len(),
+                "FIFO of {key} does not hold exactly its listening instances"
+            );
+            for id in &pipe.listeners {
+                assert!(
+                    listening.contains(id),
+                    "non-listening {id} in FIFO of {key}"
+                );
+            }
+            for id in &pipe.instances {
+                assert_eq!(&self.instances[id].key, key, "instance {id} in wrong pipe");
+            }
+            if !pipe.listeners.is_empty() {
+                assert!(
+                    self.waiters_by_key.get(key).map_or(true, |s| s.is_empty()),
+                    "waiters on {key} while an instance listens"
+                );
+            }
+        }
+        assert_eq!(seen, self.instances.len(), "orphan instances");
+        let indexed: usize = self.waiters_by_key.values().map(|s| s.len()).sum();
+        assert_eq!(indexed, self.waiters.len(), "waiter index out of sync");
+        let timed = self
+            .waiters
+            .values()
+            .filter(|w| w.deadline.is_some())
+            .count();
+        assert_eq!(timed, self.deadlines.len(), "deadline index out of sync");
+    }
+}
+
+impl Pipe {
+    fn new(display_name: &str, attrs: PipeAttributes, owner: Identity) -> Pipe {
+        Pipe {
+            display_name: display_name.to_owned(),
+            attrs,
+            owner,
+            instances: Vec::new(),
+            listeners: VecDeque::new(),
+        }
+    }
+}
+
+/// Room for one more instance under the pipe's limit (255 = unlimited).
+fn below_limit(attrs: &PipeAttributes, count: usize) -> bool {
+    attrs.max_instances >= PIPE_UNLIMITED_INSTANCES || count < attrs.max_instances as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Direction, InstanceOptions, PipeType, ReadMode};
+    use crate::consts::{GENERIC_READ, GENERIC_WRITE};
+    use proptest::prelude::*;
+
+    const RW: u32 = GENERIC_READ | GENERIC_WRITE;
+    const SERVER: Identity = Identity {
+        pid: 100,
+        uid: 1000,
+        gid: 1000,
+    };
+    const CLIENT: Identity = Identity {
+        pid: 200,
+        uid: 1000,
+        gid: 1000,
+    };
+
+    fn attrs(direction: Direction, max_instances: u32) -> PipeAttributes {
+        PipeAttributes {
+            direction,
+            pipe_type: PipeType::Byte,
+            max_instances,
+            out_quota: 1024,
+            in_quota: 1024,
+            default_timeout_ms: 50,
+        }
+    }
+
+    fn params(direction: Direction, max_instances: u32) -> CreateParams {
+        CreateParams {
+            attrs: attrs(direction, max_instances),
+            options: InstanceOptions {
+                first_instance: false,
+                write_through: false,
+                overlapped: false,
+                read_mode: ReadMode::Byte,
+                nowait: false,
+                reject_remote: false,
+                extra_access: 0,
+            },
+        }
+    }
+
+    fn duplex(max: u32) -> CreateParams {
+        params(Direction::Duplex, max)
+    }
+
+    fn create(ns: &mut Namespace, key: &str, p: &CreateParams) -> Result<Created, Win32Error> {
+        let r = ns.create_instance(key, &format!("\\\\.\\pipe\\{key}"), p, SERVER);
+        ns.check_invariants();
+        r
+    }
+
+    fn completions(ns: &mut Namespace) -> Vec<WaitCompletion> {
+        std::iter::from_fn(|| ns.poll_wait_completion()).collect()
+    }
+
+    fn state(ns: &Namespace, id: InstanceId) -> InstanceState {
+        ns.instance(id).unwrap().state
+    }
+
+    // ---------------------------------------------------------------- CreateNamedPipe
+
+    /// §3.2: a new instance starts in LISTENING; a client may connect before
+    /// ConnectNamedPipe.
+    #[test]
+    fn create_starts_listening_and_is_openable() {
+        let mut ns = Namespace::new();
+        let c = create(&mut ns, "a", &duplex(1)).unwrap();
+        assert!(!c.already_existed);
+        assert_eq!(state(&ns, c.instance), InstanceState::Listening);
+        assert_eq!(ns.instance(c.instance).unwrap().epoch, INITIAL_EPOCH);
+        let o = ns.open("a", RW, CLIENT).unwrap();
+        assert_eq!(o.instance, c.instance);
+        assert_eq!(o.server, SERVER);
+        assert_eq!(o.epoch, INITIAL_EPOCH);
+        assert_eq!(state(&ns, c.instance), InstanceState::Connected);
+        ns.check_invariants();
+    }
+
+    /// instances_must_match: two identical instances with nMaxInstances=2 both succeed, and
+    /// kernelbase reports ERROR_ALREADY_EXISTS for the second.
+    #[test]
+    fn second_instance_reports_already_existed() {
+        let mut ns = Namespace::new();
+        assert!(!create(&mut ns, "a", &duplex(2)).unwrap().already_existed);
+        assert!(create(&mut ns, "a", &duplex(2)).unwrap().already_existed);
+        assert_eq!(ns.instance_count("a"), Some(2));
+    }
+
+    /// instances_must_match: nMaxInstances=1 and a second instance → ERROR_PIPE_BUSY.
+    #[test]
+    fn over_instance_limit_is_busy() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "a", &duplex(1)).unwrap();
+        assert_eq!(create(&mut ns, "a", &duplex(1)), Err(Win32Error::PIPE_BUSY));
+        assert_eq!(ns.instance_count("a"), Some(1));
+    }
+
+    /// §2.1: 255 means unlimited.
+    #[test]
+    fn unlimited_instances() {
+        let mut ns = Namespace::new();
+        for _ in 0..300 {
+            create(&mut ns, "a", &duplex(255)).unwrap();
+        }
+        assert_eq!(ns.instance_count("a"), Some(300));
+    }
+
+    /// instances_must_match: first DUPLEX, second INBOUND → ERROR_ACCESS_DENIED.
+    #[test]
+    fn different_direction_is_denied() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "a", &duplex(2)).unwrap();
+        let r = create(&mut ns, "a", &params(Direction::Inbound, 2));
+        assert_eq!(r, Err(Win32Error::ACCESS_DENIED));
+    }
+
+    /// test_pipe_local_info: a different direction while the instance limit is reached gives
+    /// STATUS_INSTANCE_NOT_AVAILABLE — the limit is checked before the direction (NPFS).
+    #[test]
+    fn limit_checked_before_direction() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "a", &params(Direction::Outbound, 1)).unwrap();
+        let r = create(&mut ns, "a", &params(Direction::Inbound, 1));
+        assert_eq!(r, Err(Win32Error::PIPE_BUSY));
+    }
+
+    /// §2.1: FILE_FLAG_FIRST_PIPE_INSTANCE and the pipe exists → ERROR_ACCESS_DENIED; on a new
+    /// name it succeeds.
+    #[test]
+    fn first_pipe_instance() {
+        let mut ns = Namespace::new();
+        let mut p = duplex(3);
+        p.options.first_instance = true;
+        create(&mut ns, "a", &p).unwrap();
+        assert_eq!(create(&mut ns, "a", &p), Err(Win32Error::ACCESS_DENIED));
+        assert_eq!(ns.instance_count("a"), Some(1));
+    }
+
+    /// NPFS: the instance limit is checked before FILE_CREATE (first instance).
+    #[test]
+    fn limit_checked_before_first_instance() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "a", &duplex(1)).unwrap();
+        let mut p = duplex(1);
+        p.options.first_instance = true;
+        assert_eq!(create(&mut ns, "a", &p), Err(Win32Error::PIPE_BUSY));
+    }
+
+    /// instances_must_match: type, max instances, quotas and time-out of a later instance are
+    /// not compared; the first instance's values (and limit) govern.
+    #[test]
+    fn first_instance_attributes_win() {
+        let mut ns = Namespace::new();
+        let first = duplex(4);
+        create(&mut ns, "a", &first).unwrap();
+        let mut second = duplex(3);
+        second.attrs.pipe_type = PipeType::Message;
+        second.attrs.out_quota = 102;
+        second.attrs.in_quota = 24;
+        second.attrs.default_timeout_ms = 1234;
+        let c = create(&mut ns, "a", &second).unwrap();
+        assert_eq!(c.attrs, first.attrs);
+        assert_eq!(ns.attributes("a"), Some(first.attrs));
+        // The limit of the first (4) governs, not the second's 3.
+        create(&mut ns, "a", &second).unwrap();
+        create(&mut ns, "a", &second).unwrap();
+        assert_eq!(create(&mut ns, "a", &second), Err(Win32Error::PIPE_BUSY));
+    }
+
+    /// Wine: the name disappears with its last instance; a new CreateNamedPipe starts a fresh
+    /// pipe whose attributes (even direction) may differ (test_pipe_local_info).
+    #[test]
+    fn pipe_disappears_with_last_instance() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "a", &params(Direction::Outbound, 1)).unwrap();
+        ns.open("a", GENERIC_READ, CLIENT).unwrap();
+        ns.close_instance(a.instance);
+        ns.check_invariants();
+        assert_eq!(ns.instance_count("a"), None);
+        assert_eq!(ns.open("a", RW, CLIENT), Err(Win32Error::FILE_NOT_FOUND));
+        let b = create(&mut ns, "a", &params(Direction::Inbound, 2)).unwrap();
+        assert!(!b.already_existed);
+        assert_eq!(b.attrs.direction, Direction::Inbound);
+        assert!(ns.is_idle() == false);
+    }
+
+    /// Closing one of several instances keeps the pipe.
+    #[test]
+    fn close_one_of_two_keeps_pipe() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "a", &duplex(2)).unwrap();
+        let b = create(&mut ns, "a", &duplex(2)).unwrap();
+        ns.close_instance(a.instance);
+        ns.check_invariants();
+        assert_eq!(ns.instance_count("a"), Some(1));
+        assert_eq!(ns.open("a", RW, CLIENT).unwrap().instance, b.instance);
+        // Closing twice, or an unknown id, is harmless.
+        ns.close_instance(a.instance);
+        ns.close_instance(9999);
+        ns.check_invariants();
+    }
+
+    // ---------------------------------------------------------------- client open
+
+    /// §2.4: no pipe of that name → ERROR_FILE_NOT_FOUND.
+    #[test]
+    fn open_unknown_is_not_found() {
+        let mut ns = Namespace::new();
+        assert_eq!(ns.open("x", RW, CLIENT), Err(Win32Error::FILE_NOT_FOUND));
+    }
+
+    /// §2.4: instances exist but none listens → ERROR_PIPE_BUSY.
+    #[test]
+    fn open_when_all_connected_is_busy() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "a", &duplex(1)).unwrap();
+        ns.open("a", RW, CLIENT).unwrap();
+        assert_eq!(ns.open("a", RW, CLIENT), Err(Win32Error::PIPE_BUSY));
+    }
+
+    /// §2.4 / NPFS: the direction must allow the access: reading an inbound pipe or writing
+    /// an outbound pipe → ERROR_ACCESS_DENIED, and the instance stays LISTENING.
+    #[test]
+    fn open_access_vs_direction() {
+        let mut ns = Namespace::new();
+        let i = create(&mut ns, "in", &params(Direction::Inbound, 1)).unwrap();
+        assert_eq!(
+            ns.open("in", GENERIC_READ, CLIENT),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        assert_eq!(state(&ns, i.instance), InstanceState::Listening);
+        ns.open("in", GENERIC_WRITE, CLIENT).unwrap();
+        create(&mut ns, "out", &params(Direction::Outbound, 1)).unwrap();
+        assert_eq!(
+            ns.open("out", GENERIC_WRITE, CLIENT),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.open("out", GENERIC_READ, CLIENT).unwrap();
+    }
+
+    /// Wine: access is checked before availability (STATUS_ACCESS_DENIED, not PIPE_BUSY,
+    /// when nothing listens and the access does not fit).
+    #[test]
+    fn access_checked_before_busy() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "in", &params(Direction::Inbound, 1)).unwrap();
+        ns.open("in", GENERIC_WRITE, CLIENT).unwrap();
+        assert_eq!(
+            ns.open("in", GENERIC_READ, CLIENT),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+    }
+
+    /// Names are case-insensitive: the caller folds them into the key.
+    #[test]
+    fn keys_are_exact_after_folding() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "abc", &duplex(1)).unwrap();
+        assert_eq!(ns.open("ABC", RW, CLIENT), Err(Win32Error::FILE_NOT_FOUND));
+        ns.open("abc", RW, CLIENT).unwrap();
+    }
+
+    /// §2.4 [WINE]: with several listening instances clients get them in the order they
+    /// entered LISTENING (creation for fresh ones).
+    #[test]
+    fn listeners_served_fifo_by_creation() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(3)).unwrap().instance;
+        let b = create(&mut ns, "p", &duplex(3)).unwrap().instance;
+        let c = create(&mut ns, "p", &duplex(3)).unwrap().instance;
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, a);
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, b);
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, c);
+    }
+
+    /// §2.4 [WINE]: a re-listened instance enters the FIFO when ConnectNamedPipe is called,
+    /// behind instances already listening.
+    #[test]
+    fn relistened_instance_goes_to_back() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(2)).unwrap().instance;
+        let b;
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, a);
+        assert!(ns.disconnect(a, INITIAL_EPOCH).unwrap());
+        b = create(&mut ns, "p", &duplex(2)).unwrap().instance;
+        assert_eq!(ns.listen(a), Ok(INITIAL_EPOCH + 1));
+        ns.check_invariants();
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, b);
+        let o = ns.open("p", RW, CLIENT).unwrap();
+        assert_eq!(o.instance, a);
+        assert_eq!(o.epoch, INITIAL_EPOCH + 1);
+    }
+
+    /// §2.4: a pending ConnectNamedPipe on a LISTENING instance does not move it ahead.
+    #[test]
+    fn listen_on_listening_keeps_position() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(2)).unwrap().instance;
+        let b = create(&mut ns, "p", &duplex(2)).unwrap().instance;
+        assert_eq!(ns.listen(b), Ok(INITIAL_EPOCH));
+        assert_eq!(ns.listen(a), Ok(INITIAL_EPOCH));
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, a);
+        assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, b);
+    }
+
+    // ---------------------------------------------------------------- listen / disconnect
+
+    /// §3.2: DisconnectNamedPipe from LISTENING → DISCONNECTED; a disconnected instance is not
+    /// listening, clients get ERROR_PIPE_BUSY until ConnectNamedPipe.
+    #[test]
+    fn disconnected_instance_is_busy_until_listen() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        assert!(ns.disconnect(a, INITIAL_EPOCH).unwrap());
+        ns.check_invariants();
+        assert_eq!(state(&ns, a), InstanceState::Disconnected);
+        assert_eq!(ns.open("p", RW, CLIENT), Err(Win32Error::PIPE_BUSY));
+        assert_eq!(ns.listen(a), Ok(1));
+        ns.open("p", RW, CLIENT).unwrap();
+    }
+
+    /// §3.2: DisconnectNamedPipe from CONNECTED → DISCONNECTED.
+    #[test]
+    fn disconnect_connected() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        let o = ns.open("p", RW, CLIENT).unwrap();
+        assert!(ns.disconnect(a, o.epoch).unwrap());
+        assert_eq!(state(&ns, a), InstanceState::Disconnected);
+        ns.check_invariants();
+    }
+
+    /// A disconnect naming an older epoch (it crossed a later listen) is ignored.
+    #[test]
+    fn stale_disconnect_ignored() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        ns.disconnect(a, 0).unwrap();
+        assert_eq!(ns.listen(a), Ok(1));
+        assert_eq!(ns.disconnect(a, 0), Ok(false));
+        assert_eq!(state(&ns, a), InstanceState::Listening);
+        ns.check_invariants();
+    }
+
+    /// ConnectNamedPipe while CONNECTED → ERROR_PIPE_CONNECTED, no change.
+    #[test]
+    fn listen_while_connected() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        ns.open("p", RW, CLIENT).unwrap();
+        assert_eq!(ns.listen(a), Err(Win32Error::PIPE_CONNECTED));
+        assert_eq!(state(&ns, a), InstanceState::Connected);
+    }
+
+    /// Operations on unknown instances fail cleanly.
+    #[test]
+    fn unknown_instance() {
+        let mut ns = Namespace::new();
+        assert_eq!(ns.listen(7), Err(Win32Error::INVALID_HANDLE));
+        assert_eq!(ns.disconnect(7, 0), Err(Win32Error::INVALID_HANDLE));
+        assert_eq!(ns.instance(7), None);
+    }
+
+    // ---------------------------------------------------------------- WaitNamedPipe
+
+    /// test_wait_pipe: WaitNamedPipe on a nonexistent name → ERROR_FILE_NOT_FOUND at once,
+    /// whatever the time-out (also 0).
+    #[test]
+    fn wait_unknown_is_not_found() {
+        let mut ns = Namespace::new();
+        for t in [
+            WaitTimeout::Millis(0),
+            WaitTimeout::Millis(1000),
+            WaitTimeout::Default,
+            WaitTimeout::Forever,
+        ] {
+            assert_eq!(ns.wait("x", t, 0), Err(Win32Error::FILE_NOT_FOUND));
+        }
+        assert!(ns.is_idle());
+    }
+
+    /// test_wait_pipe: with a listening instance WaitNamedPipe(1) succeeds immediately.
+    #[test]
+    fn wait_with_listener_is_ready() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(2)).unwrap();
+        assert_eq!(
+            ns.wait("p", WaitTimeout::Millis(1), 0),
+            Ok(WaitStart::Ready)
+        );
+        // Waiting does not reserve the instance.
+        assert_eq!(
+            ns.wait("p", WaitTimeout::Millis(1), 0),
+            Ok(WaitStart::Ready)
+        );
+        ns.open("p", RW, CLIENT).unwrap();
+    }
+
+    /// test_wait_pipe: all instances connected → ERROR_SEM_TIMEOUT after the time-out.
+    #[test]
+    fn wait_times_out() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(1)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Millis(1), 10).unwrap() else {
+            panic!("should pend")
+        };
+        ns.check_invariants();
+        assert_eq!(ns.next_deadline(), Some(11));
+        ns.expire(10);
+        assert!(completions(&mut ns).is_empty());
+        ns.expire(11);
+        assert_eq!(
+            completions(&mut ns),
+            vec![WaitCompletion {
+                waiter: w,
+                result: Err(Win32Error::SEM_TIMEOUT)
+            }]
+        );
+        assert_eq!(ns.next_deadline(), None);
+        ns.check_invariants();
+    }
+
+    /// §2.5: NMPWAIT_USE_DEFAULT_WAIT uses the pipe's nDefaultTimeOut (0 already became 50).
+    #[test]
+    fn wait_default_uses_pipe_timeout() {
+        let mut ns = Namespace::new();
+        let mut p = duplex(1);
+        p.attrs.default_timeout_ms = 1234;
+        create(&mut ns, "p", &p).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        ns.wait("p", WaitTimeout::Default, 100).unwrap();
+        assert_eq!(ns.next_deadline(), Some(1334));
+    }
+
+    /// §2.5: NMPWAIT_WAIT_FOREVER has no deadline.
+    #[test]
+    fn wait_forever_has_no_deadline() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(2)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Forever, 0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(ns.next_deadline(), None);
+        ns.expire(u64::MAX);
+        assert!(completions(&mut ns).is_empty());
+        create(&mut ns, "p", &duplex(2)).unwrap();
+        assert_eq!(completions(&mut ns)[0].waiter, w);
+    }
+
+    /// test_wait_pipe: a blocked waiter is woken when a new instance is created; NPFS wakes
+    /// every waiter of the name.
+    #[test]
+    fn create_wakes_all_waiters() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(3)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            match ns.wait("p", WaitTimeout::Millis(1000), 0).unwrap() {
+                WaitStart::Pending(w) => ids.push(w),
+                WaitStart::Ready => panic!(),
+            }
+        }
+        // A waiter on another name is not touched.
+        create(&mut ns, "q", &duplex(1)).unwrap();
+        ns.open("q", RW, CLIENT).unwrap();
+        let other = ns.wait("q", WaitTimeout::Millis(1000), 0).unwrap();
+        create(&mut ns, "p", &duplex(3)).unwrap();
+        let done = completions(&mut ns);
+        assert_eq!(done.len(), 3);
+        for (c, id) in done.iter().zip(&ids) {
+            assert_eq!(c.waiter, *id);
+            assert_eq!(c.result, Ok(()));
+        }
+        assert_eq!(ns.waiter_count(), 1);
+        assert!(matches!(other, WaitStart::Pending(_)));
+        ns.check_invariants();
+    }
+
+    /// test_wait_pipe: after DisconnectNamedPipe the instance is not waitable; ConnectNamedPipe
+    /// (DISCONNECTED → LISTENING) wakes the waiter.
+    #[test]
+    fn listen_wakes_waiters() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        ns.open("p", RW, CLIENT).unwrap();
+        ns.disconnect(a, 0).unwrap();
+        let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Millis(1000), 0).unwrap() else {
+            panic!()
+        };
+        ns.listen(a).unwrap();
+        assert_eq!(
+            completions(&mut ns),
+            vec![WaitCompletion {
+                waiter: w,
+                result: Ok(())
+            }]
+        );
+        assert_eq!(ns.next_deadline(), None);
+    }
+
+    /// Re-listening an instance that is already LISTENING does not wake anyone (there are no
+    /// waiters while an instance listens) and does not change the epoch.
+    #[test]
+    fn wait_pending_only_without_listener() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        assert_eq!(ns.wait("p", WaitTimeout::Forever, 0), Ok(WaitStart::Ready));
+        assert_eq!(ns.listen(a), Ok(0));
+        assert!(completions(&mut ns).is_empty());
+    }
+
+    /// Spec decision: if the pipe disappears while a client waits, the waiter keeps waiting
+    /// until its deadline (a new pipe of that name may appear) and then gets
+    /// ERROR_SEM_TIMEOUT; a new pipe of the name wakes it.
+    #[test]
+    fn waiter_survives_pipe_disappearing() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        ns.open("p", RW, CLIENT).unwrap();
+        let WaitStart::Pending(w1) = ns.wait("p", WaitTimeout::Millis(100), 0).unwrap() else {
+            panic!()
+        };
+        let WaitStart::Pending(w2) = ns.wait("p", WaitTimeout::Millis(500), 0).unwrap() else {
+            panic!()
+        };
+        ns.close_instance(a);
+        ns.check_invariants();
+        assert!(!ns.is_idle(), "waiters keep the broker busy");
+        ns.expire(100);
+        assert_eq!(
+            completions(&mut ns),
+            vec![WaitCompletion {
+                waiter: w1,
+                result: Err(Win32Error::SEM_TIMEOUT)
+            }]
+        );
+        create(&mut ns, "p", &duplex(1)).unwrap();
+        assert_eq!(
+            completions(&mut ns),
+            vec![WaitCompletion {
+                waiter: w2,
+                result: Ok(())
+            }]
+        );
+        ns.check_invariants();
+    }
+
+    /// A cancelled waiter is neither woken nor timed out.
+    #[test]
+    fn cancel_wait() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(2)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Millis(10), 0).unwrap() else {
+            panic!()
+        };
+        ns.cancel_wait(w);
+        ns.cancel_wait(w);
+        ns.check_invariants();
+        ns.expire(100);
+        create(&mut ns, "p", &duplex(2)).unwrap();
+        assert!(completions(&mut ns).is_empty());
+        assert_eq!(ns.waiter_count(), 0);
+    }
+
+    /// Deadlines expire in order; several at the same instant all expire.
+    #[test]
+    fn expire_in_deadline_order() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(1)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        let mut ids = Vec::new();
+        for t in [30, 10, 20, 10] {
+            if let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Millis(t), 0).unwrap() {
+                ids.push((t, w));
+            }
+        }
+        ns.expire(1000);
+        let done: Vec<_> = completions(&mut ns).iter().map(|c| c.waiter).collect();
+        ids.sort();
+        assert_eq!(done, ids.iter().map(|x| x.1).collect::<Vec<_>>());
+    }
+
+    /// Huge time-outs do not overflow.
+    #[test]
+    fn deadline_saturates() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(1)).unwrap();
+        ns.open("p", RW, CLIENT).unwrap();
+        ns.wait("p", WaitTimeout::Millis(u32::MAX - 1), u64::MAX - 5)
+            .unwrap();
+        assert_eq!(ns.next_deadline(), Some(u64::MAX));
+    }
+
+    // ---------------------------------------------------------------- reregistration
+
+    /// After a broker restart a live instance registers again: the pipe is created with the
+    /// given attributes without a FIRST_INSTANCE check, with the given state and epoch.
+    #[test]
+    fn reregister_creates_pipe() {
+        let mut ns = Namespace::new();
+        let a = attrs(Direction::Duplex, 1);
+        let r = ns
+            .reregister(
+                "p",
+                "\\\\.\\pipe\\p",
+                a,
+                InstanceState::Connected,
+                7,
+                SERVER,
+            )
+            .unwrap();
+        ns.check_invariants();
+        assert!(!r.already_existed);
+        let i = ns.instance(r.instance).unwrap();
+        assert_eq!((i.state, i.epoch), (InstanceState::Connected, 7));
+        assert_eq!(ns.open("p", RW, CLIENT), Err(Win32Error::PIPE_BUSY));
+        ns.disconnect(r.instance, 7).unwrap();
+        assert_eq!(ns.listen(r.instance), Ok(8));
+    }
+
+    /// A reregistering instance joins an existing pipe even over its instance limit (it
+    /// existed before; refusing it would kill a live pipe end), keeps the existing pipe's
+    /// attributes, queues behind current listeners, and wakes waiters when LISTENING.
+    #[test]
+    fn reregister_joins_even_over_limit() {
+        let mut ns = Namespace::new();
+        let a = attrs(Direction::Duplex, 1);
+        let first = ns
+            .reregister("p", "P", a, InstanceState::Connected, 0, SERVER)
+            .unwrap();
+        let WaitStart::Pending(w) = ns.wait("p", WaitTimeout::Forever, 0).unwrap() else {
+            panic!()
+        };
+        let mut other = a;
+        other.max_instances = 5;
+        let second = ns
+            .reregister("p", "P", other, InstanceState::Listening, 3, SERVER)
+            .unwrap();
+        ns.check_invariants();
+        assert!(second.already_existed);
+        assert_eq!(second.attrs, a);
+        assert_eq!(ns.instance_count("p"), Some(2));
+        assert_eq!(completions(&mut ns)[0].waiter, w);
+        let o = ns.open("p", RW, CLIENT).unwrap();
+        assert_eq!((o.instance, o.epoch), (second.instance, 3));
+        let _ = first;
+        // The normal instance limit still applies to CreateNamedPipe.
+        assert_eq!(create(&mut ns, "p", &duplex(1)), Err(Win32Error::PIPE_BUSY));
+    }
+
+    /// Reregistration into a pipe of another direction (someone took the name meanwhile) is
+    /// refused with ERROR_ACCESS_DENIED.
+    #[test]
+    fn reregister_direction_mismatch() {
+        let mut ns = Namespace::new();
+        create(&mut ns, "p", &duplex(5)).unwrap();
+        let r = ns.reregister(
+            "p",
+            "P",
+            attrs(Direction::Inbound, 5),
+            InstanceState::Listening,
+            0,
+            SERVER,
+        );
+        assert_eq!(r, Err(Win32Error::ACCESS_DENIED));
+        ns.check_invariants();
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /// list/instance_count/instance_states report the pipes with their counts.
+    #[test]
+    fn queries() {
+        let mut ns = Namespace::new();
+        let a = create(&mut ns, "b", &duplex(3)).unwrap().instance;
+        let b = create(&mut ns, "b", &duplex(3)).unwrap().instance;
+        let c = create(&mut ns, "b", &duplex(3)).unwrap().instance;
+        create(&mut ns, "a", &params(Direction::Inbound, 1)).unwrap();
+        ns.open("b", RW, CLIENT).unwrap();
+        ns.disconnect(c, 0).unwrap();
+        let l = ns.list();
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].display_name, "\\\\.\\pipe\\a");
+        assert_eq!(l[1].display_name, "\\\\.\\pipe\\b");
+        assert_eq!(
+            (
+                l[1].instances,
+                l[1].listening,
+                l[1].connected,
+                l[1].owner_uid
+            ),
+            (3, 1, 1, 1000)
+        );
+        assert_eq!(ns.instance_count("b"), Some(3));
+        assert_eq!(ns.instance_count("zz"), None);
+        let st: Vec<_> = ns
+            .instance_states("b")
+            .iter()
+            .map(|i| (i.id, i.state))
+            .collect();
+        assert_eq!(
+            st,
+            vec![
+                (a, InstanceState::Connected),
+                (b, InstanceState::Listening),
+                (c, InstanceState::Disconnected)
+            ]
+        );
+        assert!(ns.instance_states("zz").is_empty());
+    }
+
+    /// The namespace is idle with no pipes and no waiters.
+    #[test]
+    fn idle() {
+        let mut ns = Namespace::new();
+        assert!(ns.is_idle());
+        let a = create(&mut ns, "p", &duplex(1)).unwrap().instance;
+        assert!(!ns.is_idle());
+        ns.close_instance(a);
+        assert!(ns.is_idle());
+    }
+
+    // ---------------------------------------------------------------- properties
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Create(u8, u8, u8, bool),
+        Open(u8, bool),
+        Listen(u8),
+        Disconnect(u8, bool),
+        Close(u8),
+        Wait(u8, u8),
+        Cancel(u8),
+        Tick(u8),
+        Reregister(u8, u8, u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..3u8, 0..3u8, 1..4u8, any::<bool>()).prop_map(|(k, d, m, f)| Op::Create(k, d, m, f)),
+            (0..3u8, any::<bool>()).prop_map(|(k, r)| Op::Open(k, r)),
+            any::<u8>().prop_map(Op::Listen),
+            (any::<u8>(), any::<bool>()).prop_map(|(i, s)| Op::Disconnect(i, s)),
+            any::<u8>().prop_map(Op::Close),
+            (0..3u8, 0..4u8).prop_map(|(k, t)| Op::Wait(k, t)),
+            any::<u8>().prop_map(Op::Cancel),
+            any::<u8>().prop_map(Op::Tick),
+            (0..3u8, 0..3u8, 0..3u8).prop_map(|(k, d, s)| Op::Reregister(k, d, s)),
+        ]
+    }
+
+    const DIRS: [Direction; 3] = [Direction::Inbound, Direction::Outbound, Direction::Duplex];
+
+    proptest! {
+        /// Random operation sequences keep the invariants: the FIFO holds exactly the
+        /// LISTENING instances, counts are consistent, no pipe lives without instances, no
+        /// waiter waits on a name that has a listener, and the instance limit is never
+        /// exceeded by CreateNamedPipe.
+        #[test]
+        fn random_ops_keep_invariants(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut ns = Namespace::new();
+            let mut now = 0u64;
+            let mut ids: Vec<InstanceId> = Vec::new();
+            let mut waiters: Vec<WaiterId> = Vec::new();
+            let pick = |v: &Vec<u64>, i: u8| if v.is_empty() { 12345 } else { v[i as usize % v.len()] };
+            for op in ops {
+                match op {
+                    Op::Create(k, d, m, f) => {
+                        let key = format!("k{k}");
+                        let before = ns.instance_count(&key);
+                        let mut p = params(DIRS[d as usize], m.into());
+                        p.options.first_instance = f;
+                        match ns.create_instance(&key, &key, &p, SERVER) {
+                            Ok(c) => {
+                                ids.push(c.instance);
+                                prop_assert_eq!(c.already_existed, before.is_some());
+                                prop_assert!(ns.instance_count(&key).unwrap() <= c.attrs.max_instances);
+                            }
+                            Err(e) => {
+                                prop_assert!(before.is_some());
+                                prop_assert!(e == Win32Error::PIPE_BUSY || e == Win32Error::ACCESS_DENIED);
+                                prop_assert_eq!(ns.instance_count(&key), before);
+                            }
+                        }
+                    }
+                    Op::Open(k, read) => {
+                        let key = format!("k{k}");
+                        let access = if read { GENERIC_READ } else { GENERIC_WRITE };
+                        let listening_before = ns.instance_states(&key).iter()
+                            .filter(|i| i.state == InstanceState::Listening).count();
+                        match ns.open(&key, access, CLIENT) {
+                            Ok(o) => prop_assert_eq!(ns.instance(o.instance).unwrap().state, InstanceState::Connected),
+                            Err(Win32Error::PIPE_BUSY) => prop_assert_eq!(listening_before, 0),
+                            Err(_) => {}
+                        }
+                    }
+                    Op::Listen(i) => { let _ = ns.listen(pick(&ids, i)); }
+                    Op::Disconnect(i, stale) => {
+                        let id = pick(&ids, i);
+                        let epoch = ns.instance(id).map_or(0, |x| x.epoch);
+                        let _ = ns.disconnect(id, if stale { epoch.wrapping_sub(1) } else { epoch });
+                    }
+                    Op::Close(i) => { ns.close_instance(pick(&ids, i)); }
+                    Op::Wait(k, t) => {
+                        let timeout = [WaitTimeout::Default, WaitTimeout::Forever, WaitTimeout::Millis(0), WaitTimeout::Millis(30)][t as usize];
+                        if let Ok(WaitStart::Pending(w)) = ns.wait(&format!("k{k}"), timeout, now) {
+                            waiters.push(w);
+                        }
+                    }
+                    Op::Cancel(i) => ns.cancel_wait(pick(&waiters, i)),
+                    Op::Tick(dt) => {
+                        now += u64::from(dt);
+                        ns.expire(now);
+                        if let Some(d) = ns.next_deadline() { prop_assert!(d > now); }
+                    }
+                    Op::Reregister(k, d, s) => {
+                        let st = [InstanceState::Listening, InstanceState::Connected, InstanceState::Disconnected][s as usize];
+                        if let Ok(c) = ns.reregister(&format!("k{k}"), "x", attrs(DIRS[d as usize], 2), st, 5, SERVER) {
+                            ids.push(c.instance);
+                        }
+                    }
+                }
+                ns.check_invariants();
+                while let Some(c) = ns.poll_wait_completion() {
+                    prop_assert!(waiters.contains(&c.waiter));
+                }
+            }
+        }
+    }
+}
