@@ -605,12 +605,16 @@ impl Namespace {
             }
             if !pipe.listeners.is_empty() {
                 assert!(
-                    self.waiters_by_key.get(key).map_or(true, |s| s.is_empty()),
+                    !self.waiters_by_key.contains_key(key),
                     "waiters on {key} while an instance listens"
                 );
             }
         }
         assert_eq!(seen, self.instances.len(), "orphan instances");
+        assert!(
+            self.waiters_by_key.values().all(|s| !s.is_empty()),
+            "empty waiter set kept"
+        );
         let indexed: usize = self.waiters_by_key.values().map(|s| s.len()).sum();
         assert_eq!(indexed, self.waiters.len(), "waiter index out of sync");
         let timed = self
@@ -826,7 +830,7 @@ mod tests {
         let b = create(&mut ns, "a", &params(Direction::Inbound, 2)).unwrap();
         assert!(!b.already_existed);
         assert_eq!(b.attrs.direction, Direction::Inbound);
-        assert!(ns.is_idle() == false);
+        assert!(!ns.is_idle());
     }
 
     /// Closing one of several instances keeps the pipe.
@@ -924,10 +928,9 @@ mod tests {
     fn relistened_instance_goes_to_back() {
         let mut ns = Namespace::new();
         let a = create(&mut ns, "p", &duplex(2)).unwrap().instance;
-        let b;
         assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, a);
         assert!(ns.disconnect(a, INITIAL_EPOCH).unwrap());
-        b = create(&mut ns, "p", &duplex(2)).unwrap().instance;
+        let b = create(&mut ns, "p", &duplex(2)).unwrap().instance;
         assert_eq!(ns.listen(a), Ok(INITIAL_EPOCH + 1));
         ns.check_invariants();
         assert_eq!(ns.open("p", RW, CLIENT).unwrap().instance, b);
