@@ -1,0 +1,68 @@
+//! The broker protocol: what the library and `npfsd` say to each other over the broker's
+//! Unix stream socket.
+//!
+//! # Framing
+//!
+//! Every message is one frame:
+//!
+//! ```text
+//! u32 LE  length of what follows (version + opcode + body), 2..=MAX_FRAME
+//! u8      VERSION
+//! u8      opcode
+//! ...     body: fixed-width little-endian integers, strings as u16 LE length + UTF-8 bytes
+//! ```
+//!
+//! [`Request`]s go from a client to the broker, [`Reply`]s (answers and pushed events) from
+//! the broker to a client. Two replies carry file descriptors in an `SCM_RIGHTS` control
+//! message sent with the frame's bytes: [`Reply::Opened`] and [`Reply::Connected`], each
+//! exactly [`CONN_FDS`] descriptors — the connection's socket end, then its shared-memory
+//! segment. The decoder never panics: any malformed input is a [`ProtoError`], after which
+//! the connection is dropped.
+//!
+//! # Conversation
+//!
+//! A fresh connection carries requests one at a time, each answered by one reply (an
+//! [`Reply::Error`] with a Win32 code when the operation fails). [`Request::Create`] and
+//! [`Request::Reregister`], when they succeed, turn the connection into that instance's
+//! *control channel*: from then on the client may only send [`Request::Listen`] and
+//! [`Request::Disconnect`], the broker answers them in order and may push
+//! [`Reply::Connected`] at any time; closing the channel closes the instance.
+
+mod codec;
+mod frame;
+mod msg;
+#[cfg(test)]
+mod tests;
+
+pub use frame::{decode_frame, encode_frame, Frame, FRAME_HEADER, MAX_FRAME, VERSION};
+pub use msg::{CreateRequest, Reply, Request};
+
+/// Number of descriptors carried by [`Reply::Opened`] and [`Reply::Connected`].
+pub const CONN_FDS: usize = 2;
+
+/// Why bytes could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtoError {
+    /// The length prefix is below the minimum or above [`MAX_FRAME`].
+    #[error("bad frame length {0}")]
+    BadLength(u32),
+    /// The frame's version is not [`VERSION`].
+    #[error("unsupported protocol version {0}")]
+    BadVersion(u8),
+    /// The opcode is unknown (in this direction).
+    #[error("unknown opcode {0:#x}")]
+    UnknownOpcode(u8),
+    /// The body ended early.
+    #[error("truncated body")]
+    Truncated,
+    /// The body has bytes after the message.
+    #[error("trailing bytes in body")]
+    Trailing,
+    /// A field holds a value outside its range.
+    #[error("invalid value for {0}")]
+    InvalidValue(&'static str),
+    /// The message does not fit in a frame.
+    #[error("message too large")]
+    TooLarge,
+}

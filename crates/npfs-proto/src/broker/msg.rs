@@ -1,0 +1,532 @@
+//! The messages: [`Request`] (client → broker) and [`Reply`] (broker → client).
+
+use npfs_core::config::{
+    CreateParams, Direction, InstanceOptions, PipeAttributes, PipeType, ReadMode,
+};
+use npfs_core::consts::PIPE_UNLIMITED_INSTANCES;
+use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+use npfs_core::Win32Error;
+
+use super::codec::{Reader, Writer};
+use super::frame::{encode_frame, Frame};
+use super::ProtoError;
+
+/// CreateNamedPipe as sent to the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRequest {
+    /// The full pipe name as given (`\\.\pipe\NAME`); the broker parses and folds it.
+    pub name: String,
+    /// The decoded arguments.
+    pub params: CreateParams,
+}
+
+/// A message from a client to the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Request {
+    /// CreateNamedPipe. Answer: [`Reply::Created`]; the connection becomes the instance's
+    /// control channel.
+    Create(CreateRequest),
+    /// CreateFile on a pipe name. Answer: [`Reply::Opened`] with the client's descriptors.
+    Open {
+        /// Full pipe name.
+        name: String,
+        /// CreateFile's `dwDesiredAccess`.
+        desired_access: u32,
+    },
+    /// WaitNamedPipe. Answer: [`Reply::WaitDone`] or [`Reply::Error`], when the wait ends.
+    Wait {
+        /// Full pipe name.
+        name: String,
+        /// `nTimeOut`.
+        timeout: WaitTimeout,
+    },
+    /// Number of instances of a pipe. Answer: [`Reply::Count`].
+    InstanceCount {
+        /// Full pipe name.
+        name: String,
+    },
+    /// Every pipe. Answer: one or more [`Reply::PipeList`] frames, the last with
+    /// `more == false`.
+    List,
+    /// A live instance registering again after a broker restart. Answer: [`Reply::Created`];
+    /// the connection becomes the instance's control channel.
+    Reregister {
+        /// Full pipe name.
+        name: String,
+        /// The pipe's attributes as the instance knows them.
+        attrs: PipeAttributes,
+        /// The instance's state.
+        state: InstanceState,
+        /// The instance's listen epoch.
+        epoch: u64,
+    },
+    /// Control channel: ConnectNamedPipe. Answer: [`Reply::Listening`] or [`Reply::Error`].
+    Listen,
+    /// Control channel: DisconnectNamedPipe for the given epoch. Answer:
+    /// [`Reply::Disconnected`].
+    Disconnect {
+        /// The epoch the server disconnects.
+        epoch: u64,
+    },
+}
+
+/// A message from the broker to a client: an answer, or an event pushed on a control
+/// channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// The request failed with this Win32 code.
+    Error(Win32Error),
+    /// An instance was created (or reregistered).
+    Created {
+        /// The new instance.
+        instance_id: u64,
+        /// The pipe's effective attributes.
+        attrs: PipeAttributes,
+        /// Other instances already existed (`ERROR_ALREADY_EXISTS`).
+        already_existed: bool,
+    },
+    /// The open succeeded; carries the client's socket end and shared-memory segment.
+    Opened {
+        /// Broker-unique id of the connection.
+        conn_id: u64,
+        /// The instance the client got.
+        instance_id: u64,
+        /// The pipe's attributes.
+        attrs: PipeAttributes,
+        /// Process id of the instance's server.
+        server_pid: u32,
+        /// Process id of the client (as the kernel reported it to the broker).
+        client_pid: u32,
+        /// The listen epoch of the instance.
+        epoch: u64,
+    },
+    /// The wait succeeded.
+    WaitDone,
+    /// Number of instances.
+    Count(u32),
+    /// Part of a pipe listing.
+    PipeList {
+        /// More [`Reply::PipeList`] frames follow.
+        more: bool,
+        /// The pipes in this part.
+        pipes: Vec<PipeSummary>,
+    },
+    /// Control channel: the instance is listening in this epoch.
+    Listening {
+        /// Current epoch.
+        epoch: u64,
+    },
+    /// Control channel: the disconnect was processed (`applied == false` for a stale
+    /// epoch).
+    Disconnected {
+        /// Whether the epoch was current.
+        applied: bool,
+    },
+    /// Control channel, pushed: a client opened the instance; carries the server's socket
+    /// end and shared-memory segment.
+    Connected {
+        /// Broker-unique id of the connection.
+        conn_id: u64,
+        /// The epoch the client connected in.
+        epoch: u64,
+        /// The pipe's attributes.
+        attrs: PipeAttributes,
+        /// Process id of the server (as registered).
+        server_pid: u32,
+        /// Process id of the client.
+        client_pid: u32,
+        /// User id of the client.
+        client_uid: u32,
+    },
+}
+
+mod op {
+    pub const CREATE: u8 = 0x01;
+    pub const OPEN: u8 = 0x02;
+    pub const WAIT: u8 = 0x03;
+    pub const INSTANCE_COUNT: u8 = 0x04;
+    pub const LIST: u8 = 0x05;
+    pub const REREGISTER: u8 = 0x06;
+    pub const LISTEN: u8 = 0x07;
+    pub const DISCONNECT: u8 = 0x08;
+
+    pub const ERROR: u8 = 0x81;
+    pub const CREATED: u8 = 0x82;
+    pub const OPENED: u8 = 0x83;
+    pub const WAIT_DONE: u8 = 0x84;
+    pub const COUNT: u8 = 0x85;
+    pub const PIPE_LIST: u8 = 0x86;
+    pub const LISTENING: u8 = 0x87;
+    pub const DISCONNECTED: u8 = 0x88;
+    pub const CONNECTED: u8 = 0x89;
+}
+
+impl Request {
+    /// Encode as one complete frame.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtoError::TooLarge`] when a string or the frame is too long.
+    pub fn encode(&self) -> Result<Vec<u8>, ProtoError> {
+        let mut w = Writer::default();
+        let opcode = match self {
+            Request::Create(c) => {
+                w.str(&c.name)?;
+                put_attrs(&mut w, &c.params.attrs);
+                put_options(&mut w, &c.params.options);
+                op::CREATE
+            }
+            Request::Open {
+                name,
+                desired_access,
+            } => {
+                w.str(name)?;
+                w.u32(*desired_access);
+                op::OPEN
+            }
+            Request::Wait { name, timeout } => {
+                w.str(name)?;
+                let (kind, ms) = match timeout {
+                    WaitTimeout::Default => (0, 0),
+                    WaitTimeout::Forever => (1, 0),
+                    WaitTimeout::Millis(ms) => (2, *ms),
+                };
+                w.u8(kind);
+                w.u32(ms);
+                op::WAIT
+            }
+            Request::InstanceCount { name } => {
+                w.str(name)?;
+                op::INSTANCE_COUNT
+            }
+            Request::List => op::LIST,
+            Request::Reregister {
+                name,
+                attrs,
+                state,
+                epoch,
+            } => {
+                w.str(name)?;
+                put_attrs(&mut w, attrs);
+                w.u8(state_code(*state));
+                w.u64(*epoch);
+                op::REREGISTER
+            }
+            Request::Listen => op::LISTEN,
+            Request::Disconnect { epoch } => {
+                w.u64(*epoch);
+                op::DISCONNECT
+            }
+        };
+        encode_frame(opcode, &w.buf)
+    }
+
+    /// Decode a request frame.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ProtoError`] but the framing ones; never panics.
+    pub fn decode(frame: Frame<'_>) -> Result<Request, ProtoError> {
+        let mut r = Reader::new(frame.body);
+        let req = match frame.opcode {
+            op::CREATE => {
+                let name = r.str()?;
+                let attrs = get_attrs(&mut r)?;
+                let options = get_options(&mut r)?;
+                if attrs.pipe_type == PipeType::Byte && options.read_mode == ReadMode::Message {
+                    return Err(ProtoError::InvalidValue("read mode"));
+                }
+                Request::Create(CreateRequest {
+                    name,
+                    params: CreateParams { attrs, options },
+                })
+            }
+            op::OPEN => Request::Open {
+                name: r.str()?,
+                desired_access: r.u32()?,
+            },
+            op::WAIT => {
+                let name = r.str()?;
+                let kind = r.u8()?;
+                let ms = r.u32()?;
+                let timeout = match kind {
+                    0 => WaitTimeout::Default,
+                    1 => WaitTimeout::Forever,
+                    2 => WaitTimeout::Millis(ms),
+                    _ => return Err(ProtoError::InvalidValue("wait timeout")),
+                };
+                Request::Wait { name, timeout }
+            }
+            op::INSTANCE_COUNT => Request::InstanceCount { name: r.str()? },
+            op::LIST => Request::List,
+            op::REREGISTER => Request::Reregister {
+                name: r.str()?,
+                attrs: get_attrs(&mut r)?,
+                state: get_state(&mut r)?,
+                epoch: r.u64()?,
+            },
+            op::LISTEN => Request::Listen,
+            op::DISCONNECT => Request::Disconnect { epoch: r.u64()? },
+            other => return Err(ProtoError::UnknownOpcode(other)),
+        };
+        r.finish()?;
+        Ok(req)
+    }
+}
+
+impl Reply {
+    /// Whether this reply carries [`super::CONN_FDS`] descriptors.
+    pub fn carries_fds(&self) -> bool {
+        matches!(self, Reply::Opened { .. } | Reply::Connected { .. })
+    }
+
+    /// Encode as one complete frame.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtoError::TooLarge`] when the frame is too long (split long listings).
+    pub fn encode(&self) -> Result<Vec<u8>, ProtoError> {
+        let mut w = Writer::default();
+        let opcode = match self {
+            Reply::Error(e) => {
+                w.u32(e.0);
+                op::ERROR
+            }
+            Reply::Created {
+                instance_id,
+                attrs,
+                already_existed,
+            } => {
+                w.u64(*instance_id);
+                put_attrs(&mut w, attrs);
+                w.bool(*already_existed);
+                op::CREATED
+            }
+            Reply::Opened {
+                conn_id,
+                instance_id,
+                attrs,
+                server_pid,
+                client_pid,
+                epoch,
+            } => {
+                w.u64(*conn_id);
+                w.u64(*instance_id);
+                put_attrs(&mut w, attrs);
+                w.u32(*server_pid);
+                w.u32(*client_pid);
+                w.u64(*epoch);
+                op::OPENED
+            }
+            Reply::WaitDone => op::WAIT_DONE,
+            Reply::Count(n) => {
+                w.u32(*n);
+                op::COUNT
+            }
+            Reply::PipeList { more, pipes } => {
+                w.bool(*more);
+                let n = u16::try_from(pipes.len()).map_err(|_| ProtoError::TooLarge)?;
+                w.u32(n.into());
+                for p in pipes {
+                    w.str(&p.display_name)?;
+                    put_attrs(&mut w, &p.attrs);
+                    w.u32(p.instances);
+                    w.u32(p.listening);
+                    w.u32(p.connected);
+                    w.u32(p.owner_uid);
+                }
+                op::PIPE_LIST
+            }
+            Reply::Listening { epoch } => {
+                w.u64(*epoch);
+                op::LISTENING
+            }
+            Reply::Disconnected { applied } => {
+                w.bool(*applied);
+                op::DISCONNECTED
+            }
+            Reply::Connected {
+                conn_id,
+                epoch,
+                attrs,
+                server_pid,
+                client_pid,
+                client_uid,
+            } => {
+                w.u64(*conn_id);
+                w.u64(*epoch);
+                put_attrs(&mut w, attrs);
+                w.u32(*server_pid);
+                w.u32(*client_pid);
+                w.u32(*client_uid);
+                op::CONNECTED
+            }
+        };
+        encode_frame(opcode, &w.buf)
+    }
+
+    /// Decode a reply frame.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ProtoError`] but the framing ones; never panics.
+    pub fn decode(frame: Frame<'_>) -> Result<Reply, ProtoError> {
+        let mut r = Reader::new(frame.body);
+        let reply = match frame.opcode {
+            op::ERROR => Reply::Error(Win32Error(r.u32()?)),
+            op::CREATED => Reply::Created {
+                instance_id: r.u64()?,
+                attrs: get_attrs(&mut r)?,
+                already_existed: r.bool()?,
+            },
+            op::OPENED => Reply::Opened {
+                conn_id: r.u64()?,
+                instance_id: r.u64()?,
+                attrs: get_attrs(&mut r)?,
+                server_pid: r.u32()?,
+                client_pid: r.u32()?,
+                epoch: r.u64()?,
+            },
+            op::WAIT_DONE => Reply::WaitDone,
+            op::COUNT => Reply::Count(r.u32()?),
+            op::PIPE_LIST => {
+                let more = r.bool()?;
+                let n = r.u32()?;
+                if n > u32::from(u16::MAX) {
+                    return Err(ProtoError::InvalidValue("pipe count"));
+                }
+                let mut pipes = Vec::new();
+                for _ in 0..n {
+                    pipes.push(PipeSummary {
+                        display_name: r.str()?,
+                        attrs: get_attrs(&mut r)?,
+                        instances: r.u32()?,
+                        listening: r.u32()?,
+                        connected: r.u32()?,
+                        owner_uid: r.u32()?,
+                    });
+                }
+                Reply::PipeList { more, pipes }
+            }
+            op::LISTENING => Reply::Listening { epoch: r.u64()? },
+            op::DISCONNECTED => Reply::Disconnected { applied: r.bool()? },
+            op::CONNECTED => Reply::Connected {
+                conn_id: r.u64()?,
+                epoch: r.u64()?,
+                attrs: get_attrs(&mut r)?,
+                server_pid: r.u32()?,
+                client_pid: r.u32()?,
+                client_uid: r.u32()?,
+            },
+            other => return Err(ProtoError::UnknownOpcode(other)),
+        };
+        r.finish()?;
+        Ok(reply)
+    }
+}
+
+fn put_attrs(w: &mut Writer, a: &PipeAttributes) {
+    w.u8(match a.direction {
+        Direction::Inbound => 0,
+        Direction::Outbound => 1,
+        Direction::Duplex => 2,
+    });
+    w.u8(match a.pipe_type {
+        PipeType::Byte => 0,
+        PipeType::Message => 1,
+    });
+    w.u32(a.max_instances);
+    w.u32(a.out_quota);
+    w.u32(a.in_quota);
+    w.u32(a.default_timeout_ms);
+}
+
+fn get_attrs(r: &mut Reader<'_>) -> Result<PipeAttributes, ProtoError> {
+    let direction = match r.u8()? {
+        0 => Direction::Inbound,
+        1 => Direction::Outbound,
+        2 => Direction::Duplex,
+        _ => return Err(ProtoError::InvalidValue("direction")),
+    };
+    let pipe_type = match r.u8()? {
+        0 => PipeType::Byte,
+        1 => PipeType::Message,
+        _ => return Err(ProtoError::InvalidValue("pipe type")),
+    };
+    let max_instances = r.u32()?;
+    if !(1..=PIPE_UNLIMITED_INSTANCES).contains(&max_instances) {
+        return Err(ProtoError::InvalidValue("max instances"));
+    }
+    Ok(PipeAttributes {
+        direction,
+        pipe_type,
+        max_instances,
+        out_quota: r.u32()?,
+        in_quota: r.u32()?,
+        default_timeout_ms: r.u32()?,
+    })
+}
+
+const OPT_FIRST: u8 = 1;
+const OPT_WRITE_THROUGH: u8 = 2;
+const OPT_OVERLAPPED: u8 = 4;
+const OPT_READ_MESSAGE: u8 = 8;
+const OPT_NOWAIT: u8 = 16;
+const OPT_REJECT_REMOTE: u8 = 32;
+
+fn put_options(w: &mut Writer, o: &InstanceOptions) {
+    let mut f = 0;
+    for (on, bit) in [
+        (o.first_instance, OPT_FIRST),
+        (o.write_through, OPT_WRITE_THROUGH),
+        (o.overlapped, OPT_OVERLAPPED),
+        (o.read_mode == ReadMode::Message, OPT_READ_MESSAGE),
+        (o.nowait, OPT_NOWAIT),
+        (o.reject_remote, OPT_REJECT_REMOTE),
+    ] {
+        if on {
+            f |= bit;
+        }
+    }
+    w.u8(f);
+    w.u32(o.extra_access);
+}
+
+fn get_options(r: &mut Reader<'_>) -> Result<InstanceOptions, ProtoError> {
+    let f = r.u8()?;
+    if f & !0x3F != 0 {
+        return Err(ProtoError::InvalidValue("instance options"));
+    }
+    Ok(InstanceOptions {
+        first_instance: f & OPT_FIRST != 0,
+        write_through: f & OPT_WRITE_THROUGH != 0,
+        overlapped: f & OPT_OVERLAPPED != 0,
+        read_mode: if f & OPT_READ_MESSAGE != 0 {
+            ReadMode::Message
+        } else {
+            ReadMode::Byte
+        },
+        nowait: f & OPT_NOWAIT != 0,
+        reject_remote: f & OPT_REJECT_REMOTE != 0,
+        extra_access: r.u32()?,
+    })
+}
+
+fn state_code(s: InstanceState) -> u8 {
+    match s {
+        InstanceState::Listening => 0,
+        InstanceState::Connected => 1,
+        InstanceState::Disconnected => 2,
+    }
+}
+
+fn get_state(r: &mut Reader<'_>) -> Result<InstanceState, ProtoError> {
+    match r.u8()? {
+        0 => Ok(InstanceState::Listening),
+        1 => Ok(InstanceState::Connected),
+        2 => Ok(InstanceState::Disconnected),
+        _ => Err(ProtoError::InvalidValue("instance state")),
+    }
+}

@@ -1,0 +1,370 @@
+//! Byte fixtures, round trips and robustness of the broker protocol.
+
+use super::*;
+use npfs_core::config::{
+    CreateParams, Direction, InstanceOptions, PipeAttributes, PipeType, ReadMode,
+};
+use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+use npfs_core::Win32Error;
+use proptest::prelude::*;
+
+fn decode_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, ProtoError> {
+    match decode_frame(bytes)? {
+        None => Ok(None),
+        Some((f, n)) => Ok(Some((Request::decode(f)?, n))),
+    }
+}
+
+fn decode_reply(bytes: &[u8]) -> Result<Option<(Reply, usize)>, ProtoError> {
+    match decode_frame(bytes)? {
+        None => Ok(None),
+        Some((f, n)) => Ok(Some((Reply::decode(f)?, n))),
+    }
+}
+
+#[test]
+fn listen_fixture() {
+    let bytes = Request::Listen.encode().unwrap();
+    assert_eq!(bytes, [2, 0, 0, 0, VERSION, 0x07]);
+    assert_eq!(decode_request(&bytes), Ok(Some((Request::Listen, 6))));
+}
+
+#[test]
+fn disconnect_fixture() {
+    let bytes = Request::Disconnect { epoch: 0x0102 }.encode().unwrap();
+    assert_eq!(bytes, [10, 0, 0, 0, VERSION, 0x08, 2, 1, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn error_fixture() {
+    let bytes = Reply::Error(Win32Error::PIPE_BUSY).encode().unwrap();
+    assert_eq!(bytes, [6, 0, 0, 0, VERSION, 0x81, 231, 0, 0, 0]);
+}
+
+#[test]
+fn open_fixture() {
+    let bytes = Request::Open {
+        name: "ab".into(),
+        desired_access: 0x8000_0000,
+    }
+    .encode()
+    .unwrap();
+    assert_eq!(
+        bytes,
+        [10, 0, 0, 0, VERSION, 0x02, 2, 0, b'a', b'b', 0, 0, 0, 0x80]
+    );
+}
+
+#[test]
+fn incomplete_frames_need_more() {
+    let bytes = Request::Disconnect { epoch: 9 }.encode().unwrap();
+    for cut in 0..bytes.len() {
+        assert_eq!(decode_request(&bytes[..cut]), Ok(None), "cut at {cut}");
+    }
+}
+
+#[test]
+fn oversized_length_refused_at_once() {
+    let len = (MAX_FRAME as u32 + 1).to_le_bytes();
+    assert_eq!(
+        decode_frame(&len),
+        Err(ProtoError::BadLength(MAX_FRAME as u32 + 1))
+    );
+    assert_eq!(decode_frame(&[0, 0, 0, 0]), Err(ProtoError::BadLength(0)));
+    assert_eq!(decode_frame(&[1, 0, 0, 0]), Err(ProtoError::BadLength(1)));
+}
+
+#[test]
+fn wrong_version_refused_at_once() {
+    assert_eq!(
+        decode_frame(&[200, 0, 0, 0, 9]),
+        Err(ProtoError::BadVersion(9))
+    );
+}
+
+#[test]
+fn unknown_opcode_and_direction() {
+    let f = encode_frame(0x55, &[]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::UnknownOpcode(0x55)));
+    // A reply opcode is not a request.
+    let f = Reply::WaitDone.encode().unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::UnknownOpcode(0x84)));
+}
+
+#[test]
+fn trailing_and_truncated_bodies() {
+    let f = encode_frame(0x07, &[1]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::Trailing));
+    let f = encode_frame(0x08, &[1, 2]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::Truncated));
+}
+
+#[test]
+fn invalid_fields() {
+    // max_instances 0 in a Create.
+    let mut req = Request::Create(CreateRequest {
+        name: "x".into(),
+        params: sample_params(),
+    })
+    .encode()
+    .unwrap();
+    // name: 2+1 bytes after the 6-byte header; then direction, type, max_instances.
+    let max_at = 6 + 3 + 2;
+    req[max_at..max_at + 4].copy_from_slice(&0u32.to_le_bytes());
+    assert_eq!(
+        decode_request(&req),
+        Err(ProtoError::InvalidValue("max instances"))
+    );
+    req[max_at - 2] = 7;
+    assert_eq!(
+        decode_request(&req),
+        Err(ProtoError::InvalidValue("direction"))
+    );
+    let bad_utf8 = encode_frame(0x04, &[1, 0, 0xFF]).unwrap();
+    assert_eq!(
+        decode_request(&bad_utf8),
+        Err(ProtoError::InvalidValue("utf-8 string"))
+    );
+}
+
+#[test]
+fn too_large_messages_refused_by_encoder() {
+    let long = "x".repeat(70_000);
+    assert_eq!(
+        Request::InstanceCount { name: long }.encode(),
+        Err(ProtoError::TooLarge)
+    );
+    let many = vec![sample_summary("y".repeat(1000)); 100];
+    assert_eq!(
+        Reply::PipeList {
+            more: false,
+            pipes: many
+        }
+        .encode(),
+        Err(ProtoError::TooLarge)
+    );
+}
+
+#[test]
+fn frames_decode_back_to_back() {
+    let mut bytes = Request::Listen.encode().unwrap();
+    bytes.extend(Request::Disconnect { epoch: 3 }.encode().unwrap());
+    let (a, n) = decode_request(&bytes).unwrap().unwrap();
+    assert_eq!(a, Request::Listen);
+    let (b, m) = decode_request(&bytes[n..]).unwrap().unwrap();
+    assert_eq!(b, Request::Disconnect { epoch: 3 });
+    assert_eq!(n + m, bytes.len());
+}
+
+fn sample_params() -> CreateParams {
+    CreateParams {
+        attrs: PipeAttributes {
+            direction: Direction::Duplex,
+            pipe_type: PipeType::Message,
+            max_instances: 4,
+            out_quota: 1,
+            in_quota: 2,
+            default_timeout_ms: 50,
+        },
+        options: InstanceOptions {
+            first_instance: true,
+            write_through: false,
+            overlapped: true,
+            read_mode: ReadMode::Message,
+            nowait: false,
+            reject_remote: true,
+            extra_access: 0x40000,
+        },
+    }
+}
+
+fn sample_summary(name: String) -> PipeSummary {
+    PipeSummary {
+        display_name: name,
+        attrs: sample_params().attrs,
+        instances: 3,
+        listening: 1,
+        connected: 2,
+        owner_uid: 1000,
+    }
+}
+
+// ------------------------------------------------------------------ strategies
+
+fn attrs() -> impl Strategy<Value = PipeAttributes> {
+    (
+        0..3u8,
+        any::<bool>(),
+        1..=255u32,
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(d, m, max, o, i, t)| PipeAttributes {
+            direction: [Direction::Inbound, Direction::Outbound, Direction::Duplex][d as usize],
+            pipe_type: if m { PipeType::Message } else { PipeType::Byte },
+            max_instances: max,
+            out_quota: o,
+            in_quota: i,
+            default_timeout_ms: t,
+        })
+}
+
+fn params() -> impl Strategy<Value = CreateParams> {
+    (attrs(), any::<[bool; 6]>(), any::<u32>()).prop_map(|(attrs, b, extra)| CreateParams {
+        attrs,
+        options: InstanceOptions {
+            first_instance: b[0],
+            write_through: b[1],
+            overlapped: b[2],
+            read_mode: if b[3] && attrs.pipe_type == PipeType::Message {
+                ReadMode::Message
+            } else {
+                ReadMode::Byte
+            },
+            nowait: b[4],
+            reject_remote: b[5],
+            extra_access: extra,
+        },
+    })
+}
+
+fn timeout() -> impl Strategy<Value = WaitTimeout> {
+    prop_oneof![
+        Just(WaitTimeout::Default),
+        Just(WaitTimeout::Forever),
+        any::<u32>().prop_map(WaitTimeout::Millis),
+    ]
+}
+
+fn state() -> impl Strategy<Value = InstanceState> {
+    prop_oneof![
+        Just(InstanceState::Listening),
+        Just(InstanceState::Connected),
+        Just(InstanceState::Disconnected),
+    ]
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "\\PC{0,300}"
+}
+
+fn request() -> impl Strategy<Value = Request> {
+    prop_oneof![
+        (name(), params())
+            .prop_map(|(name, params)| Request::Create(CreateRequest { name, params })),
+        (name(), any::<u32>()).prop_map(|(name, desired_access)| Request::Open {
+            name,
+            desired_access
+        }),
+        (name(), timeout()).prop_map(|(name, timeout)| Request::Wait { name, timeout }),
+        name().prop_map(|name| Request::InstanceCount { name }),
+        Just(Request::List),
+        (name(), attrs(), state(), any::<u64>()).prop_map(|(name, attrs, state, epoch)| {
+            Request::Reregister {
+                name,
+                attrs,
+                state,
+                epoch,
+            }
+        }),
+        Just(Request::Listen),
+        any::<u64>().prop_map(|epoch| Request::Disconnect { epoch }),
+    ]
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    prop_oneof![
+        any::<u32>().prop_map(|c| Reply::Error(Win32Error(c))),
+        (any::<u64>(), attrs(), any::<bool>()).prop_map(|(instance_id, attrs, already_existed)| {
+            Reply::Created {
+                instance_id,
+                attrs,
+                already_existed,
+            }
+        }),
+        (any::<[u64; 3]>(), attrs(), any::<[u32; 2]>()).prop_map(|(ids, attrs, pids)| {
+            Reply::Opened {
+                conn_id: ids[0],
+                instance_id: ids[1],
+                attrs,
+                server_pid: pids[0],
+                client_pid: pids[1],
+                epoch: ids[2],
+            }
+        }),
+        Just(Reply::WaitDone),
+        any::<u32>().prop_map(Reply::Count),
+        (
+            any::<bool>(),
+            proptest::collection::vec((name(), attrs(), any::<[u32; 4]>()), 0..8)
+        )
+            .prop_map(|(more, v)| Reply::PipeList {
+                more,
+                pipes: v
+                    .into_iter()
+                    .map(|(display_name, attrs, n)| PipeSummary {
+                        display_name,
+                        attrs,
+                        instances: n[0],
+                        listening: n[1],
+                        connected: n[2],
+                        owner_uid: n[3],
+                    })
+                    .collect(),
+            }),
+        any::<u64>().prop_map(|epoch| Reply::Listening { epoch }),
+        any::<bool>().prop_map(|applied| Reply::Disconnected { applied }),
+        (any::<[u64; 2]>(), attrs(), any::<[u32; 3]>()).prop_map(|(ids, attrs, n)| {
+            Reply::Connected {
+                conn_id: ids[0],
+                epoch: ids[1],
+                attrs,
+                server_pid: n[0],
+                client_pid: n[1],
+                client_uid: n[2],
+            }
+        }),
+    ]
+}
+
+proptest! {
+    /// Every request decodes back to itself and uses exactly its frame.
+    #[test]
+    fn request_round_trip(req in request()) {
+        let bytes = req.encode().unwrap();
+        prop_assert_eq!(decode_request(&bytes), Ok(Some((req, bytes.len()))));
+    }
+
+    /// Every reply decodes back to itself and uses exactly its frame.
+    #[test]
+    fn reply_round_trip(rep in reply()) {
+        let bytes = rep.encode().unwrap();
+        prop_assert_eq!(decode_reply(&bytes), Ok(Some((rep, bytes.len()))));
+    }
+
+    /// The decoders never panic on arbitrary bytes, and never claim more bytes than given.
+    #[test]
+    fn decoder_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(Some((_, n))) = decode_request(&bytes) { prop_assert!(n <= bytes.len()); }
+        if let Ok(Some((_, n))) = decode_reply(&bytes) { prop_assert!(n <= bytes.len()); }
+    }
+
+    /// Arbitrary bodies behind a valid header never panic either (reaches the body parsers).
+    #[test]
+    fn body_decoder_never_panics(opcode in any::<u8>(), body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let f = Frame { opcode, body: &body };
+        let _ = Request::decode(f);
+        let _ = Reply::decode(f);
+    }
+
+    /// Mutating one byte of a valid frame never panics the decoder.
+    #[test]
+    fn mutated_frames_never_panic(req in request(), at in any::<usize>(), val in any::<u8>()) {
+        let mut bytes = req.encode().unwrap();
+        let i = at % bytes.len();
+        bytes[i] = val;
+        let _ = decode_request(&bytes);
+        let _ = decode_reply(&bytes);
+    }
+}
