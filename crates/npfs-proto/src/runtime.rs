@@ -1,0 +1,88 @@
+//! Where the broker lives: the runtime directory and the files in it.
+//!
+//! The directory is `$NPFS_RUNTIME_DIR` if set, else `$XDG_RUNTIME_DIR/npfs`, else
+//! `/tmp/npfs-<uid>`. It is created with mode 0700 and must belong to the calling user.
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// File name of the broker's listening socket inside the runtime directory.
+pub const SOCKET_NAME: &str = "npfsd.sock";
+/// File name of the lock that makes the broker single-instance per directory.
+pub const LOCK_NAME: &str = "npfsd.lock";
+/// File name holding the daemonized broker's process id.
+pub const PID_NAME: &str = "npfsd.pid";
+/// File name of the daemonized broker's log.
+pub const LOG_NAME: &str = "npfsd.log";
+
+/// The runtime directory from the environment (not created).
+pub fn runtime_dir_from_env() -> PathBuf {
+    if let Some(dir) = std::env::var_os("NPFS_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("npfs");
+    }
+    PathBuf::from(format!("/tmp/npfs-{}", rustix::process::getuid().as_raw()))
+}
+
+/// Create `dir` (and its parents) with mode 0700 if missing, and check that it belongs to the
+/// calling user; a directory of ours with looser permissions is tightened to 0700.
+///
+/// # Errors
+///
+/// I/O errors, or `PermissionDenied` when the directory belongs to someone else.
+pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", dir.display()),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The runtime directory from the environment, created 0700.
+///
+/// # Errors
+///
+/// See [`ensure_dir`].
+pub fn runtime_dir() -> std::io::Result<PathBuf> {
+    let dir = runtime_dir_from_env();
+    ensure_dir(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_private_dir_and_tightens() {
+        let base = std::env::temp_dir().join(format!("npfs-proto-rt-{}", std::process::id()));
+        let dir = base.join("a/b");
+        ensure_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
