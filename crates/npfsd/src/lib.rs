@@ -1,14 +1,22 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! `npfsd`, the npfs broker: it owns the named-pipe namespace of one user (the role of
+//! Windows' NPFS driver) and pairs clients with server instances.
+//!
+//! Data never flows through the broker. When a client opens a pipe, the broker creates the
+//! connection's resources — a Unix socketpair (liveness only) and a sealed memfd (the shared
+//! data segment, which the broker never maps) — and hands one socket end plus the memfd to
+//! each side with `SCM_RIGHTS` ([`resources`], [`fdpass`]). Every namespace decision is
+//! made by [`npfs_core::namespace::Namespace`]; this crate is the thin runtime around it:
+//!
+//! - [`cli`]: command-line options;
+//! - [`startup`]: runtime directory, single-instance lock, socket, daemonizing, logging;
+//! - [`server`]: the accept loop, connection caps, the waiter timer and idle exit;
+//! - [`conn`]: one client connection (requests, instance control channels);
+//! - [`state`]: the shared state (namespace, instance channels, waiters, counters).
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod cli;
+pub mod conn;
+pub mod fdpass;
+pub mod resources;
+pub mod server;
+pub mod startup;
+pub mod state;

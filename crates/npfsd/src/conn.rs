@@ -1,0 +1,378 @@
+//! One client connection: requests on a fresh connection, then, after a successful create or
+//! reregistration, the instance's control channel.
+//!
+//! Any protocol violation (garbage, truncated or oversized frames, unknown opcodes, wrong
+//! version, a request not allowed in the connection's role) drops the connection; dropping
+//! a control channel closes its instance.
+
+use std::os::fd::AsFd;
+
+use npfs_core::name::{PipeName, Server};
+use npfs_core::namespace::{Identity, InstanceId, WaitStart};
+use npfs_core::Win32Error;
+use npfs_proto::broker::{decode_frame, ProtoError, Reply, Request, FRAME_HEADER, MAX_FRAME};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::fdpass::{write_all, write_with_fds};
+use crate::resources::new_connection;
+use crate::state::{Push, Shared};
+
+/// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
+const LIST_CHUNK: usize = 32;
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    /// The peer sent something invalid.
+    #[error("protocol: {0}")]
+    Proto(#[from] ProtoError),
+    /// The peer sent a request that is not allowed here.
+    #[error("request not allowed on this connection")]
+    Unexpected,
+    /// Socket error.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads request frames from a stream; cancel-safe (bytes read are kept in `buf`).
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+}
+
+impl FrameReader {
+    /// The next request, or `None` at a clean end of stream.
+    ///
+    /// # Errors
+    ///
+    /// Malformed input, a stream ending inside a frame, or a socket error.
+    pub async fn next(&mut self, stream: &UnixStream) -> Result<Option<Request>, ConnError> {
+        loop {
+            if let Some((frame, used)) = decode_frame(&self.buf)? {
+                let req = Request::decode(frame);
+                self.buf.drain(..used);
+                return Ok(Some(req?));
+            }
+            debug_assert!(self.buf.len() < FRAME_HEADER + MAX_FRAME);
+            let mut chunk = [0u8; 8192];
+            stream.readable().await?;
+            match stream.try_read(&mut chunk) {
+                Ok(0) if self.buf.is_empty() => return Ok(None),
+                Ok(0) => return Err(ProtoError::Truncated.into()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Serve one accepted connection until it ends.
+pub async fn serve(stream: UnixStream, shared: Shared, peer: Identity) {
+    let mut reader = FrameReader::default();
+    match serve_requests(&stream, &shared, peer, &mut reader).await {
+        Ok(Some(instance)) => {
+            let rx = register_channel(&shared, instance);
+            if let Err(e) = serve_channel(&stream, &shared, instance, reader, rx).await {
+                debug!(pid = peer.pid, instance, "control channel ended: {e}");
+            }
+            let mut b = shared.lock();
+            b.ns.close_instance(instance);
+            b.channels.remove(&instance);
+            debug!(instance, "instance closed");
+        }
+        Ok(None) => {}
+        Err(ConnError::Proto(e)) => warn!(pid = peer.pid, "dropping connection: {e}"),
+        Err(e) => debug!(pid = peer.pid, "connection ended: {e}"),
+    }
+}
+
+/// Requests on a fresh connection. Returns the instance when the connection became a
+/// control channel.
+async fn serve_requests(
+    stream: &UnixStream,
+    shared: &Shared,
+    peer: Identity,
+    reader: &mut FrameReader,
+) -> Result<Option<InstanceId>, ConnError> {
+    while let Some(req) = reader.next(stream).await? {
+        match req {
+            Request::Create(c) => {
+                let r = PipeName::parse_for_create(Some(&c.name)).and_then(|name| {
+                    let mut b = shared.lock();
+                    let r =
+                        b.ns.create_instance(&name.key(), &name.full(), &c.params, peer);
+                    b.dispatch_waits();
+                    r
+                });
+                match r {
+                    Ok(created) => {
+                        send(stream, &created_reply(&created)).await?;
+                        return Ok(Some(created.instance));
+                    }
+                    Err(e) => send(stream, &Reply::Error(e)).await?,
+                }
+            }
+            Request::Reregister {
+                name,
+                attrs,
+                state,
+                epoch,
+            } => {
+                let r = PipeName::parse_for_create(Some(&name)).and_then(|name| {
+                    let mut b = shared.lock();
+                    let r =
+                        b.ns.reregister(&name.key(), &name.full(), attrs, state, epoch, peer);
+                    b.dispatch_waits();
+                    r
+                });
+                match r {
+                    Ok(created) => {
+                        send(stream, &created_reply(&created)).await?;
+                        return Ok(Some(created.instance));
+                    }
+                    Err(e) => send(stream, &Reply::Error(e)).await?,
+                }
+            }
+            Request::Open {
+                name,
+                desired_access,
+            } => open(stream, shared, peer, &name, desired_access).await?,
+            Request::Wait { name, timeout } => {
+                let start = local_key(&name).and_then(|key| {
+                    let mut b = shared.lock();
+                    let now = b.now_ms();
+                    match b.ns.wait(&key, timeout, now)? {
+                        WaitStart::Ready => Ok(None),
+                        WaitStart::Pending(id) => {
+                            let (tx, rx) = oneshot::channel();
+                            b.waiters.insert(id, tx);
+                            Ok(Some((id, rx)))
+                        }
+                    }
+                });
+                match start {
+                    Err(e) => send(stream, &Reply::Error(e)).await?,
+                    Ok(None) => send(stream, &Reply::WaitDone).await?,
+                    Ok(Some((id, rx))) => {
+                        shared.timer.notify_one();
+                        let result = wait_or_hangup(stream, rx).await;
+                        let Some(result) = result else {
+                            let mut b = shared.lock();
+                            b.ns.cancel_wait(id);
+                            b.waiters.remove(&id);
+                            return Ok(None);
+                        };
+                        let reply = match result {
+                            Ok(()) => Reply::WaitDone,
+                            Err(e) => Reply::Error(e),
+                        };
+                        send(stream, &reply).await?;
+                    }
+                }
+            }
+            Request::InstanceCount { name } => {
+                let r = local_key(&name).and_then(|key| {
+                    shared
+                        .lock()
+                        .ns
+                        .instance_count(&key)
+                        .ok_or(Win32Error::FILE_NOT_FOUND)
+                });
+                let reply = match r {
+                    Ok(n) => Reply::Count(n),
+                    Err(e) => Reply::Error(e),
+                };
+                send(stream, &reply).await?;
+            }
+            Request::List => {
+                let pipes = shared.lock().ns.list();
+                let mut chunks = pipes.chunks(LIST_CHUNK).peekable();
+                if chunks.peek().is_none() {
+                    send(
+                        stream,
+                        &Reply::PipeList {
+                            more: false,
+                            pipes: Vec::new(),
+                        },
+                    )
+                    .await?;
+                }
+                while let Some(chunk) = chunks.next() {
+                    let more = chunks.peek().is_some();
+                    let reply = Reply::PipeList {
+                        more,
+                        pipes: chunk.to_vec(),
+                    };
+                    send(stream, &reply).await?;
+                }
+            }
+            Request::Listen | Request::Disconnect { .. } => return Err(ConnError::Unexpected),
+            _ => return Err(ConnError::Unexpected),
+        }
+    }
+    Ok(None)
+}
+
+/// Wait for a wait's result while watching the client: `None` when the client hung up (or
+/// sent anything, which is a violation while a request is pending).
+async fn wait_or_hangup(
+    stream: &UnixStream,
+    mut rx: oneshot::Receiver<Result<(), Win32Error>>,
+) -> Option<Result<(), Win32Error>> {
+    loop {
+        tokio::select! {
+            r = &mut rx => return r.ok(),
+            r = stream.readable() => {
+                r.ok()?;
+                let mut probe = [0u8; 1];
+                match stream.try_read(&mut probe) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    _ => return None,
+                }
+            }
+        }
+    }
+}
+
+/// A client's open: pair it with the earliest listening instance.
+async fn open(
+    stream: &UnixStream,
+    shared: &Shared,
+    peer: Identity,
+    name: &str,
+    desired_access: u32,
+) -> Result<(), ConnError> {
+    let key = match local_key(name) {
+        Ok(k) => k,
+        Err(e) => return send(stream, &Reply::Error(e)).await,
+    };
+    // Create the resources first, so that a failure cannot leave the namespace with a
+    // CONNECTED instance nobody knows about.
+    let (server_end, client_end) = match new_connection() {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("cannot create connection resources: {e}");
+            return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
+        }
+    };
+    let result = {
+        let mut b = shared.lock();
+        match b.ns.open(&key, desired_access, peer) {
+            Ok(opened) => {
+                let conn_id = b.next_conn_id();
+                let push = Push {
+                    reply: Reply::Connected {
+                        conn_id,
+                        epoch: opened.epoch,
+                        attrs: opened.attrs,
+                        server_pid: opened.server.pid,
+                        client_pid: peer.pid,
+                        client_uid: peer.uid,
+                    },
+                    fds: [server_end.sock, server_end.shm],
+                };
+                // If the channel is already gone the server's descriptors drop here and
+                // the client sees the hang-up, as when a server closes right after a
+                // connect.
+                if let Some(tx) = b.channels.get(&opened.instance) {
+                    let _ = tx.send(push);
+                }
+                Ok(Reply::Opened {
+                    conn_id,
+                    instance_id: opened.instance,
+                    attrs: opened.attrs,
+                    server_pid: opened.server.pid,
+                    client_pid: peer.pid,
+                    epoch: opened.epoch,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    };
+    match result {
+        Ok(reply) => {
+            let bytes = reply.encode()?;
+            write_with_fds(
+                stream,
+                &bytes,
+                &[client_end.sock.as_fd(), client_end.shm.as_fd()],
+            )
+            .await?;
+            Ok(())
+        }
+        Err(e) => send(stream, &Reply::Error(e)).await,
+    }
+}
+
+fn register_channel(shared: &Shared, instance: InstanceId) -> mpsc::UnboundedReceiver<Push> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    shared.lock().channels.insert(instance, tx);
+    rx
+}
+
+/// The control channel of `instance`: Listen and Disconnect from the server, Connected
+/// events to it.
+async fn serve_channel(
+    stream: &UnixStream,
+    shared: &Shared,
+    instance: InstanceId,
+    mut reader: FrameReader,
+    mut rx: mpsc::UnboundedReceiver<Push>,
+) -> Result<(), ConnError> {
+    loop {
+        tokio::select! {
+            req = reader.next(stream) => {
+                let reply = match req? {
+                    None => return Ok(()),
+                    Some(Request::Listen) => {
+                        let mut b = shared.lock();
+                        let r = b.ns.listen(instance);
+                        b.dispatch_waits();
+                        match r {
+                            Ok(epoch) => Reply::Listening { epoch },
+                            Err(e) => Reply::Error(e),
+                        }
+                    }
+                    Some(Request::Disconnect { epoch }) => {
+                        match shared.lock().ns.disconnect(instance, epoch) {
+                            Ok(applied) => Reply::Disconnected { applied },
+                            Err(e) => Reply::Error(e),
+                        }
+                    }
+                    Some(_) => return Err(ConnError::Unexpected),
+                };
+                send(stream, &reply).await?;
+            }
+            Some(push) = rx.recv() => {
+                let bytes = push.reply.encode()?;
+                write_with_fds(stream, &bytes, &[push.fds[0].as_fd(), push.fds[1].as_fd()]).await?;
+            }
+        }
+    }
+}
+
+fn created_reply(c: &npfs_core::namespace::Created) -> Reply {
+    Reply::Created {
+        instance_id: c.instance,
+        attrs: c.attrs,
+        already_existed: c.already_existed,
+    }
+}
+
+/// The namespace key of a client-side name; remote names are not served here.
+fn local_key(name: &str) -> Result<String, Win32Error> {
+    let name = PipeName::parse(name)?;
+    match name.server {
+        Server::Local => Ok(name.key()),
+        Server::Remote(_) => Err(Win32Error::BAD_NETPATH),
+    }
+}
+
+async fn send(stream: &UnixStream, reply: &Reply) -> Result<(), ConnError> {
+    let bytes = reply.encode()?;
+    write_all(stream, &bytes).await?;
+    Ok(())
+}

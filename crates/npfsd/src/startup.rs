@@ -1,0 +1,174 @@
+//! Process start-up: runtime directory, single-instance lock, the listening socket,
+//! daemonizing, logging, file-descriptor limit, and the runtime.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use npfs_proto::runtime::{self, LOCK_NAME, LOG_NAME, PID_NAME, SOCKET_NAME};
+use rustix::fs::FlockOperation;
+use tracing::info;
+
+use crate::cli::Args;
+
+/// What start-up prepared before forking.
+struct Prepared {
+    dir: PathBuf,
+    _lock: File,
+    listener: UnixListener,
+}
+
+/// Run the broker with `args`; returns the process exit status.
+pub fn main(args: Args) -> i32 {
+    let idle = Duration::from_millis(args.idle_exit_ms());
+    let prepared = match prepare(&args) {
+        Ok(Some(p)) => p,
+        // Another broker serves this directory.
+        Ok(None) => return 0,
+        Err(e) => {
+            eprintln!("npfsd: {e}");
+            return 1;
+        }
+    };
+    if !args.foreground {
+        match daemonize(&prepared.dir) {
+            Ok(true) => {}
+            // The parent: the socket is bound and listening, clients can connect now.
+            Ok(false) => return 0,
+            Err(e) => {
+                eprintln!("npfsd: daemonize: {e}");
+                return 1;
+            }
+        }
+    }
+    init_logging(&prepared.dir, args.foreground);
+    raise_nofile_limit();
+    let status = serve(&prepared, idle);
+    // We still hold the lock: nobody else can have bound a new socket at this path.
+    let _ = std::fs::remove_file(prepared.dir.join(SOCKET_NAME));
+    if !args.foreground {
+        let _ = std::fs::remove_file(prepared.dir.join(PID_NAME));
+    }
+    status
+}
+
+/// Create the directory, take the lock (`Ok(None)` if another broker holds it), replace a
+/// stale socket and bind.
+fn prepare(args: &Args) -> std::io::Result<Option<Prepared>> {
+    let dir = args
+        .runtime_dir
+        .clone()
+        .unwrap_or_else(runtime::runtime_dir_from_env);
+    runtime::ensure_dir(&dir)?;
+    let dir = dir.canonicalize()?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_NAME))?;
+    match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let path = dir.join(SOCKET_NAME);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(&path)?;
+    Ok(Some(Prepared {
+        dir,
+        _lock: lock,
+        listener,
+    }))
+}
+
+/// Fork; the child detaches (setsid, stdio to /dev/null, cwd /) and records its pid.
+/// Returns `true` in the child, `false` in the parent.
+fn daemonize(dir: &Path) -> std::io::Result<bool> {
+    // SAFETY: the process is single-threaded here (no runtime, no logging thread yet), so
+    // the child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok(false);
+    }
+    rustix::process::setsid()?;
+    let null = File::options().read(true).write(true).open("/dev/null")?;
+    for target in 0..=2 {
+        // SAFETY: dup2 on two valid descriptors; replacing stdio is the intent.
+        if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    std::env::set_current_dir("/")?;
+    std::fs::write(dir.join(PID_NAME), format!("{}\n", std::process::id()))?;
+    Ok(true)
+}
+
+fn init_logging(dir: &Path, foreground: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    if foreground {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else if let Ok(file) = File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join(LOG_NAME))
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+    }
+}
+
+/// Raise the soft RLIMIT_NOFILE to the hard limit (each connection holds a descriptor).
+fn raise_nofile_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            tracing::warn!("cannot raise RLIMIT_NOFILE: {e}");
+        }
+    }
+}
+
+fn serve(prepared: &Prepared, idle: Duration) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("runtime: {e}");
+            return 1;
+        }
+    };
+    let result = rt.block_on(async {
+        let std_listener = prepared.listener.try_clone()?;
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::UnixListener::from_std(std_listener)?;
+        info!(dir = %prepared.dir.display(), "npfsd serving");
+        crate::server::run(listener, idle).await;
+        Ok::<(), std::io::Error>(())
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The broker's shared state: the namespace plus what the runtime hangs on it (the control
+//! channel of every instance, the reply slot of every pending wait, connection counters).
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use npfs_core::namespace::{InstanceId, Namespace, WaiterId};
+use npfs_core::Win32Error;
+use npfs_proto::broker::Reply;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Most connections one user may hold open to the broker.
+pub const MAX_CONNS_PER_UID: usize = 4096;
+/// Most connections the broker serves at once.
+pub const MAX_CONNS: usize = 16384;
+
+/// An event pushed to an instance's control channel: a [`Reply::Connected`] and the server's
+/// descriptors (socket end, memfd).
+#[derive(Debug)]
+pub struct Push {
+    /// The frame to send.
+    pub reply: Reply,
+    /// The server's descriptors.
+    pub fds: [OwnedFd; 2],
+}
+
+/// Everything behind the broker's lock.
+#[derive(Debug)]
+pub struct Broker {
+    /// The namespace.
+    pub ns: Namespace,
+    /// Control channel of each instance.
+    pub channels: HashMap<InstanceId, mpsc::UnboundedSender<Push>>,
+    /// Reply slot of each pending wait.
+    pub waiters: HashMap<WaiterId, oneshot::Sender<Result<(), Win32Error>>>,
+    /// Open client connections, in total and per uid.
+    pub conns: usize,
+    conns_per_uid: HashMap<u32, usize>,
+    next_conn_id: u64,
+    start: Instant,
+}
+
+/// The state shared by all tasks.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    inner: Arc<Mutex<Broker>>,
+    /// Wakes the timer task when a new deadline may be earlier.
+    pub timer: Arc<Notify>,
+}
+
+impl Shared {
+    /// A fresh state.
+    pub fn new() -> Shared {
+        // Connection ids differ across broker restarts: start from the wall clock.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64)
+            << 8;
+        Shared {
+            inner: Arc::new(Mutex::new(Broker {
+                ns: Namespace::new(),
+                channels: HashMap::new(),
+                waiters: HashMap::new(),
+                conns: 0,
+                conns_per_uid: HashMap::new(),
+                next_conn_id: seed,
+                start: Instant::now(),
+            })),
+            timer: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Lock the state (never held across an await). A poisoned lock is taken over: every
+    /// mutation keeps the namespace consistent before it can panic.
+    pub fn lock(&self) -> MutexGuard<'_, Broker> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared::new()
+    }
+}
+
+impl Broker {
+    /// Milliseconds since the broker started: the namespace's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// The instant of a namespace time.
+    pub fn instant_of(&self, ms: u64) -> Instant {
+        self.start + std::time::Duration::from_millis(ms)
+    }
+
+    /// A new broker-unique connection id.
+    pub fn next_conn_id(&mut self) -> u64 {
+        self.next_conn_id += 1;
+        self.next_conn_id
+    }
+
+    /// Hand every finished wait to its waiting connection.
+    pub fn dispatch_waits(&mut self) {
+        while let Some(c) = self.ns.poll_wait_completion() {
+            if let Some(tx) = self.waiters.remove(&c.waiter) {
+                let _ = tx.send(c.result);
+            }
+        }
+    }
+
+    /// Count a new connection of `uid`; `false` when a cap is reached.
+    pub fn admit(&mut self, uid: u32) -> bool {
+        let per_uid = self.conns_per_uid.entry(uid).or_insert(0);
+        if self.conns >= MAX_CONNS || *per_uid >= MAX_CONNS_PER_UID {
+            return false;
+        }
+        *per_uid += 1;
+        self.conns += 1;
+        true
+    }
+
+    /// Forget a connection counted by [`Broker::admit`].
+    pub fn release(&mut self, uid: u32) {
+        self.conns -= 1;
+        if let Some(n) = self.conns_per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.conns_per_uid.remove(&uid);
+            }
+        }
+    }
+
+    /// Nothing to serve: no connections, pipes or waiters.
+    pub fn is_idle(&self) -> bool {
+        self.conns == 0 && self.ns.is_idle()
+    }
+}
