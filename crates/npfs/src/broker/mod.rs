@@ -1,1 +1,124 @@
-//! Talking to the broker (npfsd).
+//! Talking to the broker (`npfsd`): the client side of the broker protocol
+//! ([`npfs_proto::broker`]), blocking.
+//!
+//! - [`BrokerConn`]: one connection for client operations (CreateFile's open,
+//!   WaitNamedPipe, instance counts, listings). It starts the broker when none answers.
+//! - [`InstanceChannel`]: the control channel of one server instance (CreateNamedPipe,
+//!   ConnectNamedPipe, DisconnectNamedPipe); clients connecting to the instance arrive as
+//!   [`ChannelEvent::Connected`] with the server's descriptors; closing the channel closes the
+//!   instance.
+//!
+//! Both locate the broker with a [`BrokerConfig`]; the plain constructors use
+//! [`BrokerConfig::from_env`].
+
+mod autostart;
+mod channel;
+mod client;
+mod socket;
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+pub use channel::{ChannelEvent, CreatedInfo, InstanceChannel};
+pub use client::BrokerConn;
+pub use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+
+/// The runtime directory of the broker, created 0700: `$NPFS_RUNTIME_DIR`, else
+/// `$XDG_RUNTIME_DIR/npfs`, else `/tmp/npfs-<uid>`.
+///
+/// # Errors
+///
+/// The directory cannot be created, or belongs to another user.
+pub fn runtime_dir() -> std::io::Result<PathBuf> {
+    npfs_proto::runtime::runtime_dir()
+}
+
+/// Where the broker is and how to start it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// The runtime directory (holds `npfsd.sock`).
+    pub runtime_dir: PathBuf,
+    /// The `npfsd` executable; `None` searches `$NPFS_BROKER`, next to the current
+    /// executable, its parent directory, then `$PATH`.
+    pub broker_exe: Option<PathBuf>,
+    /// `--idle-exit-ms` for a broker started from here; `None` leaves the broker's default
+    /// (or `$NPFS_IDLE_EXIT_MS`).
+    pub idle_exit_ms: Option<u64>,
+}
+
+impl BrokerConfig {
+    /// The configuration from the environment, with the runtime directory created.
+    ///
+    /// # Errors
+    ///
+    /// See [`runtime_dir`].
+    pub fn from_env() -> std::io::Result<BrokerConfig> {
+        Ok(BrokerConfig {
+            runtime_dir: runtime_dir()?,
+            broker_exe: None,
+            idle_exit_ms: None,
+        })
+    }
+
+    /// A configuration for `runtime_dir` (created 0700 when used).
+    pub fn with_runtime_dir(runtime_dir: impl Into<PathBuf>) -> BrokerConfig {
+        BrokerConfig {
+            runtime_dir: runtime_dir.into(),
+            broker_exe: None,
+            idle_exit_ms: None,
+        }
+    }
+}
+
+/// The descriptors of one end of a connection.
+#[derive(Debug)]
+pub struct ConnFds {
+    /// This end of the connection's socketpair (liveness: HUP when the peer's last
+    /// descriptor closes).
+    pub sock: OwnedFd,
+    /// The connection's shared-memory segment (a sealed memfd of
+    /// [`npfs_proto::shm::SEGMENT_SIZE`] bytes).
+    pub shm: OwnedFd,
+}
+
+/// What the broker says about a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Broker-unique id of the connection.
+    pub conn_id: u64,
+    /// The pipe's attributes.
+    pub attrs: npfs_core::config::PipeAttributes,
+    /// Process id of the server that created the instance.
+    pub server_pid: u32,
+    /// Process id of the client (from the kernel).
+    pub client_pid: u32,
+    /// The instance (as numbered by the current broker).
+    pub instance_id: u64,
+}
+
+/// Failure of a broker operation.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The operation failed as on Windows.
+    #[error(transparent)]
+    Win32(#[from] npfs_core::Win32Error),
+    /// The broker could not be reached, or broke the protocol.
+    #[error("broker: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn fds_from(mut fds: Vec<OwnedFd>) -> std::io::Result<ConnFds> {
+    if fds.len() != npfs_proto::broker::CONN_FDS {
+        return Err(protocol_error("wrong number of descriptors"));
+    }
+    let shm = fds.pop().expect("two fds");
+    let sock = fds.pop().expect("two fds");
+    Ok(ConnFds { sock, shm })
+}
+
+fn protocol_error(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("broker protocol: {what}"),
+    )
+}

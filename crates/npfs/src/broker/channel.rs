@@ -1,0 +1,283 @@
+//! [`InstanceChannel`]: the control channel of one server instance.
+
+use std::collections::VecDeque;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use npfs_core::config::{CreateParams, PipeAttributes};
+use npfs_core::name::PipeName;
+use npfs_proto::broker::{CreateRequest, Reply, Request};
+
+use super::client::{is_gone, unexpected};
+use super::socket::FrameSocket;
+use super::{autostart, fds_from, BrokerConfig, BrokerError, ConnFds, ConnInfo, InstanceState};
+
+/// What [`InstanceChannel::create`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreatedInfo {
+    /// The instance, as numbered by the broker.
+    pub instance_id: u64,
+    /// The pipe's effective attributes (the first instance's).
+    pub attrs: PipeAttributes,
+    /// Other instances already existed: CreateNamedPipe sets `ERROR_ALREADY_EXISTS`.
+    pub already_existed: bool,
+}
+
+/// Something that happened to an instance.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ChannelEvent {
+    /// A client opened the instance (possibly before ConnectNamedPipe was called).
+    Connected {
+        /// The server's end of the connection.
+        fds: ConnFds,
+        /// About the connection.
+        info: ConnInfo,
+        /// The listen epoch the client connected in.
+        epoch: u64,
+    },
+    /// The broker went away (crash, kill). The instance's connections stay valid; call
+    /// [`InstanceChannel::reregister`] to publish the instance again.
+    BrokerGone,
+}
+
+/// The control channel of one server instance. Dropping it closes the instance.
+#[derive(Debug)]
+pub struct InstanceChannel {
+    cfg: BrokerConfig,
+    name: PipeName,
+    attrs: PipeAttributes,
+    instance_id: u64,
+    sock: FrameSocket,
+    events: VecDeque<ChannelEvent>,
+    gone: bool,
+}
+
+impl InstanceChannel {
+    /// CreateNamedPipe: create an instance (LISTENING) of `name` with the broker of
+    /// [`BrokerConfig::from_env`], starting the broker if needed.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_PIPE_BUSY` (instance limit reached), `ERROR_ACCESS_DENIED`
+    /// (FILE_FLAG_FIRST_PIPE_INSTANCE and the pipe exists, or another direction),
+    /// `ERROR_INVALID_NAME`; [`BrokerError::Io`] when no broker can be reached.
+    pub fn create(
+        name: &PipeName,
+        params: &CreateParams,
+    ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
+        InstanceChannel::create_with(&BrokerConfig::from_env()?, name, params)
+    }
+
+    /// [`InstanceChannel::create`] with an explicit configuration.
+    ///
+    /// # Errors
+    ///
+    /// As [`InstanceChannel::create`].
+    pub fn create_with(
+        cfg: &BrokerConfig,
+        name: &PipeName,
+        params: &CreateParams,
+    ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
+        let req = Request::Create(CreateRequest {
+            name: name.full(),
+            params: *params,
+        });
+        let (sock, info) = register(cfg, &req)?;
+        let chan = InstanceChannel {
+            cfg: cfg.clone(),
+            name: name.clone(),
+            attrs: info.attrs,
+            instance_id: info.instance_id,
+            sock,
+            events: VecDeque::new(),
+            gone: false,
+        };
+        Ok((chan, info))
+    }
+
+    /// The instance id given by the current broker.
+    pub fn instance_id(&self) -> u64 {
+        self.instance_id
+    }
+
+    /// The pipe's attributes.
+    pub fn attrs(&self) -> PipeAttributes {
+        self.attrs
+    }
+
+    /// ConnectNamedPipe as the broker sees it: a DISCONNECTED instance goes back to
+    /// LISTENING (new epoch, wakes WaitNamedPipe waiters); a LISTENING one stays. Returns the
+    /// current epoch. Connected events that arrive meanwhile are kept for
+    /// [`InstanceChannel::poll_event`].
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_PIPE_CONNECTED` when a client is connected (its event is, or will be, queued);
+    /// [`BrokerError::Io`] when the broker is gone.
+    pub fn listen(&mut self) -> Result<u64, BrokerError> {
+        match self.call(&Request::Listen)? {
+            Reply::Listening { epoch } => Ok(epoch),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// DisconnectNamedPipe as the broker sees it: the instance leaves LISTENING/CONNECTED
+    /// for DISCONNECTED if `epoch` is current (a stale epoch is ignored).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Io`] when the broker is gone.
+    pub fn disconnect(&mut self, epoch: u64) -> Result<(), BrokerError> {
+        match self.call(&Request::Disconnect { epoch })? {
+            Reply::Disconnected { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The next event: `None` blocks, `Some(Duration::ZERO)` only checks. `Ok(None)` when
+    /// the time-out passed. After the broker went away every call reports
+    /// [`ChannelEvent::BrokerGone`] until [`InstanceChannel::reregister`].
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Io`] when the broker broke the protocol.
+    pub fn poll_event(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<ChannelEvent>, BrokerError> {
+        if let Some(ev) = self.events.pop_front() {
+            return Ok(Some(ev));
+        }
+        if self.gone {
+            return Ok(Some(ChannelEvent::BrokerGone));
+        }
+        match self.sock.recv(timeout) {
+            Ok(None) => Ok(None),
+            Ok(Some((reply, fds))) => match event_of(reply, fds, self.instance_id)? {
+                Ok(ev) => Ok(Some(ev)),
+                Err(other) => Err(unexpected(other)),
+            },
+            Err(e) if is_gone(&e) => {
+                self.gone = true;
+                Ok(Some(ChannelEvent::BrokerGone))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The channel's socket, for a watcher thread's epoll (readable: an event; HUP: the
+    /// broker is gone).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+
+    /// After [`ChannelEvent::BrokerGone`]: connect to a broker (starting one) and register
+    /// the instance again with its `state` and listen `epoch`. The instance id changes (see
+    /// [`InstanceChannel::instance_id`]).
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_ACCESS_DENIED` when another pipe of that name with another direction was
+    /// created meanwhile; [`BrokerError::Io`] when no broker can be reached.
+    pub fn reregister(&mut self, state: InstanceState, epoch: u64) -> Result<(), BrokerError> {
+        let req = Request::Reregister {
+            name: self.name.full(),
+            attrs: self.attrs,
+            state,
+            epoch,
+        };
+        let (sock, info) = register(&self.cfg, &req)?;
+        self.sock = sock;
+        self.instance_id = info.instance_id;
+        self.gone = false;
+        Ok(())
+    }
+
+    /// Send a control request and wait for its answer, queueing pushed events.
+    fn call(&mut self, req: &Request) -> Result<Reply, BrokerError> {
+        if self.gone {
+            return Err(gone_error());
+        }
+        let result = self.sock.send(req).and_then(|()| loop {
+            let Some((reply, fds)) = self.sock.recv(None)? else {
+                continue;
+            };
+            match event_of(reply, fds, self.instance_id)? {
+                Ok(ev) => self.events.push_back(ev),
+                Err(reply) => break Ok(reply),
+            }
+        });
+        match result {
+            Ok(Reply::Error(e)) => Err(e.into()),
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if is_gone(&e) {
+                    self.gone = true;
+                }
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Connect (starting the broker) and send a Create or Reregister.
+fn register(cfg: &BrokerConfig, req: &Request) -> Result<(FrameSocket, CreatedInfo), BrokerError> {
+    let mut sock = FrameSocket::new(autostart::connect(cfg)?);
+    sock.send(req)?;
+    let (reply, _) = sock
+        .recv(None)?
+        .ok_or_else(|| super::protocol_error("no reply"))?;
+    match reply {
+        Reply::Created {
+            instance_id,
+            attrs,
+            already_existed,
+        } => Ok((
+            sock,
+            CreatedInfo {
+                instance_id,
+                attrs,
+                already_existed,
+            },
+        )),
+        Reply::Error(e) => Err(e.into()),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// A pushed event, or (as `Err`) the reply it is not.
+fn event_of(
+    reply: Reply,
+    fds: Vec<OwnedFd>,
+    instance_id: u64,
+) -> std::io::Result<Result<ChannelEvent, Reply>> {
+    match reply {
+        Reply::Connected {
+            conn_id,
+            epoch,
+            attrs,
+            server_pid,
+            client_pid,
+            client_uid: _,
+        } => Ok(Ok(ChannelEvent::Connected {
+            fds: fds_from(fds)?,
+            info: ConnInfo {
+                conn_id,
+                attrs,
+                server_pid,
+                client_pid,
+                instance_id,
+            },
+            epoch,
+        })),
+        other => Ok(Err(other)),
+    }
+}
+
+fn gone_error() -> BrokerError {
+    BrokerError::Io(std::io::Error::new(
+        std::io::ErrorKind::BrokenPipe,
+        "the broker is gone; reregister the instance",
+    ))
+}
