@@ -1,4 +1,30 @@
 //! Windows named pipes on Linux, with Windows' behaviour.
+//!
+//! ```no_run
+//! use npfs::{PipeClient, ServerOptions};
+//! let server = ServerOptions::new().message_type(true).message_read_mode(true).create(r"\\.\pipe\demo")?;
+//! let client = PipeClient::open_duplex(r"\\.\pipe\demo")?;
+//! client.write(b"hello")?;
+//! let mut buf = [0u8; 16];
+//! let got = server.read(&mut buf)?;
+//! assert_eq!(&buf[..got.len], b"hello");
+//! # Ok::<(), npfs::Win32Error>(())
+//! ```
+//!
+//! The pipe namespace belongs to a broker process (`npfsd`) that the library starts on first
+//! use; data flows directly between the two ends through shared memory.
 #![warn(missing_docs)]
 
 pub mod broker;
+mod conn;
+mod pipe;
+mod shm;
+mod sys;
+mod watcher;
+
+pub use npfs_core::consts;
+pub use npfs_core::Win32Error;
+pub use pipe::{
+    call_named_pipe, create_pipe, wait_named_pipe, PeekOutcome, PipeClient, PipeHandle, PipeInfo,
+    PipeServer, PipeState, ReadOutcome, Result, ServerOptions,
+};

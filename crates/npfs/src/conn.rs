@@ -1,0 +1,573 @@
+//! One connection between a server instance and a client: the shared segment, the liveness
+//! socket, and every data operation (ReadFile, WriteFile, PeekNamedPipe, TransactNamedPipe,
+//! FlushFileBuffers, DisconnectNamedPipe) as steps of the sans-IO queue run under the
+//! connection lock, with blocking waits on the segment's futexes.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use npfs_core::config::{PipeAttributes, PipeType};
+use npfs_core::queue::{OpId, PeekInfo, Queue, ReadDone, ReadProgress, WriteKind, WriteProgress};
+use npfs_core::Win32Error;
+
+use crate::shm::{Segment, CLIENT_GONE, DISCONNECTED, SERVER_GONE, TO_CLIENT, TO_SERVER};
+use crate::sys;
+
+/// Which end of the connection this process holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The end CreateNamedPipe returned.
+    Server,
+    /// The end CreateFile returned.
+    Client,
+}
+
+/// State of a connection seen from one end (spec/api.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Both ends open.
+    Connected,
+    /// The other end closed (FILE_PIPE_CLOSING_STATE).
+    Closing,
+    /// The server disconnected this connection.
+    Disconnected,
+}
+
+/// Outcome of a PeekNamedPipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Peeked {
+    pub info: PeekInfo,
+    pub state: LinkState,
+}
+
+/// One connection.
+pub(crate) struct Conn {
+    seg: Segment,
+    sock: Option<OwnedFd>,
+    _shm: OwnedFd,
+    end: End,
+    attrs: PipeAttributes,
+    /// Process ids recorded by the broker.
+    pub server_pid: u32,
+    /// Process id of the client that opened this connection.
+    pub client_pid: u32,
+    seen_close: AtomicU32,
+}
+
+static NEXT_OP: AtomicU64 = AtomicU64::new(1);
+
+fn new_op() -> OpId {
+    OpId {
+        pid: sys::my_pid(),
+        seq: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
+/// Lock-hold snapshot used to decide whether waiters must be woken.
+type Snapshot = [[u64; 6]; 2];
+
+/// The connection lock, held.
+pub(crate) struct Guard<'a> {
+    conn: &'a Conn,
+    before: Snapshot,
+    touched: bool,
+}
+
+impl Guard<'_> {
+    fn snapshot(conn: &Conn) -> Snapshot {
+        let mut s = [[0; 6]; 2];
+        for (dir, slot) in s.iter_mut().enumerate() {
+            // SAFETY: the lock is held by the guard being built; the references end here.
+            let (h, _) = unsafe { conn.seg.queue_parts(dir) };
+            *slot = [h.end, h.filled, h.assigned, h.freed, h.e_head, h.r_head];
+        }
+        s
+    }
+
+    /// The queue of direction `dir`.
+    fn queue(&mut self, dir: usize) -> Queue<'_> {
+        let quota = if dir == TO_CLIENT {
+            self.conn.attrs.out_quota
+        } else {
+            self.conn.attrs.in_quota
+        };
+        // SAFETY: the lock is held for the guard's lifetime, and the &mut self borrow keeps
+        // any other reference into this direction from existing at the same time.
+        let (h, ring) = unsafe { self.conn.seg.queue_parts(dir) };
+        Queue::new(
+            h,
+            ring,
+            quota,
+            self.conn.attrs.pipe_type == PipeType::Message,
+        )
+    }
+
+    fn flags(&self) -> u32 {
+        self.conn.seg.header().flags.load(Ordering::Acquire)
+    }
+
+    fn set_flags(&mut self, f: u32) {
+        self.conn.seg.header().flags.fetch_or(f, Ordering::AcqRel);
+        self.touched = true;
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let hdr = self.conn.seg.header();
+        let after = Self::snapshot(self.conn);
+        let mut wake = [false; 2];
+        for dir in 0..2 {
+            if self.touched || after[dir] != self.before[dir] {
+                hdr.seq[dir].fetch_add(1, Ordering::Release);
+                wake[dir] = true;
+            }
+        }
+        hdr.lock_pid.store(0, Ordering::Relaxed);
+        if hdr.lock.swap(0, Ordering::Release) == 2 {
+            sys::futex_wake_one(&hdr.lock);
+        }
+        for dir in 0..2 {
+            if wake[dir] && hdr.waiters[dir].load(Ordering::Acquire) > 0 {
+                sys::futex_wake_all(&hdr.seq[dir]);
+            }
+        }
+    }
+}
+
+/// How long a waiter sleeps before it re-checks for a crashed lock holder or peer.
+const RECHECK: Duration = Duration::from_millis(200);
+
+impl Conn {
+    /// Build a connection from the broker's descriptors.
+    pub(crate) fn new(
+        sock: OwnedFd,
+        shm: OwnedFd,
+        end: End,
+        attrs: PipeAttributes,
+        server_pid: u32,
+        client_pid: u32,
+    ) -> Result<Conn, Win32Error> {
+        use std::os::fd::AsFd;
+        let seg = Segment::map(shm.as_fd())?;
+        let seen = seg.header().close_count.load(Ordering::Relaxed);
+        Ok(Conn {
+            seg,
+            sock: Some(sock),
+            _shm: shm,
+            end,
+            attrs,
+            server_pid,
+            client_pid,
+            seen_close: AtomicU32::new(seen),
+        })
+    }
+
+    /// The liveness socket (for the watcher).
+    pub(crate) fn sock(&self) -> Option<&OwnedFd> {
+        self.sock.as_ref()
+    }
+
+    fn sock_hung_up(&self) -> bool {
+        self.sock.as_ref().is_some_and(sys::socket_hung_up)
+    }
+
+    fn out_dir(&self) -> usize {
+        if self.end == End::Server {
+            TO_CLIENT
+        } else {
+            TO_SERVER
+        }
+    }
+
+    fn in_dir(&self) -> usize {
+        1 - self.out_dir()
+    }
+
+    fn peer_gone_flag(&self) -> u32 {
+        if self.end == End::Server {
+            CLIENT_GONE
+        } else {
+            SERVER_GONE
+        }
+    }
+
+    /// Take the connection lock.
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        let hdr = self.seg.header();
+        let mut spins = 0;
+        while hdr
+            .lock
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            if spins < 64 {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if hdr.lock.swap(2, Ordering::Acquire) == 0 {
+                break;
+            }
+            sys::futex_wait(&hdr.lock, 2, Some(RECHECK));
+            let holder = hdr.lock_pid.load(Ordering::Relaxed);
+            if holder != 0 && !sys::pid_alive(holder) {
+                // The holder died inside the lock: take it over. The queue code sanitises
+                // whatever half-made state it left.
+                hdr.lock_pid.store(0, Ordering::Relaxed);
+                hdr.lock.store(0, Ordering::Release);
+            }
+        }
+        hdr.lock_pid.store(sys::my_pid(), Ordering::Relaxed);
+        let mut g = Guard {
+            conn: self,
+            before: Guard::snapshot(self),
+            touched: false,
+        };
+        self.check_hangup(&mut g);
+        g
+    }
+
+    /// Notice a peer that closed since we last looked (cheap unless a close happened).
+    fn check_hangup(&self, g: &mut Guard<'_>) {
+        let cc = self.seg.header().close_count.load(Ordering::Acquire);
+        if cc != self.seen_close.load(Ordering::Relaxed) {
+            self.seen_close.store(cc, Ordering::Relaxed);
+            if g.flags() & self.peer_gone_flag() == 0 && self.sock_hung_up() {
+                self.apply_peer_gone(g);
+            }
+        }
+    }
+
+    /// The other end's last descriptor closed (seen by the watcher or by a check).
+    pub(crate) fn peer_gone(&self) {
+        let mut g = self.lock();
+        if g.flags() & self.peer_gone_flag() == 0 {
+            self.apply_peer_gone(&mut g);
+        }
+    }
+
+    fn apply_peer_gone(&self, g: &mut Guard<'_>) {
+        g.set_flags(self.peer_gone_flag());
+        let (out, inn) = (self.out_dir(), self.in_dir());
+        g.queue(out).reader_closed();
+        g.queue(inn).writer_closed();
+    }
+
+    /// Called when this process drops a handle of this connection: tell whoever shares the
+    /// segment to check for a hang-up.
+    pub(crate) fn note_close(&self) {
+        let hdr = self.seg.header();
+        hdr.close_count.fetch_add(1, Ordering::AcqRel);
+        for dir in 0..2 {
+            hdr.seq[dir].fetch_add(1, Ordering::Release);
+            sys::futex_wake_all(&hdr.seq[dir]);
+        }
+    }
+
+    fn state_of(&self, g: &Guard<'_>) -> LinkState {
+        let f = g.flags();
+        if f & DISCONNECTED != 0 {
+            LinkState::Disconnected
+        } else if f & self.peer_gone_flag() != 0 {
+            LinkState::Closing
+        } else {
+            LinkState::Connected
+        }
+    }
+
+    /// Current state.
+    pub(crate) fn state(&self) -> LinkState {
+        let g = self.lock();
+        self.state_of(&g)
+    }
+
+    /// Sleep until direction `dir` changes (or a re-check interval passes).
+    fn sleep(&self, g: Guard<'_>, dir: usize, deadline: Option<std::time::Instant>) -> bool {
+        let hdr = self.seg.header();
+        let seen = hdr.seq[dir].load(Ordering::Acquire);
+        hdr.waiters[dir].fetch_add(1, Ordering::AcqRel);
+        drop(g);
+        let mut timeout = RECHECK;
+        if let Some(d) = deadline {
+            let now = std::time::Instant::now();
+            if now >= d {
+                hdr.waiters[dir].fetch_sub(1, Ordering::AcqRel);
+                return false;
+            }
+            timeout = timeout.min(d - now);
+        }
+        sys::futex_wait(&hdr.seq[dir], seen, Some(timeout));
+        hdr.waiters[dir].fetch_sub(1, Ordering::AcqRel);
+        if hdr.seq[dir].load(Ordering::Acquire) == seen {
+            // Nothing moved for a while: look for a peer that crashed, and for pending
+            // operations left behind by processes that no longer exist.
+            self.reap();
+        }
+        true
+    }
+
+    fn reap(&self) {
+        if self.sock_hung_up() {
+            self.peer_gone();
+        }
+        let mut g = self.lock();
+        let me = sys::my_pid();
+        for dir in 0..2 {
+            let pids = g.queue(dir).foreign_pids(me);
+            if !pids.is_empty() {
+                g.queue(dir).reap(&mut |p| sys::pid_alive(p));
+            }
+        }
+    }
+
+    fn incoming_state_error(&self, g: &Guard<'_>) -> Option<Win32Error> {
+        match self.state_of(g) {
+            LinkState::Disconnected => Some(Win32Error::PIPE_NOT_CONNECTED),
+            _ => None,
+        }
+    }
+
+    /// ReadFile: read up to `buf.len()` bytes (one message at most in message read mode).
+    pub(crate) fn read(
+        &self,
+        buf: &mut [u8],
+        message_mode: bool,
+        nowait: bool,
+    ) -> Result<ReadDone, Win32Error> {
+        let dir = self.in_dir();
+        let op = new_op();
+        {
+            let mut g = self.lock();
+            if let Some(e) = self.incoming_state_error(&g) {
+                return Err(e);
+            }
+            let closing = self.state_of(&g) == LinkState::Closing;
+            let mut q = g.queue(dir);
+            if closing && q.is_drained() {
+                return Err(Win32Error::BROKEN_PIPE);
+            }
+            q.read_start(op, buf.len(), message_mode, nowait || closing)
+                .map_err(|e| {
+                    if closing && e == Win32Error::NO_DATA {
+                        Win32Error::BROKEN_PIPE
+                    } else {
+                        e
+                    }
+                })?;
+        }
+        self.finish_read(op, buf, None)
+    }
+
+    fn finish_read(
+        &self,
+        op: OpId,
+        buf: &mut [u8],
+        deadline: Option<std::time::Instant>,
+    ) -> Result<ReadDone, Win32Error> {
+        let dir = self.in_dir();
+        loop {
+            let mut g = self.lock();
+            match g.queue(dir).read_poll(op, buf)? {
+                ReadProgress::Done(d) => return Ok(d),
+                ReadProgress::Pending => {}
+            }
+            if self.state_of(&g) == LinkState::Disconnected {
+                g.queue(dir).read_cancel(op);
+                return Err(Win32Error::PIPE_NOT_CONNECTED);
+            }
+            if self.state_of(&g) == LinkState::Closing && g.queue(dir).read_cancel(op) {
+                return Err(Win32Error::BROKEN_PIPE);
+            }
+            if !self.sleep(g, dir, deadline) {
+                let mut g = self.lock();
+                if g.queue(dir).read_cancel(op) {
+                    return Err(Win32Error::OPERATION_ABORTED);
+                }
+            }
+        }
+    }
+
+    /// WriteFile: write `data` as one message (message pipes) or bytes, waiting for quota.
+    pub(crate) fn write(&self, data: &[u8], nowait: bool) -> Result<usize, Win32Error> {
+        let dir = self.out_dir();
+        let op = new_op();
+        let kind = if nowait {
+            WriteKind::NoWait
+        } else {
+            WriteKind::Normal
+        };
+        let mut written = data.len();
+        loop {
+            let mut g = self.lock();
+            match self.state_of(&g) {
+                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+                LinkState::Closing => return Err(Win32Error::NO_DATA),
+                LinkState::Connected => {}
+            }
+            match g.queue(dir).write_start(op, data, kind) {
+                Ok(WriteProgress::Done(n)) => return Ok(n),
+                Ok(WriteProgress::Pending) => {
+                    if nowait {
+                        // Everything fitted the quota; only ring room is missing.
+                        written = data.len();
+                    }
+                    break;
+                }
+                Err(e) if e == Win32Error::NOT_ENOUGH_MEMORY => {
+                    // Too many unread messages: wait for the reader like a stalled write.
+                    self.sleep(g, dir, None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        loop {
+            let mut g = self.lock();
+            match g.queue(dir).write_poll(op, &data[..written])? {
+                WriteProgress::Done(n) => return Ok(n),
+                WriteProgress::Pending => {}
+            }
+            match self.state_of(&g) {
+                LinkState::Disconnected => {
+                    g.queue(dir).write_cancel(op);
+                    return Err(Win32Error::PIPE_NOT_CONNECTED);
+                }
+                LinkState::Closing => {
+                    g.queue(dir).write_cancel(op);
+                    return Err(Win32Error::BROKEN_PIPE);
+                }
+                LinkState::Connected => {}
+            }
+            self.sleep(g, dir, None);
+        }
+    }
+
+    /// PeekNamedPipe on this end's incoming queue.
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<Peeked, Win32Error> {
+        let mut g = self.lock();
+        let state = self.state_of(&g);
+        if state == LinkState::Disconnected {
+            return Err(Win32Error::PIPE_NOT_CONNECTED);
+        }
+        let dir = self.in_dir();
+        let mut q = g.queue(dir);
+        let info = q.peek(buf);
+        if state == LinkState::Closing && q.is_drained() {
+            return Err(Win32Error::BROKEN_PIPE);
+        }
+        Ok(Peeked { info, state })
+    }
+
+    /// Unread bytes in this end's incoming queue (ReadDataAvailable).
+    pub(crate) fn available(&self) -> u64 {
+        let mut g = self.lock();
+        let dir = self.in_dir();
+        g.queue(dir).avail()
+    }
+
+    /// FlushFileBuffers: wait until the peer has read everything this end wrote.
+    pub(crate) fn flush(&self) -> Result<(), Win32Error> {
+        let dir = self.out_dir();
+        let mut first = true;
+        loop {
+            let mut g = self.lock();
+            match self.state_of(&g) {
+                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+                // A flush started after the peer closed finds its queue emptied; one that was
+                // already waiting fails.
+                LinkState::Closing => {
+                    return if first {
+                        Ok(())
+                    } else {
+                        Err(Win32Error::BROKEN_PIPE)
+                    }
+                }
+                LinkState::Connected => {}
+            }
+            if g.queue(dir).is_drained() {
+                return Ok(());
+            }
+            first = false;
+            self.sleep(g, dir, None);
+        }
+    }
+
+    /// TransactNamedPipe: write one message and read one, as one operation. The caller has
+    /// checked the pipe type and read mode.
+    pub(crate) fn transact(
+        &self,
+        request: &[u8],
+        reply: &mut [u8],
+    ) -> Result<ReadDone, Win32Error> {
+        let op_w = new_op();
+        let op_r = new_op();
+        {
+            let mut g = self.lock();
+            match self.state_of(&g) {
+                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+                LinkState::Closing => return Err(Win32Error::BAD_PIPE),
+                LinkState::Connected => {}
+            }
+            let inn = self.in_dir();
+            let out = self.out_dir();
+            {
+                let q = g.queue(inn);
+                if q.avail() > 0 || q.has_waiting_reads() {
+                    return Err(Win32Error::PIPE_BUSY);
+                }
+            }
+            let mut q = g.queue(inn);
+            if !q.is_drained() {
+                return Err(Win32Error::PIPE_BUSY);
+            }
+            match g
+                .queue(out)
+                .write_start(op_w, request, WriteKind::Unbuffered)?
+            {
+                WriteProgress::Done(_) => {}
+                WriteProgress::Pending => {
+                    // Only when the ring itself is full; the bytes follow as it drains.
+                    drop(g);
+                    self.finish_unbuffered(op_w, request)?;
+                    g = self.lock();
+                }
+            }
+            g.queue(inn).read_start(op_r, reply.len(), true, false)?;
+        }
+        self.finish_read(op_r, reply, None)
+    }
+
+    fn finish_unbuffered(&self, op: OpId, data: &[u8]) -> Result<(), Win32Error> {
+        let dir = self.out_dir();
+        loop {
+            let mut g = self.lock();
+            if let WriteProgress::Done(_) = g.queue(dir).write_poll(op, data)? {
+                return Ok(());
+            }
+            if self.state_of(&g) != LinkState::Connected {
+                g.queue(dir).write_cancel(op);
+                return Err(Win32Error::BROKEN_PIPE);
+            }
+            self.sleep(g, dir, None);
+        }
+    }
+
+    /// DisconnectNamedPipe (server end): discard everything, fail everything pending, detach
+    /// the client.
+    pub(crate) fn disconnect(&self) {
+        let mut g = self.lock();
+        g.set_flags(DISCONNECTED);
+        g.queue(TO_CLIENT).disconnect();
+        g.queue(TO_SERVER).disconnect();
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Close the socket first, so that whoever the hint wakes sees the hang-up.
+        drop(self.sock.take());
+        self.note_close();
+    }
+}

@@ -1,0 +1,914 @@
+//! The blocking API: pipe handles and the operations of the Win32 named-pipe family.
+
+use std::ops::Deref;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use npfs_core::config::{self, CreateParams, PipeAttributes, PipeType, ReadMode};
+use npfs_core::consts::*;
+use npfs_core::name::PipeName;
+use npfs_core::queue::ReadDone;
+use npfs_core::Win32Error;
+
+use crate::broker::{
+    self, BrokerConn, BrokerError, ChannelEvent, ConnFds, ConnInfo, InstanceChannel, InstanceState,
+};
+use crate::conn::{Conn, End, LinkState};
+use crate::watcher::{self, Watched};
+
+/// Result of every pipe operation: the Win32 error code on failure.
+pub type Result<T> = std::result::Result<T, Win32Error>;
+
+pub(crate) fn broker_err(e: BrokerError) -> Win32Error {
+    match e {
+        BrokerError::Win32(w) => w,
+        BrokerError::Io(io) => match io.kind() {
+            std::io::ErrorKind::NotFound => Win32Error::FILE_NOT_FOUND,
+            std::io::ErrorKind::PermissionDenied => Win32Error::ACCESS_DENIED,
+            _ => Win32Error::NO_SYSTEM_RESOURCES,
+        },
+    }
+}
+
+/// The outcome of a read (ReadFile): how many bytes arrived, and whether the message goes on
+/// (`ERROR_MORE_DATA` on Windows — a normal result here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOutcome {
+    /// Bytes read (`*lpNumberOfBytesRead`).
+    pub len: usize,
+    /// The message was longer than the buffer; the rest stays in the pipe (`ERROR_MORE_DATA`).
+    pub more_data: bool,
+}
+
+impl From<ReadDone> for ReadOutcome {
+    fn from(d: ReadDone) -> Self {
+        ReadOutcome {
+            len: d.len,
+            more_data: d.more_data,
+        }
+    }
+}
+
+/// PeekNamedPipe's three outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeekOutcome {
+    /// `*lpBytesRead`: bytes copied.
+    pub bytes_read: u32,
+    /// `*lpTotalBytesAvail`: every unread byte.
+    pub total_bytes_avail: u32,
+    /// `*lpBytesLeftThisMessage`: first message length − bytes copied; on byte pipes this
+    /// wraps (0 − bytes copied), as Windows computes it.
+    pub bytes_left_this_message: u32,
+}
+
+/// GetNamedPipeInfo's outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipeInfo {
+    /// `PIPE_SERVER_END` or `PIPE_CLIENT_END`, ORed with `PIPE_TYPE_MESSAGE` for message pipes.
+    pub flags: u32,
+    /// nOutBufferSize as given at creation.
+    pub out_buffer_size: u32,
+    /// nInBufferSize as given at creation.
+    pub in_buffer_size: u32,
+    /// nMaxInstances (255 = `PIPE_UNLIMITED_INSTANCES`).
+    pub max_instances: u32,
+}
+
+/// The connection state of a handle (`FILE_PIPE_*_STATE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PipeState {
+    /// `FILE_PIPE_DISCONNECTED_STATE` (1).
+    Disconnected,
+    /// `FILE_PIPE_LISTENING_STATE` (2).
+    Listening,
+    /// `FILE_PIPE_CONNECTED_STATE` (3).
+    Connected,
+    /// `FILE_PIPE_CLOSING_STATE` (4): the other end closed.
+    Closing,
+}
+
+impl PipeState {
+    /// The NT value.
+    pub fn as_nt(self) -> u32 {
+        match self {
+            PipeState::Disconnected => FILE_PIPE_DISCONNECTED_STATE,
+            PipeState::Listening => FILE_PIPE_LISTENING_STATE,
+            PipeState::Connected => FILE_PIPE_CONNECTED_STATE,
+            PipeState::Closing => FILE_PIPE_CLOSING_STATE,
+        }
+    }
+}
+
+/// A connection held by a handle, with its watcher registration.
+struct Link {
+    conn: Arc<Conn>,
+    token: Option<u64>,
+}
+
+impl Watched for Conn {
+    fn hung_up(&self) {
+        self.peer_gone();
+    }
+}
+
+impl Link {
+    fn new(fds: ConnFds, info: &ConnInfo, end: End) -> Result<Link> {
+        let conn = Arc::new(Conn::new(
+            fds.sock,
+            fds.shm,
+            end,
+            info.attrs,
+            info.server_pid,
+            info.client_pid,
+        )?);
+        let weak: Weak<dyn Watched> = Arc::downgrade(&conn) as Weak<dyn Watched>;
+        let token = conn.sock().and_then(|s| watcher::watch(s.as_fd(), weak));
+        Ok(Link { conn, token })
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let (Some(t), Some(s)) = (self.token, self.conn.sock()) {
+            watcher::unwatch(s.as_fd(), t);
+        }
+    }
+}
+
+/// Where a server instance stands.
+enum ServerLink {
+    Listening,
+    Connected(Arc<Link>),
+    Disconnected,
+}
+
+struct ServerSide {
+    channel: InstanceChannel,
+    epoch: u64,
+    /// Epoch of the last DisconnectNamedPipe: connections of that or an older cycle are stale.
+    disconnected_epoch: Option<u64>,
+    link: ServerLink,
+}
+
+enum Kind {
+    Server(Mutex<ServerSide>),
+    Client(Arc<Link>),
+}
+
+/// Per-handle modes (SetNamedPipeHandleState).
+#[derive(Clone, Copy)]
+struct Modes {
+    read_mode: ReadMode,
+    nowait: bool,
+}
+
+pub(crate) struct Inner {
+    name: PipeName,
+    attrs: PipeAttributes,
+    kind: Kind,
+    modes: Mutex<Modes>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Watched for Inner {
+    /// The broker went away: register this instance again with a new one.
+    fn hung_up(&self) {
+        if let Kind::Server(s) = &self.kind {
+            let mut s = lock(s);
+            let _ = reregister(&mut s);
+        }
+    }
+}
+
+fn reregister(s: &mut ServerSide) -> Result<()> {
+    let state = match s.link {
+        ServerLink::Listening => InstanceState::Listening,
+        ServerLink::Connected(_) => InstanceState::Connected,
+        ServerLink::Disconnected => InstanceState::Disconnected,
+    };
+    s.channel.reregister(state, s.epoch).map_err(broker_err)
+}
+
+/// A handle to one end of a pipe: the operations both ends share (ReadFile, WriteFile,
+/// PeekNamedPipe, TransactNamedPipe, FlushFileBuffers, GetNamedPipeInfo, ...).
+pub struct PipeHandle {
+    inner: Arc<Inner>,
+}
+
+impl PipeHandle {
+    fn is_server(&self) -> bool {
+        matches!(self.inner.kind, Kind::Server(_))
+    }
+
+    /// The connection to operate on, or the error the handle's state gives for `op`.
+    fn link(&self, listening: Win32Error, disconnected: Win32Error) -> Result<Arc<Link>> {
+        match &self.inner.kind {
+            Kind::Client(l) => Ok(l.clone()),
+            Kind::Server(s) => {
+                let mut s = lock(s);
+                poll_channel(&mut s, Some(Duration::ZERO))?;
+                match &s.link {
+                    ServerLink::Connected(l) => Ok(l.clone()),
+                    ServerLink::Listening => Err(listening),
+                    ServerLink::Disconnected => Err(disconnected),
+                }
+            }
+        }
+    }
+
+    fn modes(&self) -> Modes {
+        *lock(&self.inner.modes)
+    }
+
+    /// ReadFile: read up to `buf.len()` bytes; in message read mode at most one message, with
+    /// `more_data` when it did not fit (the rest stays for the next read, by any thread or
+    /// process). Blocks while the pipe is empty unless the handle is in `PIPE_NOWAIT` mode
+    /// (then `ERROR_NO_DATA`).
+    pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
+        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let m = self.modes();
+        Ok(link
+            .conn
+            .read(buf, m.read_mode == ReadMode::Message, m.nowait)?
+            .into())
+    }
+
+    /// WriteFile: write `data` (one message on a message pipe). Returns when the unread bytes
+    /// up to its end fit the reader's quota. In `PIPE_NOWAIT` mode it never waits and returns
+    /// what was written (spec/api.md §4.4).
+    pub fn write(&self, data: &[u8]) -> Result<usize> {
+        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        link.conn.write(data, self.modes().nowait)
+    }
+
+    /// PeekNamedPipe: copy unread data without removing it; never waits.
+    pub fn peek(&self, buf: &mut [u8]) -> Result<PeekOutcome> {
+        let link = match &self.inner.kind {
+            Kind::Client(l) => l.clone(),
+            Kind::Server(_) => self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?,
+        };
+        let p = link.conn.peek(buf)?;
+        let read = p.info.read as u32;
+        Ok(PeekOutcome {
+            bytes_read: read,
+            total_bytes_avail: p.info.avail.min(u64::from(u32::MAX)) as u32,
+            bytes_left_this_message: (p.info.message_len as u32).wrapping_sub(read),
+        })
+    }
+
+    /// TransactNamedPipe: write one message and read one reply. Needs a message pipe, this
+    /// handle in message read mode and nothing unread (`ERROR_BAD_PIPE`, `ERROR_PIPE_BUSY`).
+    pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<ReadOutcome> {
+        let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
+        if self.inner.attrs.pipe_type != PipeType::Message
+            || self.modes().read_mode != ReadMode::Message
+        {
+            return Err(Win32Error::BAD_PIPE);
+        }
+        Ok(link.conn.transact(request, reply)?.into())
+    }
+
+    /// FlushFileBuffers: wait until the other end has read everything written here.
+    pub fn flush(&self) -> Result<()> {
+        match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
+            Ok(l) => l.conn.flush(),
+            Err(e) if e == Win32Error::SUCCESS => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GetNamedPipeInfo.
+    pub fn info(&self) -> Result<PipeInfo> {
+        if let Kind::Client(l) = &self.inner.kind {
+            if l.conn.state() == LinkState::Disconnected {
+                return Err(Win32Error::PIPE_NOT_CONNECTED);
+            }
+        }
+        let a = &self.inner.attrs;
+        let mut flags = if self.is_server() {
+            PIPE_SERVER_END
+        } else {
+            PIPE_CLIENT_END
+        };
+        if a.pipe_type == PipeType::Message {
+            flags |= PIPE_TYPE_MESSAGE;
+        }
+        Ok(PipeInfo {
+            flags,
+            out_buffer_size: a.out_quota,
+            in_buffer_size: a.in_quota,
+            max_instances: a.max_instances,
+        })
+    }
+
+    /// GetNamedPipeHandleState's `*lpState`: `PIPE_NOWAIT` and/or `PIPE_READMODE_MESSAGE`.
+    pub fn handle_mode(&self) -> Result<u32> {
+        self.check_attached()?;
+        let m = self.modes();
+        Ok(u32::from(m.nowait) * PIPE_NOWAIT
+            | if m.read_mode == ReadMode::Message {
+                PIPE_READMODE_MESSAGE
+            } else {
+                0
+            })
+    }
+
+    /// GetNamedPipeHandleState's `*lpCurInstances`: the pipe's current instance count.
+    pub fn current_instances(&self) -> Result<u32> {
+        self.check_attached()?;
+        let mut b = BrokerConn::connect().map_err(broker_err)?;
+        Ok(b.instance_count(&self.inner.name)
+            .map_err(broker_err)?
+            .min(255))
+    }
+
+    /// SetNamedPipeHandleState with `*lpMode`: read mode and wait mode of this handle.
+    pub fn set_handle_mode(&self, mode: u32) -> Result<()> {
+        self.check_attached()?;
+        let (read_mode, nowait) = config::parse_handle_mode(mode, self.inner.attrs.pipe_type)?;
+        *lock(&self.inner.modes) = Modes { read_mode, nowait };
+        Ok(())
+    }
+
+    fn check_attached(&self) -> Result<()> {
+        if let Kind::Client(l) = &self.inner.kind {
+            if l.conn.state() == LinkState::Disconnected {
+                return Err(Win32Error::PIPE_NOT_CONNECTED);
+            }
+        }
+        Ok(())
+    }
+
+    fn pids(&self) -> Result<(u32, u32)> {
+        match &self.inner.kind {
+            Kind::Client(l) => {
+                if l.conn.state() == LinkState::Disconnected {
+                    return Err(Win32Error::PIPE_NOT_CONNECTED);
+                }
+                Ok((l.conn.client_pid, l.conn.server_pid))
+            }
+            Kind::Server(s) => {
+                let mut s = lock(s);
+                let _ = poll_channel(&mut s, Some(Duration::ZERO));
+                match &s.link {
+                    ServerLink::Connected(l) => Ok((l.conn.client_pid, l.conn.server_pid)),
+                    _ => Err(Win32Error::NOT_FOUND),
+                }
+            }
+        }
+    }
+
+    /// GetNamedPipeClientProcessId.
+    pub fn client_process_id(&self) -> Result<u32> {
+        self.pids().map(|p| p.0)
+    }
+
+    /// GetNamedPipeServerProcessId.
+    pub fn server_process_id(&self) -> Result<u32> {
+        match self.pids() {
+            Ok(p) => Ok(p.1),
+            Err(e) if e == Win32Error::NOT_FOUND => Ok(crate::sys::my_pid()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// GetNamedPipeClientSessionId / GetNamedPipeServerSessionId: the session is the Unix
+    /// session of the process (one per login), so both report this process's session id.
+    pub fn session_id(&self) -> Result<u32> {
+        self.pids()?;
+        Ok(rustix::process::getsid(None)
+            .map(|p| p.as_raw_nonzero().get() as u32)
+            .unwrap_or(0))
+    }
+
+    /// The handle's connection state (`FILE_PIPE_*_STATE`).
+    pub fn state(&self) -> PipeState {
+        match &self.inner.kind {
+            Kind::Client(l) => link_state(&l.conn),
+            Kind::Server(s) => {
+                let mut s = lock(s);
+                let _ = poll_channel(&mut s, Some(Duration::ZERO));
+                match &s.link {
+                    ServerLink::Listening => PipeState::Listening,
+                    ServerLink::Disconnected => PipeState::Disconnected,
+                    ServerLink::Connected(l) => link_state(&l.conn),
+                }
+            }
+        }
+    }
+
+    /// ReadDataAvailable: unread bytes waiting for this end.
+    pub fn available(&self) -> u64 {
+        self.link(Win32Error::SUCCESS, Win32Error::SUCCESS)
+            .map(|l| l.conn.available())
+            .unwrap_or(0)
+    }
+
+    /// The pipe's full name (`\\.\pipe\NAME`).
+    pub fn name(&self) -> String {
+        self.inner.name.full()
+    }
+}
+
+fn link_state(c: &Conn) -> PipeState {
+    match c.state() {
+        LinkState::Connected => PipeState::Connected,
+        LinkState::Closing => PipeState::Closing,
+        LinkState::Disconnected => PipeState::Disconnected,
+    }
+}
+
+/// Take in a connection the broker pushed, if any. Stale ones (from before a disconnect) are
+/// disconnected at once, so their client sees `ERROR_PIPE_NOT_CONNECTED`.
+fn poll_channel(s: &mut ServerSide, timeout: Option<Duration>) -> Result<bool> {
+    if !matches!(s.link, ServerLink::Listening) {
+        return Ok(false);
+    }
+    loop {
+        match s.channel.poll_event(timeout).map_err(broker_err)? {
+            None => return Ok(false),
+            Some(ChannelEvent::BrokerGone) => {
+                reregister(s)?;
+                if timeout == Some(Duration::ZERO) {
+                    return Ok(false);
+                }
+            }
+            Some(ChannelEvent::Connected { fds, info, epoch }) => {
+                let link = Arc::new(Link::new(fds, &info, End::Server)?);
+                if s.disconnected_epoch.is_some_and(|d| epoch <= d) || epoch != s.epoch {
+                    link.conn.disconnect();
+                    continue;
+                }
+                s.link = ServerLink::Connected(link);
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// The server end of a pipe instance, as CreateNamedPipe returns it.
+pub struct PipeServer {
+    handle: PipeHandle,
+    already_existed: bool,
+}
+
+impl Deref for PipeServer {
+    type Target = PipeHandle;
+    fn deref(&self) -> &PipeHandle {
+        &self.handle
+    }
+}
+
+impl PipeServer {
+    /// Other instances of the pipe existed when this one was created (CreateNamedPipe then
+    /// sets `ERROR_ALREADY_EXISTS` as the last error).
+    pub fn already_existed(&self) -> bool {
+        self.already_existed
+    }
+
+    fn side(&self) -> &Mutex<ServerSide> {
+        match &self.handle.inner.kind {
+            Kind::Server(s) => s,
+            Kind::Client(_) => unreachable!("a PipeServer always holds a server side"),
+        }
+    }
+
+    /// ConnectNamedPipe: wait for a client. `Ok(())` when one connected after the call began;
+    /// `Err(ERROR_PIPE_CONNECTED)` when one was already there (the connection is good);
+    /// `ERROR_NO_DATA` when the client already left; `ERROR_PIPE_LISTENING` in nowait mode.
+    pub fn connect(&self) -> Result<()> {
+        self.connect_timeout(None)
+    }
+
+    /// ConnectNamedPipe with a limit: `ERROR_SEM_TIMEOUT` when no client came in time (the
+    /// instance keeps listening).
+    pub fn connect_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        {
+            let mut s = lock(self.side());
+            poll_channel(&mut s, Some(Duration::ZERO))?;
+            match &s.link {
+                ServerLink::Connected(l) => {
+                    return Err(match l.conn.state() {
+                        LinkState::Connected => Win32Error::PIPE_CONNECTED,
+                        LinkState::Closing => Win32Error::NO_DATA,
+                        LinkState::Disconnected => Win32Error::PIPE_NOT_CONNECTED,
+                    });
+                }
+                ServerLink::Disconnected => {
+                    s.epoch = s.channel.listen().map_err(broker_err)?;
+                    s.link = ServerLink::Listening;
+                }
+                ServerLink::Listening => {}
+            }
+            if self.modes().nowait {
+                return Err(Win32Error::PIPE_LISTENING);
+            }
+        }
+        loop {
+            let slice = Duration::from_millis(50);
+            let wait = match deadline {
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return Err(Win32Error::SEM_TIMEOUT);
+                    }
+                    slice.min(d - now)
+                }
+                None => slice,
+            };
+            let mut s = lock(self.side());
+            match s.link {
+                ServerLink::Listening => {}
+                ServerLink::Connected(_) => return Ok(()),
+                ServerLink::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+            }
+            if poll_channel(&mut s, Some(wait))? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// DisconnectNamedPipe: end the connection (or stop listening). Unread data in both
+    /// directions is discarded and the client's handle is detached.
+    pub fn disconnect(&self) -> Result<()> {
+        let mut s = lock(self.side());
+        poll_channel(&mut s, Some(Duration::ZERO))?;
+        match std::mem::replace(&mut s.link, ServerLink::Disconnected) {
+            ServerLink::Disconnected => Err(Win32Error::PIPE_NOT_CONNECTED),
+            old => {
+                if let ServerLink::Connected(l) = old {
+                    l.conn.disconnect();
+                }
+                let epoch = s.epoch;
+                s.disconnected_epoch = Some(epoch);
+                s.channel.disconnect(epoch).map_err(broker_err)?;
+                // A client may have been paired just before the broker saw the disconnect.
+                poll_channel_stale(&mut s)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Drain connections pushed for a cycle that is already over.
+fn poll_channel_stale(s: &mut ServerSide) -> Result<()> {
+    while let Some(ev) = s
+        .channel
+        .poll_event(Some(Duration::ZERO))
+        .map_err(broker_err)?
+    {
+        match ev {
+            ChannelEvent::Connected { fds, info, .. } => {
+                let link = Link::new(fds, &info, End::Server)?;
+                link.conn.disconnect();
+            }
+            ChannelEvent::BrokerGone => {
+                reregister(s)?;
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// CreateNamedPipe's arguments, with the names of tokio's `ServerOptions`.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    open_mode: u32,
+    pipe_mode: u32,
+    max_instances: u32,
+    out_buffer_size: u32,
+    in_buffer_size: u32,
+    default_timeout: u32,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions::new()
+    }
+}
+
+impl ServerOptions {
+    /// Duplex, byte type, byte read mode, blocking, unlimited instances, 4096-byte buffers,
+    /// default time-out 50 ms.
+    pub fn new() -> Self {
+        ServerOptions {
+            open_mode: PIPE_ACCESS_DUPLEX,
+            pipe_mode: 0,
+            max_instances: PIPE_UNLIMITED_INSTANCES,
+            out_buffer_size: 4096,
+            in_buffer_size: 4096,
+            default_timeout: 0,
+        }
+    }
+
+    /// Exactly CreateNamedPipe's `dwOpenMode`, `dwPipeMode`, `nMaxInstances`,
+    /// `nOutBufferSize`, `nInBufferSize` and `nDefaultTimeOut`.
+    pub fn from_raw(
+        open_mode: u32,
+        pipe_mode: u32,
+        max_instances: u32,
+        out: u32,
+        inb: u32,
+        timeout: u32,
+    ) -> Self {
+        ServerOptions {
+            open_mode,
+            pipe_mode,
+            max_instances,
+            out_buffer_size: out,
+            in_buffer_size: inb,
+            default_timeout: timeout,
+        }
+    }
+
+    fn flag(&mut self, bit: u32, on: bool) -> &mut Self {
+        if on {
+            self.open_mode |= bit;
+        } else {
+            self.open_mode &= !bit;
+        }
+        self
+    }
+
+    /// `PIPE_ACCESS_INBOUND` part of the direction: the server reads (default true).
+    pub fn access_inbound(&mut self, on: bool) -> &mut Self {
+        self.flag(PIPE_ACCESS_INBOUND, on)
+    }
+
+    /// `PIPE_ACCESS_OUTBOUND` part of the direction: the server writes (default true).
+    pub fn access_outbound(&mut self, on: bool) -> &mut Self {
+        self.flag(PIPE_ACCESS_OUTBOUND, on)
+    }
+
+    /// `FILE_FLAG_FIRST_PIPE_INSTANCE`: fail with `ERROR_ACCESS_DENIED` if the pipe exists.
+    pub fn first_pipe_instance(&mut self, on: bool) -> &mut Self {
+        self.flag(FILE_FLAG_FIRST_PIPE_INSTANCE, on)
+    }
+
+    /// `WRITE_DAC` access on the handle.
+    pub fn write_dac(&mut self, on: bool) -> &mut Self {
+        self.flag(WRITE_DAC, on)
+    }
+
+    /// `WRITE_OWNER` access on the handle (same bit as FILE_FLAG_FIRST_PIPE_INSTANCE).
+    pub fn write_owner(&mut self, on: bool) -> &mut Self {
+        self.flag(WRITE_OWNER, on)
+    }
+
+    /// `ACCESS_SYSTEM_SECURITY` access on the handle.
+    pub fn access_system_security(&mut self, on: bool) -> &mut Self {
+        self.flag(ACCESS_SYSTEM_SECURITY, on)
+    }
+
+    /// `FILE_FLAG_WRITE_THROUGH` (accepted; only meaningful for remote byte pipes).
+    pub fn write_through(&mut self, on: bool) -> &mut Self {
+        self.flag(FILE_FLAG_WRITE_THROUGH, on)
+    }
+
+    /// `PIPE_TYPE_MESSAGE` (true) or `PIPE_TYPE_BYTE`.
+    pub fn message_type(&mut self, on: bool) -> &mut Self {
+        self.pipe_mode =
+            (self.pipe_mode & !PIPE_TYPE_MESSAGE) | if on { PIPE_TYPE_MESSAGE } else { 0 };
+        self
+    }
+
+    /// `PIPE_READMODE_MESSAGE` (true) or `PIPE_READMODE_BYTE` for the server end.
+    pub fn message_read_mode(&mut self, on: bool) -> &mut Self {
+        self.pipe_mode =
+            (self.pipe_mode & !PIPE_READMODE_MESSAGE) | if on { PIPE_READMODE_MESSAGE } else { 0 };
+        self
+    }
+
+    /// `PIPE_NOWAIT` (true) or `PIPE_WAIT` for the server end.
+    pub fn nowait(&mut self, on: bool) -> &mut Self {
+        self.pipe_mode = (self.pipe_mode & !PIPE_NOWAIT) | u32::from(on);
+        self
+    }
+
+    /// `PIPE_REJECT_REMOTE_CLIENTS`.
+    pub fn reject_remote_clients(&mut self, on: bool) -> &mut Self {
+        self.pipe_mode = (self.pipe_mode & !PIPE_REJECT_REMOTE_CLIENTS)
+            | if on { PIPE_REJECT_REMOTE_CLIENTS } else { 0 };
+        self
+    }
+
+    /// nMaxInstances: 1..=254, or 255 (`PIPE_UNLIMITED_INSTANCES`).
+    pub fn max_instances(&mut self, n: u32) -> &mut Self {
+        self.max_instances = n;
+        self
+    }
+
+    /// nInBufferSize: the quota of the client → server direction.
+    pub fn in_buffer_size(&mut self, n: u32) -> &mut Self {
+        self.in_buffer_size = n;
+        self
+    }
+
+    /// nOutBufferSize: the quota of the server → client direction.
+    pub fn out_buffer_size(&mut self, n: u32) -> &mut Self {
+        self.out_buffer_size = n;
+        self
+    }
+
+    /// nDefaultTimeOut in ms, for WaitNamedPipe with `NMPWAIT_USE_DEFAULT_WAIT` (0 = 50 ms).
+    pub fn default_timeout(&mut self, ms: u32) -> &mut Self {
+        self.default_timeout = ms;
+        self
+    }
+
+    /// CreateNamedPipe: create the pipe or another instance of it. The instance listens at
+    /// once; clients may connect before [`PipeServer::connect`].
+    pub fn create(&self, name: &str) -> Result<PipeServer> {
+        let name = PipeName::parse_for_create(Some(name))?;
+        let params: CreateParams = config::parse_create(
+            self.open_mode,
+            self.pipe_mode,
+            self.max_instances,
+            self.out_buffer_size,
+            self.in_buffer_size,
+            self.default_timeout,
+        )?;
+        let (channel, created) = InstanceChannel::create(&name, &params).map_err(broker_err)?;
+        let inner = Arc::new(Inner {
+            name,
+            attrs: created.attrs,
+            kind: Kind::Server(Mutex::new(ServerSide {
+                channel,
+                epoch: 0,
+                disconnected_epoch: None,
+                link: ServerLink::Listening,
+            })),
+            modes: Mutex::new(Modes {
+                read_mode: params.options.read_mode,
+                nowait: params.options.nowait,
+            }),
+        });
+        if let Kind::Server(s) = &inner.kind {
+            let s = lock(s);
+            let weak: Weak<dyn Watched> = Arc::downgrade(&inner) as Weak<dyn Watched>;
+            let _ = watcher::watch(s.channel.as_fd(), weak);
+        }
+        Ok(PipeServer {
+            handle: PipeHandle { inner },
+            already_existed: created.already_existed,
+        })
+    }
+}
+
+/// The client end of a pipe, as CreateFile returns it.
+pub struct PipeClient {
+    handle: PipeHandle,
+}
+
+impl Deref for PipeClient {
+    type Target = PipeHandle;
+    fn deref(&self) -> &PipeHandle {
+        &self.handle
+    }
+}
+
+impl PipeClient {
+    /// CreateFile on a pipe name with `dwDesiredAccess` (`GENERIC_READ`, `GENERIC_WRITE`, ...).
+    /// The handle starts in byte read mode and blocking mode. Errors: `ERROR_FILE_NOT_FOUND`,
+    /// `ERROR_PIPE_BUSY` (no instance listening), `ERROR_ACCESS_DENIED` (direction).
+    pub fn open(name: &str, desired_access: u32) -> Result<PipeClient> {
+        let name = PipeName::parse(name)?;
+        if !name.is_local() {
+            return Err(Win32Error::BAD_NETPATH);
+        }
+        let mut b = BrokerConn::connect().map_err(broker_err)?;
+        let (fds, info) = b.open(&name, desired_access).map_err(broker_err)?;
+        let link = Arc::new(Link::new(fds, &info, End::Client)?);
+        Ok(PipeClient {
+            handle: PipeHandle {
+                inner: Arc::new(Inner {
+                    name,
+                    attrs: info.attrs,
+                    kind: Kind::Client(link),
+                    modes: Mutex::new(Modes {
+                        read_mode: ReadMode::Byte,
+                        nowait: false,
+                    }),
+                }),
+            },
+        })
+    }
+
+    /// CreateFile with read and write access.
+    pub fn open_duplex(name: &str) -> Result<PipeClient> {
+        Self::open(name, GENERIC_READ | GENERIC_WRITE)
+    }
+}
+
+/// WaitNamedPipe: wait until an instance of the pipe is listening. `timeout_ms` is
+/// `NMPWAIT_USE_DEFAULT_WAIT` (0), `NMPWAIT_WAIT_FOREVER` or milliseconds. Errors:
+/// `ERROR_FILE_NOT_FOUND` at once when no such pipe exists, `ERROR_SEM_TIMEOUT`.
+pub fn wait_named_pipe(name: &str, timeout_ms: u32) -> Result<()> {
+    let name = PipeName::parse(name).map_err(|_| Win32Error::BAD_PATHNAME)?;
+    let timeout = match timeout_ms {
+        NMPWAIT_USE_DEFAULT_WAIT => broker::WaitTimeout::Default,
+        NMPWAIT_WAIT_FOREVER => broker::WaitTimeout::Forever,
+        ms => broker::WaitTimeout::Millis(ms),
+    };
+    let mut b = BrokerConn::connect().map_err(broker_err)?;
+    b.wait(&name, timeout).map_err(broker_err)
+}
+
+/// CallNamedPipe: open a message pipe (waiting once if busy), send `request`, read one reply
+/// into `reply`, close. `more_data` in the outcome means the reply was cut short (the rest is
+/// lost with the handle, as on Windows).
+pub fn call_named_pipe(
+    name: &str,
+    request: &[u8],
+    reply: &mut [u8],
+    timeout_ms: u32,
+) -> Result<ReadOutcome> {
+    let client = match PipeClient::open_duplex(name) {
+        Ok(c) => c,
+        Err(e) if e == Win32Error::PIPE_BUSY && timeout_ms != NMPWAIT_NOWAIT => {
+            wait_named_pipe(name, timeout_ms)?;
+            PipeClient::open_duplex(name)?
+        }
+        Err(e) => return Err(e),
+    };
+    client.set_handle_mode(PIPE_READMODE_MESSAGE)?;
+    client.transact(request, reply)
+}
+
+static ANON: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// CreatePipe: an anonymous pipe, returned as (read end, write end). It is a byte pipe of one
+/// instance whose quota is `size`, or 4096 when `size` is 0.
+pub fn create_pipe(size: u32) -> Result<(PipeServer, PipeClient)> {
+    let size = if size == 0 { 4096 } else { size };
+    let n = ANON.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!(
+        "\\\\.\\pipe\\Win32Pipes.{:08x}.{:08x}",
+        crate::sys::my_pid(),
+        n
+    );
+    let server = ServerOptions::from_raw(
+        PIPE_ACCESS_INBOUND | FILE_FLAG_FIRST_PIPE_INSTANCE,
+        0,
+        1,
+        size,
+        size,
+        120_000,
+    )
+    .create(&name)?;
+    let client = PipeClient::open(&name, GENERIC_WRITE | FILE_READ_ATTRIBUTES)?;
+    server.connect().or_else(|e| {
+        if e == Win32Error::PIPE_CONNECTED {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    Ok((server, client))
+}
+
+impl std::io::Read for &PipeHandle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match PipeHandle::read(self, buf) {
+            Ok(o) => Ok(o.len),
+            Err(e) if e == Win32Error::BROKEN_PIPE => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl std::io::Write for &PipeHandle {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(PipeHandle::write(self, buf)?)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(PipeHandle::flush(self)?)
+    }
+}
+
+macro_rules! io_impls {
+    ($t:ty) => {
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::io::Read::read(&mut &**self, buf)
+            }
+        }
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut &**self, buf)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                std::io::Write::flush(&mut &**self)
+            }
+        }
+    };
+}
+io_impls!(PipeServer);
+io_impls!(PipeClient);

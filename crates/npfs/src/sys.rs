@@ -1,0 +1,83 @@
+//! Thin wrappers over the system calls the data path needs: futexes on shared memory, process
+//! liveness, and hang-up polls of connection sockets.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::thread::futex;
+
+/// Wait while `word` holds `expected`, at most `timeout` (None: forever). Spurious returns are
+/// fine: callers re-check their condition.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|d| rustix::time::Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: d.subsec_nanos().into(),
+    });
+    // Shared (not PRIVATE): the word lives in memory mapped by several processes.
+    let _ = futex::wait(word, futex::Flags::empty(), expected, ts.as_ref());
+}
+
+/// Wake every waiter on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Wake one waiter on `word`.
+pub(crate) fn futex_wake_one(word: &AtomicU32) {
+    let _ = futex::wake(word, futex::Flags::empty(), 1);
+}
+
+/// Whether process `pid` still exists.
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let Some(p) = rustix::process::Pid::from_raw(pid as i32) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(p) {
+        Ok(()) => true,
+        Err(e) => e != rustix::io::Errno::SRCH,
+    }
+}
+
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's id, cached (and refreshed in a forked child).
+pub(crate) fn my_pid() -> u32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    let p = rustix::process::getpid().as_raw_nonzero().get() as u32;
+    PID.store(p, Ordering::Relaxed);
+    static ATFORK: std::sync::Once = std::sync::Once::new();
+    ATFORK.call_once(|| {
+        extern "C" fn child() {
+            PID.store(0, Ordering::Relaxed);
+        }
+        // SAFETY: registering a fork handler that only stores to an atomic.
+        unsafe {
+            libc::pthread_atfork(None, None, Some(child));
+        }
+    });
+    p
+}
+
+/// True when the peer of this socket has gone (its last descriptor closed).
+pub(crate) fn socket_hung_up(sock: &impl AsFd) -> bool {
+    let mut fds = [PollFd::new(sock, PollFlags::RDHUP)];
+    let zero = rustix::time::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match rustix::event::poll(&mut fds, Some(&zero)) {
+        Ok(n) if n > 0 => {
+            let r = fds[0].revents();
+            r.intersects(PollFlags::HUP | PollFlags::RDHUP | PollFlags::ERR | PollFlags::NVAL)
+        }
+        _ => false,
+    }
+}
