@@ -146,10 +146,22 @@ enum ServerLink {
 
 struct ServerSide {
     channel: InstanceChannel,
+    /// The handle itself, for the watcher (set once the handle exists).
+    me: Option<Weak<dyn Watched>>,
+    /// Watcher registration of the channel.
+    token: Option<u64>,
     epoch: u64,
     /// Epoch of the last DisconnectNamedPipe: connections of that or an older cycle are stale.
     disconnected_epoch: Option<u64>,
     link: ServerLink,
+}
+
+impl Drop for ServerSide {
+    fn drop(&mut self) {
+        if let Some(t) = self.token {
+            watcher::unwatch(self.channel.as_fd(), t);
+        }
+    }
 }
 
 enum Kind {
@@ -191,7 +203,12 @@ fn reregister(s: &mut ServerSide) -> Result<()> {
         ServerLink::Connected(_) => InstanceState::Connected,
         ServerLink::Disconnected => InstanceState::Disconnected,
     };
-    s.channel.reregister(state, s.epoch).map_err(broker_err)
+    s.channel.reregister(state, s.epoch).map_err(broker_err)?;
+    // The new channel's hang-up must be noticed too (the next broker may die as well).
+    if let Some(me) = s.me.clone() {
+        s.token = watcher::watch(s.channel.as_fd(), me);
+    }
+    Ok(())
 }
 
 /// A handle to one end of a pipe: the operations both ends share (ReadFile, WriteFile,
@@ -741,6 +758,8 @@ impl ServerOptions {
             attrs: created.attrs,
             kind: Kind::Server(Mutex::new(ServerSide {
                 channel,
+                me: None,
+                token: None,
                 epoch: 0,
                 disconnected_epoch: None,
                 link: ServerLink::Listening,
@@ -751,9 +770,10 @@ impl ServerOptions {
             }),
         });
         if let Kind::Server(s) = &inner.kind {
-            let s = lock(s);
+            let mut s = lock(s);
             let weak: Weak<dyn Watched> = Arc::downgrade(&inner) as Weak<dyn Watched>;
-            let _ = watcher::watch(s.channel.as_fd(), weak);
+            s.token = watcher::watch(s.channel.as_fd(), weak.clone());
+            s.me = Some(weak);
         }
         Ok(PipeServer {
             handle: PipeHandle { inner },
