@@ -8,7 +8,7 @@ use npfs_core::config::{CreateParams, PipeAttributes};
 use npfs_core::name::PipeName;
 use npfs_proto::broker::{CreateRequest, Reply, Request};
 
-use super::client::{is_gone, unexpected};
+use super::client::{is_gone, unexpected, RETRIES};
 use super::socket::FrameSocket;
 use super::{autostart, fds_from, BrokerConfig, BrokerError, ConnFds, ConnInfo, InstanceState};
 
@@ -221,13 +221,23 @@ impl InstanceChannel {
     }
 }
 
-/// Connect (starting the broker) and send a Create or Reregister.
+/// Connect (starting the broker) and send a Create or Reregister. A broker that vanishes
+/// before answering (it was exiting, or was killed and its socket still accepted) is
+/// replaced: connect again, a few times.
 fn register(cfg: &BrokerConfig, req: &Request) -> Result<(FrameSocket, CreatedInfo), BrokerError> {
-    let mut sock = FrameSocket::new(autostart::connect(cfg)?);
-    sock.send(req)?;
-    let (reply, _) = sock
-        .recv(None)?
-        .ok_or_else(|| super::protocol_error("no reply"))?;
+    let mut attempt = 0;
+    let (sock, reply) = loop {
+        let mut sock = FrameSocket::new(autostart::connect(cfg)?);
+        let reply = sock.send(req).and_then(|()| {
+            sock.recv(None)?
+                .ok_or_else(|| super::protocol_error("no reply"))
+        });
+        match reply {
+            Ok((reply, _)) => break (sock, reply),
+            Err(e) if is_gone(&e) && attempt < RETRIES => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    };
     match reply {
         Reply::Created {
             instance_id,

@@ -135,17 +135,18 @@ impl BrokerConn {
 
     /// Send one request and read its reply; an error reply becomes
     /// [`BrokerError::Win32`]. If the broker went away (idle exit, crash) before answering,
-    /// reconnect — starting a new broker — and try once more.
+    /// reconnect — starting a new broker — and try again, a few times.
     fn call(&mut self, req: &Request) -> Result<(Reply, Vec<std::os::fd::OwnedFd>), BrokerError> {
-        let first = self.sock.send(req).and_then(|()| self.recv_io());
-        let (reply, fds) = match first {
-            Ok(r) => r,
-            Err(e) if is_gone(&e) => {
-                self.sock = FrameSocket::new(autostart::connect(&self.cfg)?);
-                self.sock.send(req)?;
-                self.recv_io()?
+        let mut attempt = 0;
+        let (reply, fds) = loop {
+            match self.sock.send(req).and_then(|()| self.recv_io()) {
+                Ok(r) => break r,
+                Err(e) if is_gone(&e) && attempt < RETRIES => {
+                    attempt += 1;
+                    self.sock = FrameSocket::new(autostart::connect(&self.cfg)?);
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         };
         match reply {
             Reply::Error(e) => Err(e.into()),
@@ -163,6 +164,9 @@ impl BrokerConn {
         Ok(self.recv_io()?)
     }
 }
+
+/// How many times a request is sent again to a new broker when the old one vanished.
+pub(crate) const RETRIES: u32 = 3;
 
 /// The broker connection ended (as opposed to a protocol error).
 pub(crate) fn is_gone(e: &std::io::Error) -> bool {
