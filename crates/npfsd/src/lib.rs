@@ -13,6 +13,8 @@
 //! - [`conn`]: one client connection (requests, instance control channels);
 //! - [`state`]: the shared state (namespace, instance channels, waiters, counters).
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod conn;
 pub mod fdpass;
