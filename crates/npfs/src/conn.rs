@@ -128,8 +128,8 @@ impl Drop for Guard<'_> {
         if hdr.lock.swap(0, Ordering::Release) == 2 {
             sys::futex_wake_one(&hdr.lock);
         }
-        for dir in 0..2 {
-            if wake[dir] && hdr.waiters[dir].load(Ordering::Acquire) > 0 {
+        for (dir, wake) in wake.into_iter().enumerate() {
+            if wake && hdr.waiters[dir].load(Ordering::Acquire) > 0 {
                 sys::futex_wake_all(&hdr.seq[dir]);
             }
         }
@@ -167,6 +167,16 @@ impl Conn {
     /// The liveness socket (for the watcher).
     pub(crate) fn sock(&self) -> Option<&OwnedFd> {
         self.sock.as_ref()
+    }
+
+    /// The shared segment's descriptor.
+    pub(crate) fn shm_fd(&self) -> &OwnedFd {
+        &self._shm
+    }
+
+    /// The pipe's attributes.
+    pub(crate) fn attrs(&self) -> PipeAttributes {
+        self.attrs
     }
 
     fn sock_hung_up(&self) -> bool {

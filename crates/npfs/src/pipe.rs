@@ -165,7 +165,7 @@ impl Drop for ServerSide {
 }
 
 enum Kind {
-    Server(Mutex<ServerSide>),
+    Server(Box<Mutex<ServerSide>>),
     Client(Arc<Link>),
 }
 
@@ -327,12 +327,12 @@ impl PipeHandle {
     pub fn handle_mode(&self) -> Result<u32> {
         self.check_attached()?;
         let m = self.modes();
-        Ok(u32::from(m.nowait) * PIPE_NOWAIT
-            | if m.read_mode == ReadMode::Message {
-                PIPE_READMODE_MESSAGE
-            } else {
-                0
-            })
+        let read = if m.read_mode == ReadMode::Message {
+            PIPE_READMODE_MESSAGE
+        } else {
+            0
+        };
+        Ok((u32::from(m.nowait) * PIPE_NOWAIT) | read)
     }
 
     /// GetNamedPipeHandleState's `*lpCurInstances`: the pipe's current instance count.
@@ -756,14 +756,14 @@ impl ServerOptions {
         let inner = Arc::new(Inner {
             name,
             attrs: created.attrs,
-            kind: Kind::Server(Mutex::new(ServerSide {
+            kind: Kind::Server(Box::new(Mutex::new(ServerSide {
                 channel,
                 me: None,
                 token: None,
                 epoch: 0,
                 disconnected_epoch: None,
                 link: ServerLink::Listening,
-            })),
+            }))),
             modes: Mutex::new(Modes {
                 read_mode: params.options.read_mode,
                 nowait: params.options.nowait,
@@ -811,6 +811,103 @@ impl PipeClient {
                 inner: Arc::new(Inner {
                     name,
                     attrs: info.attrs,
+                    kind: Kind::Client(link),
+                    modes: Mutex::new(Modes {
+                        read_mode: ReadMode::Byte,
+                        nowait: false,
+                    }),
+                }),
+            },
+        })
+    }
+
+    /// Prepare this client end to be inherited by a child process (bInheritHandle): clears
+    /// close-on-exec on its descriptors and returns a token for the child to pass to
+    /// [`PipeClient::from_inherited`] (for example in an environment variable). This handle
+    /// stays usable; both processes then share the end, as inherited handles do on Windows.
+    pub fn inherit_token(&self) -> Result<String> {
+        use std::os::fd::AsRawFd;
+        let Kind::Client(l) = &self.handle.inner.kind else {
+            return Err(Win32Error::INVALID_HANDLE);
+        };
+        let sock = l.conn.sock().ok_or(Win32Error::INVALID_HANDLE)?;
+        for fd in [sock.as_fd(), l.conn.shm_fd().as_fd()] {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
+                .map_err(|_| Win32Error::INVALID_HANDLE)?;
+        }
+        let a = l.conn.attrs();
+        Ok(format!(
+            "npfs1;{};{};{};{};{};{};{};{};{};{};{}",
+            sock.as_raw_fd(),
+            l.conn.shm_fd().as_raw_fd(),
+            u8::from(a.pipe_type == PipeType::Message),
+            a.direction.as_open_mode(),
+            a.max_instances,
+            a.out_quota,
+            a.in_quota,
+            a.default_timeout_ms,
+            l.conn.server_pid,
+            l.conn.client_pid,
+            self.handle.inner.name.full()
+        ))
+    }
+
+    /// Take over a client end inherited from the parent process, from the token its
+    /// [`PipeClient::inherit_token`] made. `ERROR_INVALID_HANDLE` if the token is malformed or
+    /// names descriptors this process does not have.
+    pub fn from_inherited(token: &str) -> Result<PipeClient> {
+        use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+        let bad = Win32Error::INVALID_HANDLE;
+        let f: Vec<&str> = token.splitn(12, ';').collect();
+        if f.len() != 12 || f[0] != "npfs1" {
+            return Err(bad);
+        }
+        let n = |i: usize| f[i].parse::<u32>().map_err(|_| bad);
+        let fd = |i: usize| -> Result<RawFd> {
+            let v = f[i].parse::<RawFd>().map_err(|_| bad)?;
+            // The descriptor must exist and be a socket / the memfd we expect (checked when
+            // mapped); fcntl tells whether it is open at all.
+            // SAFETY: borrowing for the duration of one fcntl call; no ownership is taken.
+            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(v) };
+            rustix::io::fcntl_getfd(b).map_err(|_| bad)?;
+            Ok(v)
+        };
+        let (sock, shm) = (fd(1)?, fd(2)?);
+        if sock == shm {
+            return Err(bad);
+        }
+        let attrs = PipeAttributes {
+            direction: config::Direction::from_open_mode(n(4)?).ok_or(bad)?,
+            pipe_type: if n(3)? == 1 {
+                PipeType::Message
+            } else {
+                PipeType::Byte
+            },
+            max_instances: n(5)?,
+            out_quota: n(6)?,
+            in_quota: n(7)?,
+            default_timeout_ms: n(8)?,
+        };
+        let name = PipeName::parse(f[11]).map_err(|_| bad)?;
+        // SAFETY: the token names two distinct descriptors that this process inherited for
+        // this purpose (checked open above); from here on this handle owns them.
+        let (sock, shm) = unsafe { (OwnedFd::from_raw_fd(sock), OwnedFd::from_raw_fd(shm)) };
+        for fd in [&sock, &shm] {
+            let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
+        }
+        let info = ConnInfo {
+            conn_id: 0,
+            attrs,
+            server_pid: n(9)?,
+            client_pid: n(10)?,
+            instance_id: 0,
+        };
+        let link = Arc::new(Link::new(ConnFds { sock, shm }, &info, End::Client)?);
+        Ok(PipeClient {
+            handle: PipeHandle {
+                inner: Arc::new(Inner {
+                    name,
+                    attrs,
                     kind: Kind::Client(link),
                     modes: Mutex::new(Modes {
                         read_mode: ReadMode::Byte,

@@ -95,13 +95,15 @@ impl Segment {
 
     /// Raw parts of direction `dir`: its queue header and ring.
     ///
+    /// The references are mutable although `self` is shared: the memory is shared with other
+    /// processes anyway, and the connection lock, not Rust's borrow of `self`, is what makes
+    /// them exclusive.
+    ///
     /// # Safety
     /// The caller holds the connection lock and creates no other reference to them while the
     /// returned ones live.
-    pub(crate) unsafe fn queue_parts<'a>(
-        &'a self,
-        dir: usize,
-    ) -> (&'a mut QueueHeader, &'a mut [u8]) {
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn queue_parts(&self, dir: usize) -> (&mut QueueHeader, &mut [u8]) {
         let dir = dir & 1;
         // SAFETY: both ranges lie inside the mapping (checked by the const asserts above and
         // SEGMENT_SIZE); QueueHeader is plain integers, valid for any bit pattern; exclusivity
