@@ -23,11 +23,11 @@ pub type Result<T> = std::result::Result<T, Win32Error>;
 pub(crate) fn broker_err(e: BrokerError) -> Win32Error {
     match e {
         BrokerError::Win32(w) => w,
-        BrokerError::Io(io) => match io.kind() {
-            std::io::ErrorKind::NotFound => Win32Error::FILE_NOT_FOUND,
-            std::io::ErrorKind::PermissionDenied => Win32Error::ACCESS_DENIED,
-            _ => Win32Error::NO_SYSTEM_RESOURCES,
-        },
+        BrokerError::Io(io) => {
+            // The broker could not be reached or started: not a fact about the pipe.
+            tracing::warn!("npfs broker unavailable: {io}");
+            Win32Error::NO_SYSTEM_RESOURCES
+        }
     }
 }
 
