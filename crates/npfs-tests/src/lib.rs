@@ -1,14 +1,5 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+//! Conformance tests of the npfs blocking API (see `tests/`), checked against the Windows
+//! behaviour recorded in `spec/conformance.md` and `spec/api.md`.
+//!
+//! The library itself is empty; the `npfs-test-child` binary is the child process that the
+//! cross-process tests start.
