@@ -292,6 +292,9 @@ mod tests {
             std::io::Error::from(Win32Error::BROKEN_PIPE).kind(),
             std::io::ErrorKind::BrokenPipe
         );
-        assert_eq!(Win32Error::SEM_TIMEOUT.io_kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            Win32Error::SEM_TIMEOUT.io_kind(),
+            std::io::ErrorKind::TimedOut
+        );
     }
 }

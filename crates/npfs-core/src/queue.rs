@@ -856,17 +856,18 @@ impl<'a> Queue<'a> {
                 r.error = read_err.0;
             }
         }
-        // Discard every byte: the stream continues from here.
-        self.h.assigned = self.h.end;
-        self.h.filled = self.h.end;
-        self.h.freed = self.h.end;
+        // Data already handed to a read is the reader's (its read completed, as an IRP does
+        // on Windows): keep it, clipped to what reached the ring. Every other byte goes.
+        let filled = self.h.filled;
         for i in self.read_indices() {
             let r = self.rec_mut(i);
-            if r.state == R_ASSIGNED {
-                r.state = R_FAILED;
-                r.error = read_err.0;
+            if r.state == R_ASSIGNED && r.start.saturating_add(r.len) > filled {
+                r.len = filled.saturating_sub(r.start);
+                r.flags &= !RF_MORE;
             }
         }
+        self.h.end = filled;
+        self.h.assigned = filled;
         self.collect();
     }
 

@@ -726,3 +726,22 @@ proptest! {
         }
     }
 }
+
+// A read that a write already completed keeps its data through DisconnectNamedPipe.
+#[test]
+fn disconnect_keeps_data_already_given_to_a_waiting_read() {
+    let mut p = Pipe::new(100, false);
+    let r = p.start_read(16, false);
+    p.write(&[7; 16]);
+    p.q().disconnect();
+    let mut buf = [0; 16];
+    assert_eq!(
+        p.poll_read(r, &mut buf).unwrap(),
+        ReadProgress::Done(ReadDone {
+            len: 16,
+            more_data: false
+        })
+    );
+    assert_eq!(buf, [7; 16]);
+    assert_eq!(p.peek(100).1, PeekInfo::default());
+}
