@@ -26,7 +26,10 @@ fn byte_type_with_message_read_mode_invalid_parameter() {
         1024,
         0,
     );
-    assert_eq!(create_err(o, "bytemsg"), Some(Win32Error::INVALID_PARAMETER));
+    assert_eq!(
+        create_err(o, "bytemsg"),
+        Some(Win32Error::INVALID_PARAMETER)
+    );
 }
 
 // api.md §2.1 errors: `ERROR_INVALID_PARAMETER | nMaxInstances = 0` (conformance §6).
@@ -222,7 +225,9 @@ fn later_instances_may_differ_in_type_max_buffers_timeout() {
     let c = raw(PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE, 3, 102, 24, 1234)
         .create(&name)
         .unwrap();
-    let d = raw(PIPE_ACCESS_DUPLEX, 0, 1, 1, 1, 0).create(&name).unwrap();
+    let d = raw(PIPE_ACCESS_DUPLEX, 0, 1, 1, 1, 0)
+        .create(&name)
+        .unwrap();
     assert_eq!(
         raw(PIPE_ACCESS_DUPLEX, 0, 4, 1024, 1024, 0)
             .create(&name)
@@ -253,7 +258,10 @@ fn later_instance_takes_first_instance_type() {
     // A message pipe would still deliver two messages; a byte pipe joins them.
     eventually(LIMIT, "4 bytes queued", || b.available() == 4);
     assert_eq!(read_n(&b, 16).0, b"abcd");
-    assert_eq!(c2.set_handle_mode(PIPE_READMODE_MESSAGE), Err(Win32Error::INVALID_PARAMETER));
+    assert_eq!(
+        c2.set_handle_mode(PIPE_READMODE_MESSAGE),
+        Err(Win32Error::INVALID_PARAMETER)
+    );
 }
 
 // api.md §2.1 errors: `ERROR_ACCESS_DENIED | FILE_FLAG_FIRST_PIPE_INSTANCE and the pipe already
@@ -369,9 +377,16 @@ fn recreate_while_old_client_still_open() {
 // PIPE_SERVER_END|PIPE_TYPE_BYTE (=1), out 1024, in 1024, maxinst 1`.
 #[test]
 fn info_byte_pipe() {
-    let s = raw(PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 1, 1024, 1024, 0)
-        .create(&pipe_name("infobyte"))
-        .unwrap();
+    let s = raw(
+        PIPE_ACCESS_DUPLEX,
+        PIPE_TYPE_BYTE | PIPE_WAIT,
+        1,
+        1024,
+        1024,
+        0,
+    )
+    .create(&pipe_name("infobyte"))
+    .unwrap();
     assert_eq!(
         s.info(),
         Ok(PipeInfo {
@@ -454,7 +469,9 @@ fn info_from_client_end() {
         })
     );
     let name = pipe_name("infoclient2");
-    let _s = raw(PIPE_ACCESS_DUPLEX, 0, 1, 1, 2, 0).create(&name).unwrap();
+    let _s = raw(PIPE_ACCESS_DUPLEX, 0, 1, 1, 2, 0)
+        .create(&name)
+        .unwrap();
     let c = client(&name);
     assert_eq!(c.info().unwrap().flags, PIPE_CLIENT_END);
 }
@@ -474,9 +491,16 @@ fn handle_state_byte_server_defaults() {
 // READMODE flag): state == 0 (read mode byte by default), instances 1`.
 #[test]
 fn handle_state_message_server_without_read_mode() {
-    let s = raw(PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_WAIT, 1, 1024, 1024, 0)
-        .create(&pipe_name("hsmsg"))
-        .unwrap();
+    let s = raw(
+        PIPE_ACCESS_DUPLEX,
+        PIPE_TYPE_MESSAGE | PIPE_WAIT,
+        1,
+        1024,
+        1024,
+        0,
+    )
+    .create(&pipe_name("hsmsg"))
+    .unwrap();
     assert_eq!(s.handle_mode(), Ok(0));
     assert_eq!(s.current_instances(), Ok(1));
 }
@@ -566,7 +590,10 @@ fn set_read_mode_on_message_pipe_both_ends() {
 #[test]
 fn set_nowait_is_per_end() {
     let (s, c) = msg_pair("setnowait");
-    assert_eq!(c.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE), Ok(()));
+    assert_eq!(
+        c.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE),
+        Ok(())
+    );
     assert_eq!(c.handle_mode(), Ok(PIPE_NOWAIT | PIPE_READMODE_MESSAGE));
     assert_eq!(s.handle_mode(), Ok(PIPE_READMODE_MESSAGE));
     assert_eq!(c.set_handle_mode(PIPE_WAIT), Ok(()));

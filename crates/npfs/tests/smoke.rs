@@ -13,7 +13,11 @@ fn round_trip() {
         .create(name)
         .unwrap();
     let client = PipeClient::open(name, GENERIC_READ | GENERIC_WRITE).unwrap();
-    assert_eq!(server.connect(), Err(Win32Error::PIPE_CONNECTED));
+    // Windows: ERROR_PIPE_CONNECTED. The broker's push of the connection to the server can
+    // still be in flight when the client's open returns (docs/DEVIATIONS.md), so a connect
+    // right after may see it arrive instead: both mean "connected".
+    let c = server.connect();
+    assert!(c == Err(Win32Error::PIPE_CONNECTED) || c == Ok(()), "{c:?}");
     assert_eq!(client.write(b"hello world").unwrap(), 11);
     let mut buf = [0u8; 4];
     let r = server.read(&mut buf).unwrap();

@@ -9,10 +9,12 @@ use std::sync::Once;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use npfs::consts::*;
+#[allow(unused_imports)]
 pub use npfs::{
-    call_named_pipe, create_pipe, wait_named_pipe, PeekOutcome, PipeClient, PipeHandle,
-    PipeInfo, PipeServer, PipeState, ReadOutcome, ServerOptions, Win32Error,
+    call_named_pipe, create_pipe, wait_named_pipe, PeekOutcome, PipeClient, PipeHandle, PipeInfo,
+    PipeServer, PipeState, ReadOutcome, ServerOptions, Win32Error,
 };
 
 /// Longest time any single blocking step may take before the test fails.
@@ -37,10 +39,8 @@ pub fn init() {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "npfs-tests-{stem}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("npfs-tests-{stem}-{}-{nanos}", std::process::id()));
         // Set once, before any thread of this binary touches npfs (every test calls `init`
         // through `pipe_name` first, and `Once` makes the others wait).
         std::env::set_var("NPFS_RUNTIME_DIR", &dir);
