@@ -3,9 +3,10 @@
 #![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
-use std::sync::Once;
+use std::sync::{Arc, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,61 @@ pub const PENDING: Duration = Duration::from_millis(100);
 static INIT: Once = Once::new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Longest time one test may run before the watchdog ends the whole test binary (so that a
+/// hang in a blocking call the test could not bound becomes a failure, not a stuck run).
+pub const TEST_LIMIT: Duration = Duration::from_secs(60);
+
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Cancels the watchdog of a test thread when the thread (the test) ends.
+struct Watchdog(Arc<AtomicBool>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+thread_local! {
+    static WATCHDOG: RefCell<Option<Watchdog>> = const { RefCell::new(None) };
+}
+
+/// Arm the watchdog of the calling test thread (once per thread).
+fn arm_watchdog() {
+    let name = match std::thread::current().name() {
+        Some(n) if n != "main" => n.to_owned(),
+        _ => return,
+    };
+    WATCHDOG.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.is_some() {
+            return;
+        }
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < TEST_LIMIT {
+                if flag.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("watchdog: test {name} still running after {TEST_LIMIT:?}; aborting");
+            for pid in CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+            std::process::exit(101);
+        });
+        *w = Some(Watchdog(done));
+    });
+}
+
 /// Point this test binary at its own broker: a fresh runtime directory unique to the process.
-/// Called by every helper that hands out names, before any npfs call.
+/// Called by every helper that hands out names, before any npfs call. Also arms the watchdog
+/// of the calling test.
 pub fn init() {
+    arm_watchdog();
     INIT.call_once(|| {
         let exe = std::env::current_exe().ok();
         let stem = exe
@@ -266,7 +319,20 @@ impl ChildGuard {
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.kill();
+        let pid = self.0.id();
+        CHILDREN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != pid);
     }
+}
+
+fn guard(c: Child) -> ChildGuard {
+    CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(c.id());
+    ChildGuard(c)
 }
 
 /// Start `npfs-test-child` with `args` (same broker: it inherits `NPFS_RUNTIME_DIR`).
@@ -282,7 +348,7 @@ pub fn child_env(args: &[&str], env: &[(&str, &str)]) -> ChildGuard {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    ChildGuard(cmd.spawn().expect("start npfs-test-child"))
+    guard(cmd.spawn().expect("start npfs-test-child"))
 }
 
 /// Start a child whose stdout is piped; returns the guard and a line reader.
@@ -302,7 +368,7 @@ pub fn child_piped(args: &[&str]) -> (ChildGuard, LineReader) {
             }
         }
     });
-    (ChildGuard(c), LineReader(rx))
+    (guard(c), LineReader(rx))
 }
 
 /// Lines printed by a child.
