@@ -244,7 +244,9 @@ fn echo_server_reuses_instance() {
             assert_eq!(got, vec![b'a' + i; 11]);
             // Stay open until the server disconnected us (its flush then sees an open
             // client; flush on a CLOSING pipe is covered in states.rs).
-            eventually(LIMIT, "disconnected", || c.state() == PipeState::Disconnected);
+            eventually(LIMIT, "disconnected", || {
+                c.state() == PipeState::Disconnected
+            });
         }
     });
     let srv = bg(move || {

@@ -449,7 +449,10 @@ fn client_flush_waits_for_server() {
 #[test]
 fn flush_on_empty_pipe_returns_at_once() {
     let (s, c) = byte_pair("flushempty");
-    assert_eq!(with_timeout(LIMIT, move || (s.flush(), c.flush())), (Ok(()), Ok(())));
+    assert_eq!(
+        with_timeout(LIMIT, move || (s.flush(), c.flush())),
+        (Ok(()), Ok(()))
+    );
 }
 
 // api.md §2.18: "A pending flush ends when ... the peer closes: ERROR_BROKEN_PIPE [WINE]"
@@ -888,7 +891,10 @@ fn call_named_pipe_round_trip() {
         });
         assert_eq!(r, (ro(6, false), b"answer".to_vec()));
     }
-    assert_eq!(srv.join("server"), vec![b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(
+        srv.join("server"),
+        vec![b"first".to_vec(), b"second".to_vec()]
+    );
 }
 
 // api.md §2.6: "A reply longer than nOutBufferSize gives FALSE with ERROR_MORE_DATA. The rest of

@@ -397,7 +397,8 @@ fn disconnect_discards_data_both_ways() {
     assert_eq!(s.available(), 0);
     assert_eq!(c.available(), 0);
     // A new client of the same instance sees none of it.
-    s.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE).unwrap();
+    s.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE)
+        .unwrap();
     assert_eq!(s.connect(), Err(Win32Error::PIPE_LISTENING));
     assert_eq!(s.available(), 0);
     let c2 = client(&name);
@@ -416,7 +417,8 @@ fn detached_client_stays_detached_after_reconnect() {
     let old = client(&name);
     settle(&s);
     s.disconnect().unwrap();
-    s.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE).unwrap();
+    s.set_handle_mode(PIPE_NOWAIT | PIPE_READMODE_MESSAGE)
+        .unwrap();
     assert_eq!(s.connect(), Err(Win32Error::PIPE_LISTENING));
     let _new = client(&name);
     settle(&s);

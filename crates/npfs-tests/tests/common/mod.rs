@@ -2,8 +2,8 @@
 //! bounded waits, and child processes that are killed when a test fails.
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
 use std::cell::RefCell;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Once};
@@ -355,6 +355,12 @@ pub fn child_piped(args: &[&str]) -> (ChildGuard, LineReader) {
     init();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_npfs-test-child"));
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+    spawn_piped(cmd)
+}
+
+/// Spawn `cmd` (stdout piped); returns the guard and a line reader.
+pub fn spawn_piped(mut cmd: Command) -> (ChildGuard, LineReader) {
+    init();
     let mut c = cmd.spawn().expect("start npfs-test-child");
     let out = c.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
