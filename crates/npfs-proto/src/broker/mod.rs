@@ -24,9 +24,19 @@
 //! A fresh connection carries requests one at a time, each answered by one reply (an
 //! [`Reply::Error`] with a Win32 code when the operation fails). [`Request::Create`] and
 //! [`Request::Reregister`], when they succeed, turn the connection into that instance's
-//! *control channel*: from then on the client may only send [`Request::Listen`] and
-//! [`Request::Disconnect`], the broker answers them in order and may push
-//! [`Reply::Connected`] at any time; closing the channel closes the instance.
+//! *control channel*: from then on the client may only send [`Request::Listen`],
+//! [`Request::Disconnect`] and [`Request::Close`], the broker answers them in order and may
+//! push [`Reply::Connected`] at any time; closing the channel closes the instance.
+//!
+//! # Ordering
+//!
+//! The broker answers a client's [`Request::Open`] only after the server's
+//! [`Reply::Connected`] (with its descriptors) has been written into the instance's control
+//! channel, so a server looking at its channel after the client's open returned finds the
+//! connection, as on Windows. A [`Request::Close`] is answered ([`Reply::Closed`]) only after
+//! the instance left the namespace, so an open issued after the server's close returned can
+//! never be paired with it. Closing the channel without [`Request::Close`] also closes the
+//! instance, but asynchronously.
 
 mod codec;
 mod frame;

@@ -41,7 +41,8 @@ pub enum Request {
         /// `nTimeOut`.
         timeout: WaitTimeout,
     },
-    /// Number of instances of a pipe. Answer: [`Reply::Count`].
+    /// Number of instances of a pipe. Answer: [`Reply::Count`] (0 when no pipe of that name
+    /// exists: the count a client still holding a handle sees after the last server closed).
     InstanceCount {
         /// Full pipe name.
         name: String,
@@ -69,6 +70,11 @@ pub enum Request {
         /// The epoch the server disconnects.
         epoch: u64,
     },
+    /// Control channel: CloseHandle of the server end. The broker removes the instance at
+    /// once and answers [`Reply::Closed`]; a client opening after that answer can no longer
+    /// be paired with the instance. A [`Reply::Connected`] pushed before the answer belongs
+    /// to a client the server hangs up on by closing.
+    Close,
 }
 
 /// A message from the broker to a client: an answer, or an event pushed on a control
@@ -124,6 +130,9 @@ pub enum Reply {
         /// Whether the epoch was current.
         applied: bool,
     },
+    /// Control channel: the instance is removed (answer to [`Request::Close`]); the broker
+    /// closes the channel after it.
+    Closed,
     /// Control channel, pushed: a client opened the instance; carries the server's socket
     /// end and shared-memory segment.
     Connected {
@@ -151,6 +160,7 @@ mod op {
     pub const REREGISTER: u8 = 0x06;
     pub const LISTEN: u8 = 0x07;
     pub const DISCONNECT: u8 = 0x08;
+    pub const CLOSE: u8 = 0x09;
 
     pub const ERROR: u8 = 0x81;
     pub const CREATED: u8 = 0x82;
@@ -161,6 +171,7 @@ mod op {
     pub const LISTENING: u8 = 0x87;
     pub const DISCONNECTED: u8 = 0x88;
     pub const CONNECTED: u8 = 0x89;
+    pub const CLOSED: u8 = 0x8A;
 }
 
 impl Request {
@@ -219,6 +230,7 @@ impl Request {
                 w.u64(*epoch);
                 op::DISCONNECT
             }
+            Request::Close => op::CLOSE,
         };
         encode_frame(opcode, &w.buf)
     }
@@ -269,6 +281,7 @@ impl Request {
             },
             op::LISTEN => Request::Listen,
             op::DISCONNECT => Request::Disconnect { epoch: r.u64()? },
+            op::CLOSE => Request::Close,
             other => return Err(ProtoError::UnknownOpcode(other)),
         };
         r.finish()?;
@@ -347,6 +360,7 @@ impl Reply {
                 w.bool(*applied);
                 op::DISCONNECTED
             }
+            Reply::Closed => op::CLOSED,
             Reply::Connected {
                 conn_id,
                 epoch,
@@ -412,6 +426,7 @@ impl Reply {
             }
             op::LISTENING => Reply::Listening { epoch: r.u64()? },
             op::DISCONNECTED => Reply::Disconnected { applied: r.bool()? },
+            op::CLOSED => Reply::Closed,
             op::CONNECTED => Reply::Connected {
                 conn_id: r.u64()?,
                 epoch: r.u64()?,

@@ -36,6 +36,28 @@ fn disconnect_fixture() {
 }
 
 #[test]
+fn close_fixture() {
+    let bytes = Request::Close.encode().unwrap();
+    assert_eq!(bytes, [2, 0, 0, 0, VERSION, 0x09]);
+    assert_eq!(decode_request(&bytes), Ok(Some((Request::Close, 6))));
+    // Close has no body; a body is refused, and it is not a reply.
+    let f = encode_frame(0x09, &[0]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::Trailing));
+    assert_eq!(decode_reply(&bytes), Err(ProtoError::UnknownOpcode(0x09)));
+}
+
+#[test]
+fn closed_fixture() {
+    let bytes = Reply::Closed.encode().unwrap();
+    assert_eq!(bytes, [2, 0, 0, 0, VERSION, 0x8A]);
+    assert_eq!(decode_reply(&bytes), Ok(Some((Reply::Closed, 6))));
+    assert!(!Reply::Closed.carries_fds());
+    let f = encode_frame(0x8A, &[1]).unwrap();
+    assert_eq!(decode_reply(&f), Err(ProtoError::Trailing));
+    assert_eq!(decode_request(&bytes), Err(ProtoError::UnknownOpcode(0x8A)));
+}
+
+#[test]
 fn error_fixture() {
     let bytes = Reply::Error(Win32Error::PIPE_BUSY).encode().unwrap();
     assert_eq!(bytes, [6, 0, 0, 0, VERSION, 0x81, 231, 0, 0, 0]);
@@ -270,6 +292,7 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         Just(Request::Listen),
         any::<u64>().prop_map(|epoch| Request::Disconnect { epoch }),
+        Just(Request::Close),
     ]
 }
 
@@ -315,6 +338,7 @@ fn reply() -> impl Strategy<Value = Reply> {
             }),
         any::<u64>().prop_map(|epoch| Reply::Listening { epoch }),
         any::<bool>().prop_map(|applied| Reply::Disconnected { applied }),
+        Just(Reply::Closed),
         (any::<[u64; 2]>(), attrs(), any::<[u32; 3]>()).prop_map(|(ids, attrs, n)| {
             Reply::Connected {
                 conn_id: ids[0],
