@@ -844,7 +844,10 @@ impl<'a> Queue<'a> {
         for i in self.entry_indices() {
             let e = self.entry_mut(i);
             if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 {
-                e.flags |= entry_flag;
+                // The first failure is the one the writer learns about.
+                if e.flags & (E_FAILED_BROKEN | E_FAILED_DISCONNECTED) == 0 {
+                    e.flags |= entry_flag;
+                }
             } else {
                 e.flags |= E_DEAD;
             }
@@ -868,6 +871,13 @@ impl<'a> Queue<'a> {
         }
         self.h.end = filled;
         self.h.assigned = filled;
+        // Failed writes keep their slot (their writer must learn the error) but no data.
+        for i in self.entry_indices() {
+            let e = self.entry_mut(i);
+            e.start = filled;
+            e.len = 0;
+            e.flags |= E_TAKEN_EMPTY;
+        }
         self.collect();
     }
 

@@ -745,3 +745,21 @@ fn disconnect_keeps_data_already_given_to_a_waiting_read() {
     assert_eq!(buf, [7; 16]);
     assert_eq!(p.peek(100).1, PeekInfo::default());
 }
+
+// A write larger than the ring, pending when the server disconnects, fails with
+// ERROR_PIPE_NOT_CONNECTED (not success) and leaves nothing readable.
+#[test]
+fn disconnect_fails_partly_copied_write() {
+    let mut p = Pipe::with_ring(10, true, 64);
+    let data = pattern(500, 1);
+    let (w, r) = p.write(&data);
+    assert_eq!(r, WriteProgress::Pending);
+    p.q().disconnect();
+    assert_eq!(
+        p.q().write_poll(w, &data),
+        Err(Win32Error::PIPE_NOT_CONNECTED)
+    );
+    assert_eq!(p.peek(100).1, PeekInfo::default());
+    let r = p.start_read(10, true);
+    assert_eq!(p.poll_read(r, &mut [0; 10]).unwrap(), ReadProgress::Pending);
+}

@@ -1286,7 +1286,6 @@ fn session_ids() {
 // completes when the reader drains the queue, even if the reader closes right after reading
 // (conformance §3 serverThreadMain1: FlushFileBuffers(server) -> TRUE).
 #[test]
-#[ignore = "known deviation: a pending flush whose queue was drained fails ERROR_BROKEN_PIPE if the reader closes before the flushing thread wakes"]
 fn flush_succeeds_when_reader_drains_then_closes() {
     for _ in 0..30 {
         let (s, c) = arc_pair(&opts(false, false, 1, 1024, 1024), "flushdrain");

@@ -209,7 +209,6 @@ fn server_process_killed_name_gone_at_once() {
 // of the child, the pending write is gone and the buffer is empty: a new read pends until the
 // parent writes 1 byte, then returns 1."
 #[test]
-#[ignore = "known deviation: the unread rest of a write pending in a killed process stays in the pipe (a read returns it)"]
 fn pending_write_of_killed_process_vanishes() {
     let name = pipe_name("xpendw");
     let s = Arc::new(opts(true, true, 1, 5000, 6000).create(&name).unwrap());

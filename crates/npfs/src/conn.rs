@@ -11,7 +11,10 @@ use npfs_core::config::{PipeAttributes, PipeType};
 use npfs_core::queue::{OpId, PeekInfo, Queue, ReadDone, ReadProgress, WriteKind, WriteProgress};
 use npfs_core::Win32Error;
 
-use crate::shm::{Segment, CLIENT_GONE, DISCONNECTED, SERVER_GONE, TO_CLIENT, TO_SERVER};
+use crate::shm::{
+    Segment, CLIENT_GONE, CLIENT_GONE_DRAINED, DISCONNECTED, SERVER_GONE, SERVER_GONE_DRAINED,
+    TO_CLIENT, TO_SERVER,
+};
 use crate::sys;
 
 /// Which end of the connection this process holds.
@@ -152,6 +155,7 @@ impl Conn {
         use std::os::fd::AsFd;
         let seg = Segment::map(shm.as_fd())?;
         let seen = seg.header().close_count.load(Ordering::Relaxed);
+        seg.header().holders[end_index(end)].fetch_add(1, Ordering::AcqRel);
         Ok(Conn {
             seg,
             sock: Some(sock),
@@ -259,10 +263,21 @@ impl Conn {
     }
 
     fn apply_peer_gone(&self, g: &mut Guard<'_>) {
-        g.set_flags(self.peer_gone_flag());
-        let (out, inn) = (self.out_dir(), self.in_dir());
-        g.queue(out).reader_closed();
-        g.queue(inn).writer_closed();
+        let peer = match self.end {
+            End::Server => End::Client,
+            End::Client => End::Server,
+        };
+        end_gone(g, peer);
+    }
+
+    /// Whether a flush that was waiting when the peer went away saw its data read first.
+    fn peer_gone_drained(&self, g: &Guard<'_>) -> bool {
+        let f = if self.end == End::Server {
+            CLIENT_GONE_DRAINED
+        } else {
+            SERVER_GONE_DRAINED
+        };
+        g.flags() & f != 0
     }
 
     /// Called when this process drops a handle of this connection: tell whoever shares the
@@ -332,6 +347,16 @@ impl Conn {
         }
     }
 
+    /// Drop what dead processes left pending in direction `dir` (a write blocked on quota in a
+    /// process that was killed: its unread data leaves the pipe, as on Windows). Costs a
+    /// liveness check only while another process has something pending there.
+    fn reap_dead(&self, g: &mut Guard<'_>, dir: usize) {
+        let pids = g.queue(dir).foreign_pids(sys::my_pid());
+        if !pids.is_empty() && pids.iter().any(|&p| !sys::pid_alive(p)) {
+            g.queue(dir).reap(&mut |p| sys::pid_alive(p));
+        }
+    }
+
     fn incoming_state_error(&self, g: &Guard<'_>) -> Option<Win32Error> {
         match self.state_of(g) {
             LinkState::Disconnected => Some(Win32Error::PIPE_NOT_CONNECTED),
@@ -353,6 +378,7 @@ impl Conn {
             if let Some(e) = self.incoming_state_error(&g) {
                 return Err(e);
             }
+            self.reap_dead(&mut g, dir);
             let closing = self.state_of(&g) == LinkState::Closing;
             let mut q = g.queue(dir);
             if closing && q.is_drained() {
@@ -462,6 +488,7 @@ impl Conn {
             return Err(Win32Error::PIPE_NOT_CONNECTED);
         }
         let dir = self.in_dir();
+        self.reap_dead(&mut g, dir);
         let mut q = g.queue(dir);
         let info = q.peek(buf);
         if state == LinkState::Closing && q.is_drained() {
@@ -474,6 +501,7 @@ impl Conn {
     pub(crate) fn available(&self) -> u64 {
         let mut g = self.lock();
         let dir = self.in_dir();
+        self.reap_dead(&mut g, dir);
         g.queue(dir).avail()
     }
 
@@ -488,7 +516,7 @@ impl Conn {
                 // A flush started after the peer closed finds its queue emptied; one that was
                 // already waiting fails.
                 LinkState::Closing => {
-                    return if first {
+                    return if first || self.peer_gone_drained(&g) {
                         Ok(())
                     } else {
                         Err(Win32Error::BROKEN_PIPE)
@@ -576,8 +604,49 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        // Close the socket first, so that whoever the hint wakes sees the hang-up.
+        // The last process holding this end lets go: the end is gone now, for everyone.
+        if self.seg.header().holders[end_index(self.end)].fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut g = self.lock();
+            let gone = if self.end == End::Server {
+                SERVER_GONE
+            } else {
+                CLIENT_GONE
+            };
+            if g.flags() & gone == 0 {
+                end_gone(&mut g, self.end);
+            }
+        }
+        // Close the socket before the hint, so that whoever the hint wakes sees the hang-up.
         drop(self.sock.take());
         self.note_close();
     }
+}
+
+fn end_index(end: End) -> usize {
+    match end {
+        End::Server => 0,
+        End::Client => 1,
+    }
+}
+
+/// `end`'s last descriptor closed: the queue towards it is dropped (pending writes to it fail
+/// with ERROR_BROKEN_PIPE) and what it wrote stays readable, then reads fail.
+fn end_gone(g: &mut Guard<'_>, end: End) {
+    let (gone, drained_flag, to_end) = match end {
+        End::Server => (SERVER_GONE, SERVER_GONE_DRAINED, TO_SERVER),
+        End::Client => (CLIENT_GONE, CLIENT_GONE_DRAINED, TO_CLIENT),
+    };
+    if g.flags() & DISCONNECTED != 0 {
+        // A detached connection: everything pending already failed with
+        // ERROR_PIPE_NOT_CONNECTED and the queues are empty.
+        g.set_flags(gone);
+        return;
+    }
+    let mut flags = gone;
+    if g.queue(to_end).is_drained() {
+        flags |= drained_flag;
+    }
+    g.set_flags(flags);
+    g.queue(to_end).reader_closed();
+    g.queue(1 - to_end).writer_closed();
 }

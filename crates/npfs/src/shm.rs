@@ -28,6 +28,10 @@ pub(crate) const SERVER_GONE: u32 = 1;
 pub(crate) const CLIENT_GONE: u32 = 2;
 /// Flag: the server called DisconnectNamedPipe.
 pub(crate) const DISCONNECTED: u32 = 4;
+/// Flag: when the server end went away, everything it had been sent was already read.
+pub(crate) const SERVER_GONE_DRAINED: u32 = 8;
+/// Flag: when the client end went away, everything it had been sent was already read.
+pub(crate) const CLIENT_GONE_DRAINED: u32 = 16;
 
 /// The connection header at offset 0.
 #[repr(C)]
@@ -44,6 +48,10 @@ pub(crate) struct ConnHeader {
     pub seq: [AtomicU32; 2],
     /// Per direction: number of sleepers.
     pub waiters: [AtomicU32; 2],
+    /// Per end (0 server, 1 client): processes that adopted the end (the broker's handover,
+    /// or an inherited handle taken over). When it drops to zero the end is gone at once; a
+    /// crash is seen through the socket's hang-up instead.
+    pub holders: [AtomicU32; 2],
 }
 
 const QUEUE_OFF: usize = 4096;

@@ -38,9 +38,21 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
         return false;
     };
     match rustix::process::test_kill_process(p) {
-        Ok(()) => true,
+        // A zombie (killed, not yet reaped by its parent) has let go of everything.
+        Ok(()) => !is_zombie(pid),
         Err(e) => e != rustix::io::Errno::SRCH,
     }
+}
+
+/// Whether `pid` is a zombie, from `/proc/PID/stat` (the state follows the `)` of the name).
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 static PID: AtomicU32 = AtomicU32::new(0);
