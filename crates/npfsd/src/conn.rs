@@ -6,6 +6,7 @@
 //! a control channel closes its instance.
 
 use std::os::fd::AsFd;
+use std::time::Duration;
 
 use npfs_core::name::{PipeName, Server};
 use npfs_core::namespace::{Identity, InstanceId, WaitStart};
@@ -21,6 +22,10 @@ use crate::state::{Push, Shared};
 
 /// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
 const LIST_CHUNK: usize = 32;
+
+/// How long an open waits for the server's [`Reply::Connected`] to be written into the
+/// instance's control channel; an instance that cannot take it in that time is dropped.
+const PUSH_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Why a connection ended.
 #[derive(Debug, thiserror::Error)]
@@ -73,14 +78,11 @@ impl FrameReader {
 pub async fn serve(stream: UnixStream, shared: Shared, peer: Identity) {
     let mut reader = FrameReader::default();
     match serve_requests(&stream, &shared, peer, &mut reader).await {
-        Ok(Some(instance)) => {
-            let rx = register_channel(&shared, instance);
+        Ok(Some((instance, rx))) => {
             if let Err(e) = serve_channel(&stream, &shared, instance, reader, rx).await {
                 debug!(pid = peer.pid, instance, "control channel ended: {e}");
             }
-            let mut b = shared.lock();
-            b.ns.close_instance(instance);
-            b.channels.remove(&instance);
+            shared.lock().evict(instance);
             debug!(instance, "instance closed");
         }
         Ok(None) => {}
@@ -89,14 +91,14 @@ pub async fn serve(stream: UnixStream, shared: Shared, peer: Identity) {
     }
 }
 
-/// Requests on a fresh connection. Returns the instance when the connection became a
-/// control channel.
+/// Requests on a fresh connection. Returns the instance (and the receiving end of its
+/// channel) when the connection became a control channel.
 async fn serve_requests(
     stream: &UnixStream,
     shared: &Shared,
     peer: Identity,
     reader: &mut FrameReader,
-) -> Result<Option<InstanceId>, ConnError> {
+) -> Result<Option<(InstanceId, PushRx)>, ConnError> {
     while let Some(req) = reader.next(stream).await? {
         match req {
             Request::Create(c) => {
@@ -104,14 +106,15 @@ async fn serve_requests(
                     let mut b = shared.lock();
                     let r =
                         b.ns.create_instance(&name.key(), &name.full(), &c.params, peer);
+                    let r = r.map(|created| {
+                        let rx = b.register_channel(created.instance);
+                        (created, rx)
+                    });
                     b.dispatch_waits();
                     r
                 });
                 match r {
-                    Ok(created) => {
-                        send(stream, &created_reply(&created)).await?;
-                        return Ok(Some(created.instance));
-                    }
+                    Ok((created, rx)) => return become_channel(stream, shared, &created, rx).await,
                     Err(e) => send(stream, &Reply::Error(e)).await?,
                 }
             }
@@ -125,14 +128,15 @@ async fn serve_requests(
                     let mut b = shared.lock();
                     let r =
                         b.ns.reregister(&name.key(), &name.full(), attrs, state, epoch, peer);
+                    let r = r.map(|created| {
+                        let rx = b.register_channel(created.instance);
+                        (created, rx)
+                    });
                     b.dispatch_waits();
                     r
                 });
                 match r {
-                    Ok(created) => {
-                        send(stream, &created_reply(&created)).await?;
-                        return Ok(Some(created.instance));
-                    }
+                    Ok((created, rx)) => return become_channel(stream, shared, &created, rx).await,
                     Err(e) => send(stream, &Reply::Error(e)).await?,
                 }
             }
@@ -174,13 +178,10 @@ async fn serve_requests(
                 }
             }
             Request::InstanceCount { name } => {
-                let r = local_key(&name).and_then(|key| {
-                    shared
-                        .lock()
-                        .ns
-                        .instance_count(&key)
-                        .ok_or(Win32Error::FILE_NOT_FOUND)
-                });
+                // A pipe that does not exist (any more) has no instances: what
+                // GetNamedPipeHandleState reports to a client whose server closed.
+                let r =
+                    local_key(&name).map(|key| shared.lock().ns.instance_count(&key).unwrap_or(0));
                 let reply = match r {
                     Ok(n) => Reply::Count(n),
                     Err(e) => Reply::Error(e),
@@ -209,7 +210,9 @@ async fn serve_requests(
                     send(stream, &reply).await?;
                 }
             }
-            Request::Listen | Request::Disconnect { .. } => return Err(ConnError::Unexpected),
+            Request::Listen | Request::Disconnect { .. } | Request::Close => {
+                return Err(ConnError::Unexpected)
+            }
             _ => return Err(ConnError::Unexpected),
         }
     }
@@ -238,6 +241,12 @@ async fn wait_or_hangup(
 }
 
 /// A client's open: pair it with the earliest listening instance.
+///
+/// The client's reply is sent only once the server's [`Reply::Connected`] has been written
+/// into the instance's control channel (the channel's task acknowledges the write). An
+/// instance whose channel cannot take the push (gone, write failed, stuck past
+/// [`PUSH_DEADLINE`]) is treated as closed: it is evicted and the next listening instance is
+/// tried, so a client never gets a connection to a dead instance.
 async fn open(
     stream: &UnixStream,
     shared: &Shared,
@@ -249,78 +258,117 @@ async fn open(
         Ok(k) => k,
         Err(e) => return send(stream, &Reply::Error(e)).await,
     };
-    // Create the resources first, so that a failure cannot leave the namespace with a
-    // CONNECTED instance nobody knows about.
-    let (server_end, client_end) = match new_connection() {
-        Ok(p) => p,
-        Err(e) => {
-            warn!("cannot create connection resources: {e}");
-            return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
-        }
-    };
-    let result = {
-        let mut b = shared.lock();
-        match b.ns.open(&key, desired_access, peer) {
-            Ok(opened) => {
-                let conn_id = b.next_conn_id();
-                let push = Push {
-                    reply: Reply::Connected {
-                        conn_id,
-                        epoch: opened.epoch,
-                        attrs: opened.attrs,
-                        server_pid: opened.server.pid,
-                        client_pid: peer.pid,
-                        client_uid: peer.uid,
-                    },
-                    fds: [server_end.sock, server_end.shm],
-                };
-                // If the channel is already gone the server's descriptors drop here and
-                // the client sees the hang-up, as when a server closes right after a
-                // connect.
-                if let Some(tx) = b.channels.get(&opened.instance) {
-                    let _ = tx.send(push);
-                }
-                Ok(Reply::Opened {
-                    conn_id,
-                    instance_id: opened.instance,
-                    attrs: opened.attrs,
-                    server_pid: opened.server.pid,
-                    client_pid: peer.pid,
-                    epoch: opened.epoch,
-                })
+    // Every failed attempt evicts an instance, so this ends.
+    loop {
+        // Create the resources first, so that a failure cannot leave the namespace with a
+        // CONNECTED instance nobody knows about.
+        let (server_end, client_end) = match new_connection() {
+            Ok(p) => p,
+            Err(e) => {
+                warn!("cannot create connection resources: {e}");
+                return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
             }
-            Err(e) => Err(e),
+        };
+        let (delivered, acked) = oneshot::channel();
+        let attempt = {
+            let mut b = shared.lock();
+            match b.ns.open(&key, desired_access, peer) {
+                Ok(opened) => {
+                    let conn_id = b.next_conn_id();
+                    let push = Push {
+                        reply: Reply::Connected {
+                            conn_id,
+                            epoch: opened.epoch,
+                            attrs: opened.attrs,
+                            server_pid: opened.server.pid,
+                            client_pid: peer.pid,
+                            client_uid: peer.uid,
+                        },
+                        fds: [server_end.sock, server_end.shm],
+                        delivered,
+                    };
+                    let queued = b
+                        .channels
+                        .get(&opened.instance)
+                        .is_some_and(|tx| tx.send(push).is_ok());
+                    if !queued {
+                        debug!(instance = opened.instance, "open: channel gone, evicting");
+                        b.evict(opened.instance);
+                        continue;
+                    }
+                    Ok((
+                        opened.instance,
+                        Reply::Opened {
+                            conn_id,
+                            instance_id: opened.instance,
+                            attrs: opened.attrs,
+                            server_pid: opened.server.pid,
+                            client_pid: peer.pid,
+                            epoch: opened.epoch,
+                        },
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let (instance, reply) = match attempt {
+            Ok(a) => a,
+            Err(e) => return send(stream, &Reply::Error(e)).await,
+        };
+        match tokio::time::timeout(PUSH_DEADLINE, acked).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                debug!(instance, "open: push not delivered, evicting");
+                shared.lock().evict(instance);
+                continue;
+            }
+            Err(_) => {
+                warn!(
+                    instance,
+                    "open: server channel stuck, evicting the instance"
+                );
+                shared.lock().evict(instance);
+                continue;
+            }
         }
-    };
-    match result {
-        Ok(reply) => {
-            let bytes = reply.encode()?;
-            write_with_fds(
-                stream,
-                &bytes,
-                &[client_end.sock.as_fd(), client_end.shm.as_fd()],
-            )
-            .await?;
-            Ok(())
-        }
-        Err(e) => send(stream, &Reply::Error(e)).await,
+        let bytes = reply.encode()?;
+        write_with_fds(
+            stream,
+            &bytes,
+            &[client_end.sock.as_fd(), client_end.shm.as_fd()],
+        )
+        .await?;
+        return Ok(());
     }
 }
 
-fn register_channel(shared: &Shared, instance: InstanceId) -> mpsc::UnboundedReceiver<Push> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    shared.lock().channels.insert(instance, tx);
-    rx
+/// Send the Created reply of a new (or reregistered) instance; the connection becomes its
+/// control channel. If the reply cannot be sent the instance goes away again.
+async fn become_channel(
+    stream: &UnixStream,
+    shared: &Shared,
+    created: &npfs_core::namespace::Created,
+    rx: PushRx,
+) -> Result<Option<(InstanceId, PushRx)>, ConnError> {
+    if let Err(e) = send(stream, &created_reply(created)).await {
+        shared.lock().evict(created.instance);
+        return Err(e);
+    }
+    Ok(Some((created.instance, rx)))
 }
 
-/// The control channel of `instance`: Listen and Disconnect from the server, Connected
-/// events to it.
+/// The receiving end of an instance's channel.
+type PushRx = mpsc::UnboundedReceiver<Push>;
+
+/// The control channel of `instance`: Listen, Disconnect and Close from the server, Connected
+/// events to it. Ends when the server closes (or drops) the channel, or when the instance was
+/// evicted (its sender dropped).
 async fn serve_channel(
     stream: &UnixStream,
     shared: &Shared,
     instance: InstanceId,
     mut reader: FrameReader,
-    mut rx: mpsc::UnboundedReceiver<Push>,
+    mut rx: PushRx,
 ) -> Result<(), ConnError> {
     loop {
         tokio::select! {
@@ -342,13 +390,26 @@ async fn serve_channel(
                             Err(e) => Reply::Error(e),
                         }
                     }
+                    Some(Request::Close) => {
+                        // Out of the namespace before the answer: an open after the server's
+                        // close returned cannot reach this instance. Pushes still queued are
+                        // dropped with `rx` (their opens try the next instance).
+                        shared.lock().evict(instance);
+                        send(stream, &Reply::Closed).await?;
+                        return Ok(());
+                    }
                     Some(_) => return Err(ConnError::Unexpected),
                 };
                 send(stream, &reply).await?;
             }
-            Some(push) = rx.recv() => {
+            push = rx.recv() => {
+                let Some(push) = push else {
+                    debug!(instance, "instance evicted, closing its channel");
+                    return Ok(());
+                };
                 let bytes = push.reply.encode()?;
                 write_with_fds(stream, &bytes, &[push.fds[0].as_fd(), push.fds[1].as_fd()]).await?;
+                let _ = push.delivered.send(());
             }
         }
     }

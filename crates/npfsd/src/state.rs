@@ -24,6 +24,9 @@ pub struct Push {
     pub reply: Reply,
     /// The server's descriptors.
     pub fds: [OwnedFd; 2],
+    /// Fired once the frame and its descriptors are in the server's socket. Dropped unfired
+    /// when the push could not be delivered (the channel ended or the write failed).
+    pub delivered: oneshot::Sender<()>,
 }
 
 /// Everything behind the broker's lock.
@@ -100,6 +103,23 @@ impl Broker {
     pub fn next_conn_id(&mut self) -> u64 {
         self.next_conn_id += 1;
         self.next_conn_id
+    }
+
+    /// Register the control channel of a new instance. Done under the same lock as the
+    /// instance's creation, so that an instance in the namespace always has a channel to push
+    /// to (pushes queue until the channel's task runs).
+    pub fn register_channel(&mut self, instance: InstanceId) -> mpsc::UnboundedReceiver<Push> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.channels.insert(instance, tx);
+        rx
+    }
+
+    /// Remove an instance and its channel: the server closed it, or it cannot be reached.
+    /// Dropping the channel's sender ends the channel's task (its socket closes). Unknown ids
+    /// are ignored.
+    pub fn evict(&mut self, instance: InstanceId) {
+        self.ns.close_instance(instance);
+        self.channels.remove(&instance);
     }
 
     /// Hand every finished wait to its waiting connection.
