@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use npfs_core::config::{CreateParams, PipeAttributes};
 use npfs_core::name::PipeName;
@@ -41,7 +41,13 @@ pub enum ChannelEvent {
     BrokerGone,
 }
 
-/// The control channel of one server instance. Dropping it closes the instance.
+/// How long dropping an [`InstanceChannel`] waits for the broker to confirm the close.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
+
+/// The control channel of one server instance. Dropping it closes the instance, synchronously
+/// as CloseHandle on Windows: the drop tells the broker ([`Request::Close`]) and waits (at
+/// most about a second) for its answer, so an open issued after the drop returned is never
+/// paired with this instance. A client connection that raced in just before is hung up on.
 #[derive(Debug)]
 pub struct InstanceChannel {
     cfg: BrokerConfig,
@@ -216,6 +222,37 @@ impl InstanceChannel {
                     self.gone = true;
                 }
                 Err(e.into())
+            }
+        }
+    }
+}
+
+impl Drop for InstanceChannel {
+    fn drop(&mut self) {
+        if self.gone {
+            return;
+        }
+        let deadline = Instant::now() + CLOSE_DEADLINE;
+        if self.sock.set_write_timeout(Some(CLOSE_DEADLINE)).is_err()
+            || self.sock.send(&Request::Close).is_err()
+        {
+            return;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::debug!(
+                    instance = self.instance_id,
+                    "broker did not confirm the close in time"
+                );
+                return;
+            }
+            match self.sock.recv(Some(left)) {
+                Ok(Some((Reply::Closed, _))) => return,
+                // A connection pushed before the close: its descriptors close here and its
+                // client sees the hang-up.
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
             }
         }
     }

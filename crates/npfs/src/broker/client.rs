@@ -98,11 +98,12 @@ impl BrokerConn {
         }
     }
 
-    /// Number of instances of the pipe (GetNamedPipeHandleState's `lpCurInstances`).
+    /// Number of instances of the pipe (GetNamedPipeHandleState's `lpCurInstances`); 0 when
+    /// the pipe does not exist (any more), as a client whose server closed sees it.
     ///
     /// # Errors
     ///
-    /// `ERROR_FILE_NOT_FOUND` when the pipe does not exist.
+    /// `ERROR_BAD_NETPATH` for a remote name; [`BrokerError::Io`] only otherwise.
     pub fn instance_count(&mut self, name: &PipeName) -> Result<u32, BrokerError> {
         let req = Request::InstanceCount { name: name.full() };
         match self.call(&req)?.0 {

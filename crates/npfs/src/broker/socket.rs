@@ -1,7 +1,7 @@
 //! A blocking frame socket to the broker: requests out, replies (with descriptors) in.
 
 use std::collections::VecDeque;
-use std::io::{IoSliceMut, Write};
+use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use npfs_proto::broker::{decode_frame, Reply, Request, CONN_FDS};
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendFlags};
 
 use super::protocol_error;
 
@@ -34,11 +34,26 @@ impl FrameSocket {
         self.stream.as_fd()
     }
 
+    /// Send one request. A broker that is gone is `BrokenPipe` (never `SIGPIPE`).
     pub(crate) fn send(&mut self, req: &Request) -> std::io::Result<()> {
         let bytes = req
             .encode()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        self.stream.write_all(&bytes)
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            match rustix::net::send(&self.stream, rest, SendFlags::NOSIGNAL) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Bound how long [`FrameSocket::send`] may block (`None`: no bound).
+    pub(crate) fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.stream.set_write_timeout(t)
     }
 
     /// The next reply and its descriptors; `Ok(None)` when `timeout` passed first (`None`
