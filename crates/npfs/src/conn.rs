@@ -151,11 +151,14 @@ impl Conn {
         attrs: PipeAttributes,
         server_pid: u32,
         client_pid: u32,
+        reserved: bool,
     ) -> Result<Conn, Win32Error> {
         use std::os::fd::AsFd;
         let seg = Segment::map(shm.as_fd())?;
         let seen = seg.header().close_count.load(Ordering::Relaxed);
-        seg.header().holders[end_index(end)].fetch_add(1, Ordering::AcqRel);
+        if !reserved {
+            seg.header().holders[end_index(end)].fetch_add(1, Ordering::AcqRel);
+        }
         Ok(Conn {
             seg,
             sock: Some(sock),
@@ -171,6 +174,16 @@ impl Conn {
     /// The liveness socket (for the watcher).
     pub(crate) fn sock(&self) -> Option<&OwnedFd> {
         self.sock.as_ref()
+    }
+
+    /// Whether this is the server end.
+    pub(crate) fn is_server_end(&self) -> bool {
+        self.end == End::Server
+    }
+
+    /// Count one more process holding this end (a child about to inherit it).
+    pub(crate) fn reserve_holder(&self) {
+        self.seg.header().holders[end_index(self.end)].fetch_add(1, Ordering::AcqRel);
     }
 
     /// The shared segment's descriptor.

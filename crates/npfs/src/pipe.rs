@@ -115,6 +115,15 @@ impl Watched for Conn {
 
 impl Link {
     fn new(fds: ConnFds, info: &ConnInfo, end: End) -> Result<Link> {
+        Self::make(fds, info, end, false)
+    }
+
+    /// A link over descriptors inherited from a parent, whose holder slot it reserved.
+    fn adopt(fds: ConnFds, info: &ConnInfo, end: End) -> Result<Link> {
+        Self::make(fds, info, end, true)
+    }
+
+    fn make(fds: ConnFds, info: &ConnInfo, end: End, reserved: bool) -> Result<Link> {
         let conn = Arc::new(Conn::new(
             fds.sock,
             fds.shm,
@@ -122,6 +131,7 @@ impl Link {
             info.attrs,
             info.server_pid,
             info.client_pid,
+            reserved,
         )?);
         let weak: Weak<dyn Watched> = Arc::downgrade(&conn) as Weak<dyn Watched>;
         let token = conn.sock().and_then(|s| watcher::watch(s.as_fd(), weak));
@@ -219,7 +229,10 @@ pub struct PipeHandle {
 
 impl PipeHandle {
     fn is_server(&self) -> bool {
-        matches!(self.inner.kind, Kind::Server(_))
+        match &self.inner.kind {
+            Kind::Server(_) => true,
+            Kind::Client(l) => l.conn.is_server_end(),
+        }
     }
 
     /// The connection to operate on, or the error the handle's state gives for `op`.
@@ -424,6 +437,115 @@ impl PipeHandle {
         self.link(Win32Error::SUCCESS, Win32Error::SUCCESS)
             .map(|l| l.conn.available())
             .unwrap_or(0)
+    }
+
+    /// Prepare this end to be inherited by a child process (a handle created with
+    /// `bInheritHandle`): clears close-on-exec on its descriptors and returns a token for the
+    /// child to pass to [`PipeHandle::from_inherited`] (for example in an environment
+    /// variable). Make one token per child. This handle stays usable; both processes then
+    /// share the end, as inherited handles do on Windows, and it stays open until every
+    /// process has closed it. A server end must be connected (`ERROR_PIPE_NOT_CONNECTED`);
+    /// in the child it carries data, not ConnectNamedPipe/DisconnectNamedPipe.
+    pub fn inherit_token(&self) -> Result<String> {
+        use std::os::fd::AsRawFd;
+        let link = self.link(
+            Win32Error::PIPE_NOT_CONNECTED,
+            Win32Error::PIPE_NOT_CONNECTED,
+        )?;
+        let conn = &link.conn;
+        let sock = conn.sock().ok_or(Win32Error::INVALID_HANDLE)?;
+        for fd in [sock.as_fd(), conn.shm_fd().as_fd()] {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
+                .map_err(|_| Win32Error::INVALID_HANDLE)?;
+        }
+        // The child holds the end from now on, whether or not it ever takes it over.
+        conn.reserve_holder();
+        let a = conn.attrs();
+        Ok(format!(
+            "npfs1;{};{};{};{};{};{};{};{};{};{};{};{}",
+            if conn.is_server_end() { 's' } else { 'c' },
+            sock.as_raw_fd(),
+            conn.shm_fd().as_raw_fd(),
+            u8::from(a.pipe_type == PipeType::Message),
+            a.direction.as_open_mode(),
+            a.max_instances,
+            a.out_quota,
+            a.in_quota,
+            a.default_timeout_ms,
+            conn.server_pid,
+            conn.client_pid,
+            self.inner.name.full()
+        ))
+    }
+
+    /// Take over an end inherited from the parent process, from the token its
+    /// [`PipeHandle::inherit_token`] made. `ERROR_INVALID_HANDLE` if the token is malformed or
+    /// names descriptors this process does not have.
+    pub fn from_inherited(token: &str) -> Result<PipeHandle> {
+        use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+        let bad = Win32Error::INVALID_HANDLE;
+        let f: Vec<&str> = token.splitn(13, ';').collect();
+        if f.len() != 13 || f[0] != "npfs1" {
+            return Err(bad);
+        }
+        let end = match f[1] {
+            "s" => End::Server,
+            "c" => End::Client,
+            _ => return Err(bad),
+        };
+        let n = |i: usize| f[i].parse::<u32>().map_err(|_| bad);
+        let fd = |i: usize| -> Result<RawFd> {
+            let v = f[i].parse::<RawFd>().map_err(|_| bad)?;
+            if v < 0 {
+                return Err(bad);
+            }
+            // SAFETY: borrowing for the duration of one fcntl call; no ownership is taken.
+            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(v) };
+            rustix::io::fcntl_getfd(b).map_err(|_| bad)?;
+            Ok(v)
+        };
+        let (sock, shm) = (fd(2)?, fd(3)?);
+        if sock == shm {
+            return Err(bad);
+        }
+        let attrs = PipeAttributes {
+            direction: config::Direction::from_open_mode(n(5)?).ok_or(bad)?,
+            pipe_type: if n(4)? == 1 {
+                PipeType::Message
+            } else {
+                PipeType::Byte
+            },
+            max_instances: n(6)?,
+            out_quota: n(7)?,
+            in_quota: n(8)?,
+            default_timeout_ms: n(9)?,
+        };
+        let name = PipeName::parse(f[12]).map_err(|_| bad)?;
+        let info = ConnInfo {
+            conn_id: 0,
+            attrs,
+            server_pid: n(10)?,
+            client_pid: n(11)?,
+            instance_id: 0,
+        };
+        // SAFETY: the token names two distinct open descriptors that this process inherited
+        // for this purpose (checked above); from here on this handle owns them.
+        let (sock, shm) = unsafe { (OwnedFd::from_raw_fd(sock), OwnedFd::from_raw_fd(shm)) };
+        for fd in [&sock, &shm] {
+            let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
+        }
+        let link = Arc::new(Link::adopt(ConnFds { sock, shm }, &info, end)?);
+        Ok(PipeHandle {
+            inner: Arc::new(Inner {
+                name,
+                attrs,
+                kind: Kind::Client(link),
+                modes: Mutex::new(Modes {
+                    read_mode: ReadMode::Byte,
+                    nowait: false,
+                }),
+            }),
+        })
     }
 
     /// The pipe's full name (`\\.\pipe\NAME`).
@@ -821,101 +943,19 @@ impl PipeClient {
         })
     }
 
-    /// Prepare this client end to be inherited by a child process (bInheritHandle): clears
-    /// close-on-exec on its descriptors and returns a token for the child to pass to
-    /// [`PipeClient::from_inherited`] (for example in an environment variable). This handle
-    /// stays usable; both processes then share the end, as inherited handles do on Windows.
+    /// Prepare this client end for a child process: see [`PipeHandle::inherit_token`].
     pub fn inherit_token(&self) -> Result<String> {
-        use std::os::fd::AsRawFd;
-        let Kind::Client(l) = &self.handle.inner.kind else {
-            return Err(Win32Error::INVALID_HANDLE);
-        };
-        let sock = l.conn.sock().ok_or(Win32Error::INVALID_HANDLE)?;
-        for fd in [sock.as_fd(), l.conn.shm_fd().as_fd()] {
-            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
-                .map_err(|_| Win32Error::INVALID_HANDLE)?;
-        }
-        let a = l.conn.attrs();
-        Ok(format!(
-            "npfs1;{};{};{};{};{};{};{};{};{};{};{}",
-            sock.as_raw_fd(),
-            l.conn.shm_fd().as_raw_fd(),
-            u8::from(a.pipe_type == PipeType::Message),
-            a.direction.as_open_mode(),
-            a.max_instances,
-            a.out_quota,
-            a.in_quota,
-            a.default_timeout_ms,
-            l.conn.server_pid,
-            l.conn.client_pid,
-            self.handle.inner.name.full()
-        ))
+        self.handle.inherit_token()
     }
 
-    /// Take over a client end inherited from the parent process, from the token its
-    /// [`PipeClient::inherit_token`] made. `ERROR_INVALID_HANDLE` if the token is malformed or
-    /// names descriptors this process does not have.
+    /// Take over a client end inherited from the parent process (see
+    /// [`PipeHandle::from_inherited`]); `ERROR_INVALID_HANDLE` if the token is for a server end.
     pub fn from_inherited(token: &str) -> Result<PipeClient> {
-        use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-        let bad = Win32Error::INVALID_HANDLE;
-        let f: Vec<&str> = token.splitn(12, ';').collect();
-        if f.len() != 12 || f[0] != "npfs1" {
-            return Err(bad);
+        let handle = PipeHandle::from_inherited(token)?;
+        if handle.is_server() {
+            return Err(Win32Error::INVALID_HANDLE);
         }
-        let n = |i: usize| f[i].parse::<u32>().map_err(|_| bad);
-        let fd = |i: usize| -> Result<RawFd> {
-            let v = f[i].parse::<RawFd>().map_err(|_| bad)?;
-            // The descriptor must exist and be a socket / the memfd we expect (checked when
-            // mapped); fcntl tells whether it is open at all.
-            // SAFETY: borrowing for the duration of one fcntl call; no ownership is taken.
-            let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(v) };
-            rustix::io::fcntl_getfd(b).map_err(|_| bad)?;
-            Ok(v)
-        };
-        let (sock, shm) = (fd(1)?, fd(2)?);
-        if sock == shm {
-            return Err(bad);
-        }
-        let attrs = PipeAttributes {
-            direction: config::Direction::from_open_mode(n(4)?).ok_or(bad)?,
-            pipe_type: if n(3)? == 1 {
-                PipeType::Message
-            } else {
-                PipeType::Byte
-            },
-            max_instances: n(5)?,
-            out_quota: n(6)?,
-            in_quota: n(7)?,
-            default_timeout_ms: n(8)?,
-        };
-        let name = PipeName::parse(f[11]).map_err(|_| bad)?;
-        // SAFETY: the token names two distinct descriptors that this process inherited for
-        // this purpose (checked open above); from here on this handle owns them.
-        let (sock, shm) = unsafe { (OwnedFd::from_raw_fd(sock), OwnedFd::from_raw_fd(shm)) };
-        for fd in [&sock, &shm] {
-            let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
-        }
-        let info = ConnInfo {
-            conn_id: 0,
-            attrs,
-            server_pid: n(9)?,
-            client_pid: n(10)?,
-            instance_id: 0,
-        };
-        let link = Arc::new(Link::new(ConnFds { sock, shm }, &info, End::Client)?);
-        Ok(PipeClient {
-            handle: PipeHandle {
-                inner: Arc::new(Inner {
-                    name,
-                    attrs,
-                    kind: Kind::Client(link),
-                    modes: Mutex::new(Modes {
-                        read_mode: ReadMode::Byte,
-                        nowait: false,
-                    }),
-                }),
-            },
-        })
+        Ok(PipeClient { handle })
     }
 
     /// CreateFile with read and write access.

@@ -16,6 +16,8 @@
 //!   `ready`, then N times: connect, read one message, write it back, flush, disconnect.
 //! - `pids NAME`: open NAME and print `<own pid> <client_process_id> <server_process_id>`;
 //!   also send that line through the pipe, then wait for the server to close.
+//! - `inherited-server-echo`: take the server end from `$NPFS_TEST_TOKEN`, read one message,
+//!   write it back upper-cased, exit.
 //! - `inherited-write N`: take the client end from `$NPFS_TEST_TOKEN`, print `start`, write N
 //!   bytes (this may block on quota), print `written`, sleep until killed.
 //! - `call NAME TEXT`: CallNamedPipe(NAME, TEXT, 64-byte reply, wait forever); print the reply.
@@ -193,6 +195,20 @@ fn main() {
             say("written");
             let _keep = c;
             sleep_forever();
+        }
+        "inherited-server-echo" => {
+            let token = std::env::var("NPFS_TEST_TOKEN").unwrap_or_else(|_| fail("no token"));
+            let h = npfs::PipeHandle::from_inherited(&token)
+                .unwrap_or_else(|e| fail(&format!("from_inherited: {e:?}")));
+            say("start");
+            let mut b = [0u8; 64];
+            let r = h
+                .read(&mut b)
+                .unwrap_or_else(|e| fail(&format!("read: {e:?}")));
+            let reply = b[..r.len].to_ascii_uppercase();
+            h.write(&reply)
+                .unwrap_or_else(|e| fail(&format!("write: {e:?}")));
+            say("echoed");
         }
         "call" => {
             let mut reply = [0u8; 64];
