@@ -656,7 +656,6 @@ fn handle_state_on_detached_client_pipe_not_connected() {
 // conformance §4 test_pipe_local_info: "CurrentInstances 1 (but 0 for a client in CLOSING, i.e.
 // after the server handle was closed)".
 #[test]
-#[ignore = "known deviation: current_instances() on a CLOSING client still reports 1 after the last server handle closed"]
 fn current_instances_zero_for_client_after_server_closed() {
     let (s, c) = byte_pair("curinst");
     assert_eq!(c.current_instances(), Ok(1));
