@@ -265,24 +265,6 @@ impl<'a> Queue<'a> {
         if h.end > LIMIT || h.filled > LIMIT || h.assigned > LIMIT || h.freed > LIMIT {
             *h = QueueHeader::default();
         }
-        let end = h.end;
-        for e in h.entries.iter_mut() {
-            if e.start > end || e.len > end - e.start {
-                e.flags |= E_DEAD;
-                e.start = end;
-                e.len = 0;
-            }
-        }
-        for r in h.reads.iter_mut() {
-            if r.start > end || r.len > end - r.start || r.len > r.size || r.copied > r.len {
-                if r.state == R_ASSIGNED {
-                    r.state = R_FREE;
-                }
-                r.start = 0;
-                r.len = 0;
-                r.copied = 0;
-            }
-        }
         if h.e_tail.wrapping_sub(h.e_head) > MAX_ENTRIES as u64 {
             h.e_tail = h.e_head;
         }
@@ -300,6 +282,31 @@ impl<'a> Queue<'a> {
         }
         if h.filled.wrapping_sub(h.freed) > self.ring.len() as u64 {
             h.freed = h.filled.saturating_sub(self.ring.len() as u64);
+        }
+        // Only live slots are ever read, so only they need checking.
+        let end = h.end;
+        let mut i = h.e_head;
+        while i != h.e_tail {
+            let e = &mut h.entries[(i % MAX_ENTRIES as u64) as usize];
+            if e.start > end || e.len > end - e.start {
+                e.flags |= E_DEAD;
+                e.start = end;
+                e.len = 0;
+            }
+            i = i.wrapping_add(1);
+        }
+        let mut i = h.r_head;
+        while i != h.r_tail {
+            let r = &mut h.reads[(i % MAX_READS as u64) as usize];
+            if r.start > end || r.len > end - r.start || r.len > r.size || r.copied > r.len {
+                if r.state == R_ASSIGNED {
+                    r.state = R_FREE;
+                }
+                r.start = 0;
+                r.len = 0;
+                r.copied = 0;
+            }
+            i = i.wrapping_add(1);
         }
     }
 
@@ -916,6 +923,18 @@ impl<'a> Queue<'a> {
             }
         }
         self.collect();
+    }
+
+    /// Whether a process other than `me` owns a pending write or read here (only then can
+    /// [`Queue::reap`] find anything to do).
+    pub fn has_foreign(&self, me: u32) -> bool {
+        self.entry_indices().any(|i| {
+            let e = self.entry(i);
+            e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 && e.pid != me
+        }) || self.read_indices().any(|i| {
+            let r = self.rec(i);
+            r.state != R_FREE && r.pid != me
+        })
     }
 
     /// Process ids that own pending writes or reads (for [`Queue::reap`]'s liveness checks).

@@ -763,3 +763,88 @@ fn disconnect_fails_partly_copied_write() {
     let r = p.start_read(10, true);
     assert_eq!(p.poll_read(r, &mut [0; 10]).unwrap(), ReadProgress::Pending);
 }
+
+fn arb_entry() -> impl Strategy<Value = Entry> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(start, len, op, pid, flags)| Entry {
+            start,
+            len,
+            op,
+            pid,
+            flags,
+        })
+}
+
+fn arb_record() -> impl Strategy<Value = ReadRecord> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        0u32..5,
+        any::<u32>(),
+    )
+        .prop_map(
+            |(op, size, start, len, copied, pid, state, flags)| ReadRecord {
+                op,
+                size,
+                start,
+                len,
+                copied,
+                pid,
+                state,
+                flags,
+                error: 0,
+            },
+        )
+}
+
+proptest! {
+    /// A header full of garbage (what a hostile peer can write into shared memory) never makes
+    /// any operation panic, loop forever or index out of bounds.
+    #[test]
+    fn garbage_header_never_panics(
+        pos in proptest::collection::vec(any::<u64>(), 8),
+        small in proptest::collection::vec(0u64..5000, 8),
+        use_small in any::<bool>(),
+        entries in proptest::collection::vec(arb_entry(), 8),
+        reads in proptest::collection::vec(arb_record(), 8),
+        msg in any::<bool>(),
+    ) {
+        let mut p = Pipe::with_ring(300, msg, 256);
+        let v = if use_small { &small } else { &pos };
+        p.h.end = v[0];
+        p.h.filled = v[1];
+        p.h.assigned = v[2];
+        p.h.freed = v[3];
+        p.h.e_head = v[4];
+        p.h.e_tail = v[5];
+        p.h.r_head = v[6];
+        p.h.r_tail = v[7];
+        for (k, e) in entries.into_iter().enumerate() {
+            p.h.entries[k * 31 % MAX_ENTRIES] = e;
+        }
+        for (k, r) in reads.into_iter().enumerate() {
+            p.h.reads[k * 7 % MAX_READS] = r;
+        }
+        let _ = p.peek(64);
+        let (w, _) = p.write(&[1u8; 40]);
+        let r = p.start_read(50, msg);
+        let _ = p.poll_read(r, &mut [0u8; 50]);
+        let _ = p.q().write_poll(w, &[1u8; 40]);
+        let _ = p.q().write_cancel(w);
+        p.q().reap(&mut |pid| pid % 2 == 0);
+        p.q().writer_closed();
+        p.q().reader_closed();
+        p.q().disconnect();
+        let _ = p.q().is_drained();
+    }
+}

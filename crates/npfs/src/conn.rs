@@ -56,6 +56,10 @@ pub(crate) struct Conn {
     /// Process id of the client that opened this connection.
     pub client_pid: u32,
     seen_close: AtomicU32,
+    /// Current spin budget before sleeping, in ns (adaptive).
+    spin_ns: AtomicU64,
+    /// Sleeps since the budget dropped to zero (to probe again now and then).
+    spin_probe: AtomicU32,
 }
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
@@ -168,6 +172,8 @@ impl Conn {
             server_pid,
             client_pid,
             seen_close: AtomicU32::new(seen),
+            spin_ns: AtomicU64::new(sys::spin_max_ns()),
+            spin_probe: AtomicU32::new(0),
         })
     }
 
@@ -336,7 +342,9 @@ impl Conn {
             }
             timeout = timeout.min(d - now);
         }
-        sys::futex_wait(&hdr.seq[dir], seen, Some(timeout));
+        if !self.spin(&hdr.seq[dir], seen) {
+            sys::futex_wait(&hdr.seq[dir], seen, Some(timeout));
+        }
         hdr.waiters[dir].fetch_sub(1, Ordering::AcqRel);
         if hdr.seq[dir].load(Ordering::Acquire) == seen {
             // Nothing moved for a while: look for a peer that crashed, and for pending
@@ -344,6 +352,39 @@ impl Conn {
             self.reap();
         }
         true
+    }
+
+    /// Adaptive brief spinning before sleeping: on a machine with more than one CPU, watch
+    /// `word` for a change for up to the current budget. The budget doubles (up to
+    /// [`sys::spin_max_ns`]) when a spin saw the change and halves when it did not, so an idle
+    /// or slow peer costs next to nothing, and a busy one on another core is answered without
+    /// a sleep and a wake-up. Returns true when the word changed.
+    fn spin(&self, word: &AtomicU32, seen: u32) -> bool {
+        let max = sys::spin_max_ns();
+        let budget = self.spin_ns.load(Ordering::Relaxed).min(max);
+        if budget == 0 {
+            // Probe again now and then: the peer's pace may have changed.
+            let n = self.spin_probe.fetch_add(1, Ordering::Relaxed);
+            if max == 0 || !n.is_multiple_of(64) {
+                return false;
+            }
+        }
+        let budget = budget.max(1_000);
+        let start = std::time::Instant::now();
+        let mut i = 0u32;
+        loop {
+            if word.load(Ordering::Acquire) != seen {
+                let grown = (budget * 2).min(max);
+                self.spin_ns.store(grown, Ordering::Relaxed);
+                return true;
+            }
+            std::hint::spin_loop();
+            i = i.wrapping_add(1);
+            if i.is_multiple_of(64) && start.elapsed().as_nanos() as u64 >= budget {
+                self.spin_ns.store(budget / 4, Ordering::Relaxed);
+                return false;
+            }
+        }
     }
 
     fn reap(&self) {
@@ -364,8 +405,11 @@ impl Conn {
     /// process that was killed: its unread data leaves the pipe, as on Windows). Costs a
     /// liveness check only while another process has something pending there.
     fn reap_dead(&self, g: &mut Guard<'_>, dir: usize) {
+        if !g.queue(dir).has_foreign(sys::my_pid()) {
+            return;
+        }
         let pids = g.queue(dir).foreign_pids(sys::my_pid());
-        if !pids.is_empty() && pids.iter().any(|&p| !sys::pid_alive(p)) {
+        if pids.iter().any(|&p| !sys::pid_alive(p)) {
             g.queue(dir).reap(&mut |p| sys::pid_alive(p));
         }
     }
@@ -405,6 +449,10 @@ impl Conn {
                         e
                     }
                 })?;
+            // Data already there: finish under the same lock.
+            if let ReadProgress::Done(d) = g.queue(dir).read_poll(op, buf)? {
+                return Ok(d);
+            }
         }
         self.finish_read(op, buf, None)
     }

@@ -93,3 +93,25 @@ pub(crate) fn socket_hung_up(sock: &impl AsFd) -> bool {
         _ => false,
     }
 }
+
+/// The longest a waiter spins before it sleeps, in ns: 0 on a single CPU (the peer could not
+/// run meanwhile), else 50 µs, or `NPFS_SPIN_US` when set.
+pub(crate) fn spin_max_ns() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        if let Some(us) = std::env::var("NPFS_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            return us * 1000;
+        }
+        let cpus = rustix::thread::sched_getaffinity(None)
+            .map(|s| s.count())
+            .unwrap_or(1);
+        if cpus > 1 {
+            50_000
+        } else {
+            0
+        }
+    })
+}
