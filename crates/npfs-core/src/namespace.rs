@@ -139,6 +139,23 @@ pub struct InstanceInfo {
     pub epoch: u64,
     /// Who created it.
     pub server: Identity,
+    /// The client connected to it: set by [`Namespace::open`] while the instance is
+    /// CONNECTED; `None` otherwise, and for a connected instance reregistered after a broker
+    /// restart (the new broker never saw its client).
+    pub client: Option<Identity>,
+}
+
+/// Everything the broker knows about one pipe ([`Namespace::detail`]): what `npfs info`
+/// and `npfs list` show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipeDetail {
+    /// The pipe's summary, as in [`Namespace::list`].
+    pub summary: PipeSummary,
+    /// The first instance asked for `PIPE_REJECT_REMOTE_CLIENTS` (a pipe reregistered after a
+    /// broker restart reports `false`: the flag is not part of the reregistration).
+    pub reject_remote: bool,
+    /// Its instances, in creation order.
+    pub instances: Vec<InstanceInfo>,
 }
 
 /// A pipe object (NPFS FCB).
@@ -147,6 +164,8 @@ struct Pipe {
     display_name: String,
     attrs: PipeAttributes,
     owner: Identity,
+    /// `PIPE_REJECT_REMOTE_CLIENTS` of the first instance.
+    reject_remote: bool,
     /// Every instance of the pipe, in creation order.
     instances: Vec<InstanceId>,
     /// LISTENING instances, earliest to enter LISTENING first.
@@ -160,6 +179,8 @@ struct Instance {
     state: InstanceState,
     epoch: u64,
     server: Identity,
+    /// The connected client (see [`InstanceInfo::client`]).
+    client: Option<Identity>,
 }
 
 /// A pending WaitNamedPipe.
@@ -226,10 +247,9 @@ impl Namespace {
             }
             true
         } else {
-            self.pipes.insert(
-                key.to_owned(),
-                Pipe::new(display_name, params.attrs, server),
-            );
+            let mut pipe = Pipe::new(display_name, params.attrs, server);
+            pipe.reject_remote = params.options.reject_remote;
+            self.pipes.insert(key.to_owned(), pipe);
             false
         };
         let instance = self.add_instance(key, InstanceState::Listening, INITIAL_EPOCH, server);
@@ -294,6 +314,7 @@ impl Namespace {
                 state,
                 epoch,
                 server,
+                client: None,
             },
         );
         let pipe = self.pipes.get_mut(key).expect("pipe exists");
@@ -319,8 +340,7 @@ impl Namespace {
         desired_access: u32,
         client: Identity,
     ) -> Result<Opened, Win32Error> {
-        // The client's identity is for the coming access checks against the pipe's DACL.
-        let _ = client;
+        // The client's identity is also for the coming access checks against the pipe's DACL.
         let pipe = self.pipes.get_mut(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
         check_client_access(pipe.attrs.direction, desired_access)?;
         let id = pipe.listeners.pop_front().ok_or(Win32Error::PIPE_BUSY)?;
@@ -328,6 +348,7 @@ impl Namespace {
         let inst = self.instances.get_mut(&id).expect("listener exists");
         debug_assert_eq!(inst.state, InstanceState::Listening);
         inst.state = InstanceState::Connected;
+        inst.client = Some(client);
         Ok(Opened {
             instance: id,
             attrs,
@@ -353,6 +374,7 @@ impl Namespace {
             InstanceState::Connected => Err(Win32Error::PIPE_CONNECTED),
             InstanceState::Disconnected => {
                 inst.state = InstanceState::Listening;
+                inst.client = None;
                 inst.epoch += 1;
                 let epoch = inst.epoch;
                 let key = inst.key.clone();
@@ -384,6 +406,7 @@ impl Namespace {
             pipe.listeners.retain(|&id| id != instance);
         }
         inst.state = InstanceState::Disconnected;
+        inst.client = None;
         Ok(true)
     }
 
@@ -508,27 +531,45 @@ impl Namespace {
 
     /// Every pipe, sorted by display name.
     pub fn list(&self) -> Vec<PipeSummary> {
-        let mut out: Vec<PipeSummary> = self
-            .pipes
-            .values()
-            .map(|p| {
-                let count = |s| {
-                    p.instances
-                        .iter()
-                        .filter(|id| self.instances[id].state == s)
-                        .count() as u32
-                };
-                PipeSummary {
-                    display_name: p.display_name.clone(),
-                    attrs: p.attrs,
-                    instances: p.instances.len() as u32,
-                    listening: count(InstanceState::Listening),
-                    connected: count(InstanceState::Connected),
-                    owner_uid: p.owner.uid,
-                }
-            })
-            .collect();
+        let mut out: Vec<PipeSummary> = self.pipes.values().map(|p| self.summary(p)).collect();
         out.sort_by(|a, b| a.display_name.cmp(&b.display_name));
+        out
+    }
+
+    fn summary(&self, p: &Pipe) -> PipeSummary {
+        let count = |s| {
+            p.instances
+                .iter()
+                .filter(|id| self.instances[id].state == s)
+                .count() as u32
+        };
+        PipeSummary {
+            display_name: p.display_name.clone(),
+            attrs: p.attrs,
+            instances: p.instances.len() as u32,
+            listening: count(InstanceState::Listening),
+            connected: count(InstanceState::Connected),
+            owner_uid: p.owner.uid,
+        }
+    }
+
+    fn detail_of(&self, p: &Pipe) -> PipeDetail {
+        PipeDetail {
+            summary: self.summary(p),
+            reject_remote: p.reject_remote,
+            instances: p.instances.iter().map(|&id| self.info(id)).collect(),
+        }
+    }
+
+    /// Summary, remote-client flag and instance states of `key`, if the pipe exists.
+    pub fn detail(&self, key: &str) -> Option<PipeDetail> {
+        self.pipes.get(key).map(|p| self.detail_of(p))
+    }
+
+    /// [`Namespace::detail`] of every pipe, sorted by display name.
+    pub fn details(&self) -> Vec<PipeDetail> {
+        let mut out: Vec<PipeDetail> = self.pipes.values().map(|p| self.detail_of(p)).collect();
+        out.sort_by(|a, b| a.summary.display_name.cmp(&b.summary.display_name));
         out
     }
 
@@ -563,6 +604,7 @@ impl Namespace {
             state: i.state,
             epoch: i.epoch,
             server: i.server,
+            client: i.client,
         }
     }
 
@@ -601,7 +643,12 @@ impl Namespace {
                 );
             }
             for id in &pipe.instances {
-                assert_eq!(&self.instances[id].key, key, "instance {id} in wrong pipe");
+                let inst = &self.instances[id];
+                assert_eq!(&inst.key, key, "instance {id} in wrong pipe");
+                assert!(
+                    inst.client.is_none() || inst.state == InstanceState::Connected,
+                    "instance {id} has a client but is not connected"
+                );
             }
             if !pipe.listeners.is_empty() {
                 assert!(
@@ -632,6 +679,7 @@ impl Pipe {
             display_name: display_name.to_owned(),
             attrs,
             owner,
+            reject_remote: false,
             instances: Vec::new(),
             listeners: VecDeque::new(),
         }
@@ -707,6 +755,38 @@ mod tests {
     }
 
     // ---------------------------------------------------------------- CreateNamedPipe
+
+    /// `detail` reports the remote-client flag and each instance's state, server and client.
+    #[test]
+    fn detail_reports_instances_and_clients() {
+        let mut ns = Namespace::new();
+        let mut p = duplex(3);
+        p.options.reject_remote = true;
+        let a = create(&mut ns, "d", &p).unwrap();
+        let b = create(&mut ns, "d", &duplex(3)).unwrap();
+        let o = ns.open("d", RW, CLIENT).unwrap();
+        assert_eq!(o.instance, a.instance);
+        ns.check_invariants();
+        let d = ns.detail("d").unwrap();
+        assert!(d.reject_remote, "the first instance's flag wins");
+        assert_eq!(d.summary, ns.list()[0]);
+        assert_eq!(d.instances.len(), 2);
+        assert_eq!(d.instances[0].id, a.instance);
+        assert_eq!(d.instances[0].state, InstanceState::Connected);
+        assert_eq!(d.instances[0].server, SERVER);
+        assert_eq!(d.instances[0].client, Some(CLIENT));
+        assert_eq!(d.instances[1].id, b.instance);
+        assert_eq!(d.instances[1].state, InstanceState::Listening);
+        assert_eq!(d.instances[1].client, None);
+        assert!(ns.disconnect(a.instance, o.epoch).unwrap());
+        ns.check_invariants();
+        assert_eq!(ns.detail("d").unwrap().instances[0].client, None);
+        assert_eq!(ns.details(), vec![ns.detail("d").unwrap()]);
+        assert_eq!(ns.detail("nope"), None);
+        assert!(!create(&mut ns, "e", &duplex(1))
+            .map(|_| ns.detail("e").unwrap().reject_remote)
+            .unwrap());
+    }
 
     /// §3.2: a new instance starts in LISTENING; a client may connect before
     /// ConnectNamedPipe.

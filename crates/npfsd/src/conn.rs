@@ -23,6 +23,13 @@ use crate::state::{Push, Shared};
 /// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
 const LIST_CHUNK: usize = 32;
 
+/// Pipes per [`Reply::PipeDetails`] frame, and instances listed per pipe: 4 pipes of 256
+/// characters with 255 instances (42 bytes each) stay below [`MAX_FRAME`]. A pipe with more
+/// instances (possible only through reregistration) lists its first 255; its summary still
+/// counts them all.
+const DETAIL_CHUNK: usize = 4;
+const DETAIL_MAX_INSTANCES: usize = 255;
+
 /// How long an open waits for the server's [`Reply::Connected`] to be written into the
 /// instance's control channel; an instance that cannot take it in that time is dropped.
 const PUSH_DEADLINE: Duration = Duration::from_secs(2);
@@ -208,6 +215,42 @@ async fn serve_requests(
                         pipes: chunk.to_vec(),
                     };
                     send(stream, &reply).await?;
+                }
+            }
+            Request::Describe { name } => {
+                let details = match name {
+                    None => Ok(shared.lock().ns.details()),
+                    Some(name) => local_key(&name).and_then(|key| {
+                        shared
+                            .lock()
+                            .ns
+                            .detail(&key)
+                            .map(|d| vec![d])
+                            .ok_or(Win32Error::FILE_NOT_FOUND)
+                    }),
+                };
+                match details {
+                    Err(e) => send(stream, &Reply::Error(e)).await?,
+                    Ok(mut pipes) => {
+                        for d in &mut pipes {
+                            d.instances.truncate(DETAIL_MAX_INSTANCES);
+                        }
+                        let mut chunks = pipes.chunks(DETAIL_CHUNK).peekable();
+                        if chunks.peek().is_none() {
+                            let reply = Reply::PipeDetails {
+                                more: false,
+                                pipes: Vec::new(),
+                            };
+                            send(stream, &reply).await?;
+                        }
+                        while let Some(chunk) = chunks.next() {
+                            let reply = Reply::PipeDetails {
+                                more: chunks.peek().is_some(),
+                                pipes: chunk.to_vec(),
+                            };
+                            send(stream, &reply).await?;
+                        }
+                    }
                 }
             }
             Request::Listen | Request::Disconnect { .. } | Request::Close => {

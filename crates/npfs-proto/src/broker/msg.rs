@@ -4,7 +4,9 @@ use npfs_core::config::{
     CreateParams, Direction, InstanceOptions, PipeAttributes, PipeType, ReadMode,
 };
 use npfs_core::consts::PIPE_UNLIMITED_INSTANCES;
-use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+use npfs_core::namespace::{
+    Identity, InstanceInfo, InstanceState, PipeDetail, PipeSummary, WaitTimeout,
+};
 use npfs_core::Win32Error;
 
 use super::codec::{Reader, Writer};
@@ -61,6 +63,14 @@ pub enum Request {
         state: InstanceState,
         /// The instance's listen epoch.
         epoch: u64,
+    },
+    /// The details of one pipe (`Some(name)`: [`Reply::Error`] with `ERROR_FILE_NOT_FOUND`
+    /// when it does not exist) or of every pipe (`None`): remote-client flag and the state,
+    /// server and client of each instance. Answer: one or more [`Reply::PipeDetails`]
+    /// frames, the last with `more == false`.
+    Describe {
+        /// Full pipe name, or `None` for every pipe.
+        name: Option<String>,
     },
     /// Control channel: ConnectNamedPipe. Answer: [`Reply::Listening`] or [`Reply::Error`].
     Listen,
@@ -119,6 +129,13 @@ pub enum Reply {
         /// The pipes in this part.
         pipes: Vec<PipeSummary>,
     },
+    /// Part of the answer to [`Request::Describe`].
+    PipeDetails {
+        /// More [`Reply::PipeDetails`] frames follow.
+        more: bool,
+        /// The pipes in this part.
+        pipes: Vec<PipeDetail>,
+    },
     /// Control channel: the instance is listening in this epoch.
     Listening {
         /// Current epoch.
@@ -161,6 +178,7 @@ mod op {
     pub const LISTEN: u8 = 0x07;
     pub const DISCONNECT: u8 = 0x08;
     pub const CLOSE: u8 = 0x09;
+    pub const DESCRIBE: u8 = 0x0A;
 
     pub const ERROR: u8 = 0x81;
     pub const CREATED: u8 = 0x82;
@@ -172,6 +190,7 @@ mod op {
     pub const DISCONNECTED: u8 = 0x88;
     pub const CONNECTED: u8 = 0x89;
     pub const CLOSED: u8 = 0x8A;
+    pub const PIPE_DETAILS: u8 = 0x8B;
 }
 
 impl Request {
@@ -224,6 +243,16 @@ impl Request {
                 w.u8(state_code(*state));
                 w.u64(*epoch);
                 op::REREGISTER
+            }
+            Request::Describe { name } => {
+                match name {
+                    None => w.bool(false),
+                    Some(n) => {
+                        w.bool(true);
+                        w.str(n)?;
+                    }
+                }
+                op::DESCRIBE
             }
             Request::Listen => op::LISTEN,
             Request::Disconnect { epoch } => {
@@ -278,6 +307,9 @@ impl Request {
                 attrs: get_attrs(&mut r)?,
                 state: get_state(&mut r)?,
                 epoch: r.u64()?,
+            },
+            op::DESCRIBE => Request::Describe {
+                name: if r.bool()? { Some(r.str()?) } else { None },
             },
             op::LISTEN => Request::Listen,
             op::DISCONNECT => Request::Disconnect { epoch: r.u64()? },
@@ -343,14 +375,34 @@ impl Reply {
                 let n = u16::try_from(pipes.len()).map_err(|_| ProtoError::TooLarge)?;
                 w.u32(n.into());
                 for p in pipes {
-                    w.str(&p.display_name)?;
-                    put_attrs(&mut w, &p.attrs);
-                    w.u32(p.instances);
-                    w.u32(p.listening);
-                    w.u32(p.connected);
-                    w.u32(p.owner_uid);
+                    put_summary(&mut w, p)?;
                 }
                 op::PIPE_LIST
+            }
+            Reply::PipeDetails { more, pipes } => {
+                w.bool(*more);
+                let n = u16::try_from(pipes.len()).map_err(|_| ProtoError::TooLarge)?;
+                w.u32(n.into());
+                for d in pipes {
+                    put_summary(&mut w, &d.summary)?;
+                    w.bool(d.reject_remote);
+                    let n = u16::try_from(d.instances.len()).map_err(|_| ProtoError::TooLarge)?;
+                    w.u32(n.into());
+                    for i in &d.instances {
+                        w.u64(i.id);
+                        w.u8(state_code(i.state));
+                        w.u64(i.epoch);
+                        put_identity(&mut w, &i.server);
+                        match &i.client {
+                            None => w.bool(false),
+                            Some(c) => {
+                                w.bool(true);
+                                put_identity(&mut w, c);
+                            }
+                        }
+                    }
+                }
+                op::PIPE_DETAILS
             }
             Reply::Listening { epoch } => {
                 w.u64(*epoch);
@@ -413,16 +465,45 @@ impl Reply {
                 }
                 let mut pipes = Vec::new();
                 for _ in 0..n {
-                    pipes.push(PipeSummary {
-                        display_name: r.str()?,
-                        attrs: get_attrs(&mut r)?,
-                        instances: r.u32()?,
-                        listening: r.u32()?,
-                        connected: r.u32()?,
-                        owner_uid: r.u32()?,
-                    });
+                    pipes.push(get_summary(&mut r)?);
                 }
                 Reply::PipeList { more, pipes }
+            }
+            op::PIPE_DETAILS => {
+                let more = r.bool()?;
+                let n = r.u32()?;
+                if n > u32::from(u16::MAX) {
+                    return Err(ProtoError::InvalidValue("pipe count"));
+                }
+                let mut pipes = Vec::new();
+                for _ in 0..n {
+                    let summary = get_summary(&mut r)?;
+                    let reject_remote = r.bool()?;
+                    let count = r.u32()?;
+                    if count > u32::from(u16::MAX) {
+                        return Err(ProtoError::InvalidValue("instance count"));
+                    }
+                    let mut instances = Vec::new();
+                    for _ in 0..count {
+                        instances.push(InstanceInfo {
+                            id: r.u64()?,
+                            state: get_state(&mut r)?,
+                            epoch: r.u64()?,
+                            server: get_identity(&mut r)?,
+                            client: if r.bool()? {
+                                Some(get_identity(&mut r)?)
+                            } else {
+                                None
+                            },
+                        });
+                    }
+                    pipes.push(PipeDetail {
+                        summary,
+                        reject_remote,
+                        instances,
+                    });
+                }
+                Reply::PipeDetails { more, pipes }
             }
             op::LISTENING => Reply::Listening { epoch: r.u64()? },
             op::DISCONNECTED => Reply::Disconnected { applied: r.bool()? },
@@ -440,6 +521,41 @@ impl Reply {
         r.finish()?;
         Ok(reply)
     }
+}
+
+fn put_summary(w: &mut Writer, p: &PipeSummary) -> Result<(), ProtoError> {
+    w.str(&p.display_name)?;
+    put_attrs(w, &p.attrs);
+    w.u32(p.instances);
+    w.u32(p.listening);
+    w.u32(p.connected);
+    w.u32(p.owner_uid);
+    Ok(())
+}
+
+fn get_summary(r: &mut Reader<'_>) -> Result<PipeSummary, ProtoError> {
+    Ok(PipeSummary {
+        display_name: r.str()?,
+        attrs: get_attrs(r)?,
+        instances: r.u32()?,
+        listening: r.u32()?,
+        connected: r.u32()?,
+        owner_uid: r.u32()?,
+    })
+}
+
+fn put_identity(w: &mut Writer, i: &Identity) {
+    w.u32(i.pid);
+    w.u32(i.uid);
+    w.u32(i.gid);
+}
+
+fn get_identity(r: &mut Reader<'_>) -> Result<Identity, ProtoError> {
+    Ok(Identity {
+        pid: r.u32()?,
+        uid: r.u32()?,
+        gid: r.u32()?,
+    })
 }
 
 fn put_attrs(w: &mut Writer, a: &PipeAttributes) {

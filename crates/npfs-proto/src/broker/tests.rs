@@ -4,7 +4,9 @@ use super::*;
 use npfs_core::config::{
     CreateParams, Direction, InstanceOptions, PipeAttributes, PipeType, ReadMode,
 };
-use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+use npfs_core::namespace::{
+    Identity, InstanceInfo, InstanceState, PipeDetail, PipeSummary, WaitTimeout,
+};
 use npfs_core::Win32Error;
 use proptest::prelude::*;
 
@@ -55,6 +57,77 @@ fn closed_fixture() {
     let f = encode_frame(0x8A, &[1]).unwrap();
     assert_eq!(decode_reply(&f), Err(ProtoError::Trailing));
     assert_eq!(decode_request(&bytes), Err(ProtoError::UnknownOpcode(0x8A)));
+}
+
+#[test]
+fn describe_fixture() {
+    let all = Request::Describe { name: None }.encode().unwrap();
+    assert_eq!(all, [3, 0, 0, 0, VERSION, 0x0A, 0]);
+    assert_eq!(
+        decode_request(&all),
+        Ok(Some((Request::Describe { name: None }, 7)))
+    );
+    let one = Request::Describe {
+        name: Some("ab".into()),
+    }
+    .encode()
+    .unwrap();
+    assert_eq!(one, [7, 0, 0, 0, VERSION, 0x0A, 1, 2, 0, b'a', b'b']);
+    // A flag other than 0/1 is refused; a missing name is truncated; not a reply.
+    let f = encode_frame(0x0A, &[2]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::InvalidValue("bool")));
+    let f = encode_frame(0x0A, &[1]).unwrap();
+    assert_eq!(decode_request(&f), Err(ProtoError::Truncated));
+    assert_eq!(decode_reply(&all), Err(ProtoError::UnknownOpcode(0x0A)));
+}
+
+#[test]
+fn pipe_details_fixture() {
+    let empty = Reply::PipeDetails {
+        more: false,
+        pipes: Vec::new(),
+    };
+    let bytes = empty.encode().unwrap();
+    assert_eq!(bytes, [7, 0, 0, 0, VERSION, 0x8B, 0, 0, 0, 0, 0]);
+    assert_eq!(decode_reply(&bytes), Ok(Some((empty, 11))));
+    assert!(!Reply::PipeDetails {
+        more: true,
+        pipes: vec![]
+    }
+    .carries_fds());
+    let d = sample_detail("p".into());
+    let rep = Reply::PipeDetails {
+        more: true,
+        pipes: vec![d.clone(), d],
+    };
+    let bytes = rep.encode().unwrap();
+    assert_eq!(decode_reply(&bytes), Ok(Some((rep, bytes.len()))));
+    // Every shorter body is truncated, never a panic.
+    let f = decode_frame(&bytes).unwrap().unwrap().0;
+    for cut in 0..f.body.len() {
+        let short = Frame {
+            opcode: 0x8B,
+            body: &f.body[..cut],
+        };
+        assert!(Reply::decode(short).is_err(), "cut at {cut}");
+    }
+    // An instance state out of range is refused.
+    let one = Reply::PipeDetails {
+        more: false,
+        pipes: vec![sample_detail("q".into())],
+    }
+    .encode()
+    .unwrap();
+    // header 6, more 1, count 4, summary (2+1 name, 18 attrs, 16 counts), reject 1,
+    // instance count 4, id 8, then the state.
+    let state_at = 6 + 1 + 4 + 3 + 18 + 16 + 1 + 4 + 8;
+    let mut bad = one.clone();
+    bad[state_at] = 9;
+    assert_eq!(
+        decode_reply(&bad),
+        Err(ProtoError::InvalidValue("instance state"))
+    );
+    assert_eq!(decode_request(&one), Err(ProtoError::UnknownOpcode(0x8B)));
 }
 
 #[test]
@@ -211,6 +284,38 @@ fn sample_summary(name: String) -> PipeSummary {
     }
 }
 
+fn sample_detail(name: String) -> PipeDetail {
+    let server = Identity {
+        pid: 10,
+        uid: 1000,
+        gid: 100,
+    };
+    PipeDetail {
+        summary: sample_summary(name),
+        reject_remote: true,
+        instances: vec![
+            InstanceInfo {
+                id: 1,
+                state: InstanceState::Connected,
+                epoch: 2,
+                server,
+                client: Some(Identity {
+                    pid: 11,
+                    uid: 1000,
+                    gid: 100,
+                }),
+            },
+            InstanceInfo {
+                id: 2,
+                state: InstanceState::Listening,
+                epoch: 0,
+                server,
+                client: None,
+            },
+        ],
+    }
+}
+
 // ------------------------------------------------------------------ strategies
 
 fn attrs() -> impl Strategy<Value = PipeAttributes> {
@@ -267,6 +372,54 @@ fn state() -> impl Strategy<Value = InstanceState> {
     ]
 }
 
+fn identity() -> impl Strategy<Value = Identity> {
+    any::<[u32; 3]>().prop_map(|n| Identity {
+        pid: n[0],
+        uid: n[1],
+        gid: n[2],
+    })
+}
+
+fn instance_info() -> impl Strategy<Value = InstanceInfo> {
+    (
+        any::<[u64; 2]>(),
+        state(),
+        identity(),
+        proptest::option::of(identity()),
+    )
+        .prop_map(|(n, state, server, client)| InstanceInfo {
+            id: n[0],
+            state,
+            epoch: n[1],
+            server,
+            client,
+        })
+}
+
+fn detail() -> impl Strategy<Value = PipeDetail> {
+    (
+        name(),
+        attrs(),
+        any::<[u32; 4]>(),
+        any::<bool>(),
+        proptest::collection::vec(instance_info(), 0..6),
+    )
+        .prop_map(
+            |(display_name, attrs, n, reject_remote, instances)| PipeDetail {
+                summary: PipeSummary {
+                    display_name,
+                    attrs,
+                    instances: n[0],
+                    listening: n[1],
+                    connected: n[2],
+                    owner_uid: n[3],
+                },
+                reject_remote,
+                instances,
+            },
+        )
+}
+
 fn name() -> impl Strategy<Value = String> {
     "\\PC{0,300}"
 }
@@ -290,6 +443,7 @@ fn request() -> impl Strategy<Value = Request> {
                 epoch,
             }
         }),
+        proptest::option::of(name()).prop_map(|name| Request::Describe { name }),
         Just(Request::Listen),
         any::<u64>().prop_map(|epoch| Request::Disconnect { epoch }),
         Just(Request::Close),
@@ -336,6 +490,8 @@ fn reply() -> impl Strategy<Value = Reply> {
                     })
                     .collect(),
             }),
+        (any::<bool>(), proptest::collection::vec(detail(), 0..4))
+            .prop_map(|(more, pipes)| Reply::PipeDetails { more, pipes }),
         any::<u64>().prop_map(|epoch| Reply::Listening { epoch }),
         any::<bool>().prop_map(|applied| Reply::Disconnected { applied }),
         Just(Reply::Closed),
@@ -380,6 +536,16 @@ proptest! {
         let f = Frame { opcode, body: &body };
         let _ = Request::decode(f);
         let _ = Reply::decode(f);
+    }
+
+    /// Mutating one byte of a valid reply never panics the decoder.
+    #[test]
+    fn mutated_replies_never_panic(rep in reply(), at in any::<usize>(), val in any::<u8>()) {
+        let mut bytes = rep.encode().unwrap();
+        let i = at % bytes.len();
+        bytes[i] = val;
+        let _ = decode_request(&bytes);
+        let _ = decode_reply(&bytes);
     }
 
     /// Mutating one byte of a valid frame never panics the decoder.

@@ -1,6 +1,7 @@
 //! [`BrokerConn`]: client operations.
 
 use npfs_core::name::PipeName;
+use npfs_core::namespace::PipeDetail;
 use npfs_proto::broker::{Reply, Request};
 
 use super::socket::FrameSocket;
@@ -123,6 +124,49 @@ impl BrokerConn {
         loop {
             match reply {
                 Reply::PipeList { more, pipes } => {
+                    out.extend(pipes);
+                    if !more {
+                        return Ok(out);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+            reply = self.recv()?.0;
+        }
+    }
+
+    /// The details of one pipe: its summary, whether it rejects remote clients, and the
+    /// state, server and client of each instance (`npfs info`).
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_FILE_NOT_FOUND` when the pipe does not exist, `ERROR_INVALID_NAME` /
+    /// `ERROR_BAD_NETPATH` for a name the broker cannot serve; [`BrokerError::Io`] otherwise.
+    pub fn describe(&mut self, name: &PipeName) -> Result<PipeDetail, BrokerError> {
+        let mut all = self.describe_request(Some(name.full()))?;
+        match (all.pop(), all.is_empty()) {
+            (Some(d), true) => Ok(d),
+            _ => Err(BrokerError::Io(protocol_error(
+                "describe: not exactly one pipe",
+            ))),
+        }
+    }
+
+    /// [`BrokerConn::describe`] for every pipe of the broker, sorted by name (`npfs list`).
+    ///
+    /// # Errors
+    ///
+    /// [`BrokerError::Io`] only.
+    pub fn describe_all(&mut self) -> Result<Vec<PipeDetail>, BrokerError> {
+        self.describe_request(None)
+    }
+
+    fn describe_request(&mut self, name: Option<String>) -> Result<Vec<PipeDetail>, BrokerError> {
+        let mut out = Vec::new();
+        let (mut reply, _) = self.call(&Request::Describe { name })?;
+        loop {
+            match reply {
+                Reply::PipeDetails { more, pipes } => {
                     out.extend(pipes);
                     if !more {
                         return Ok(out);
