@@ -229,16 +229,33 @@ impl<'a> Queue<'a> {
             .min(MAX_READS as u64)
     }
 
+    /// Entry `i`, as a copy; one whose position cannot be right (a peer wrote garbage) reads
+    /// as a dead entry, so no caller ever computes with it.
     fn entry(&self, i: u64) -> Entry {
-        self.h.entries[(i % MAX_ENTRIES as u64) as usize]
+        let mut e = self.h.entries[(i % MAX_ENTRIES as u64) as usize];
+        if e.start > self.h.end || e.len > self.h.end - e.start {
+            e.flags |= E_DEAD;
+            e.start = self.h.end;
+            e.len = 0;
+        }
+        e
     }
 
     fn entry_mut(&mut self, i: u64) -> &mut Entry {
         &mut self.h.entries[(i % MAX_ENTRIES as u64) as usize]
     }
 
+    /// Read record `i`, as a copy; an assigned record whose figures cannot be right reads as
+    /// free.
     fn rec(&self, i: u64) -> ReadRecord {
-        self.h.reads[(i % MAX_READS as u64) as usize]
+        let mut r = self.h.reads[(i % MAX_READS as u64) as usize];
+        let end = self.h.end;
+        if r.state == R_ASSIGNED
+            && (r.start > end || r.len > end - r.start || r.len > r.size || r.copied > r.len)
+        {
+            r.state = R_FREE;
+        }
+        r
     }
 
     fn rec_mut(&mut self, i: u64) -> &mut ReadRecord {
@@ -283,31 +300,7 @@ impl<'a> Queue<'a> {
         if h.filled.wrapping_sub(h.freed) > self.ring.len() as u64 {
             h.freed = h.filled.saturating_sub(self.ring.len() as u64);
         }
-        // Only live slots are ever read, so only they need checking.
-        let end = h.end;
-        let mut i = h.e_head;
-        while i != h.e_tail {
-            let e = &mut h.entries[(i % MAX_ENTRIES as u64) as usize];
-            if e.start > end || e.len > end - e.start {
-                e.flags |= E_DEAD;
-                e.start = end;
-                e.len = 0;
-            }
-            i = i.wrapping_add(1);
-        }
-        let mut i = h.r_head;
-        while i != h.r_tail {
-            let r = &mut h.reads[(i % MAX_READS as u64) as usize];
-            if r.start > end || r.len > end - r.start || r.len > r.size || r.copied > r.len {
-                if r.state == R_ASSIGNED {
-                    r.state = R_FREE;
-                }
-                r.start = 0;
-                r.len = 0;
-                r.copied = 0;
-            }
-            i = i.wrapping_add(1);
-        }
+        // Entries and records are checked as they are read (`entry`, `rec`).
     }
 
     // ----- queries ------------------------------------------------------------------------
@@ -429,10 +422,21 @@ impl<'a> Queue<'a> {
 
     /// Copy as much of the copy-head entry as the ring allows, if `op` owns it.
     fn fill(&mut self, op: OpId, data: &[u8]) {
-        let Some(i) = self.entry_indices().find(|&i| {
+        // The copy head is the oldest entry not wholly in the ring; entries are in stream
+        // order, so search back from the newest (usually the one just appended).
+        let mut head = None;
+        for i in self.entry_indices().rev() {
             let e = self.entry(i);
-            e.flags & E_DEAD == 0 && e.start.saturating_add(e.len) > self.h.filled
-        }) else {
+            if e.flags & E_DEAD != 0 {
+                continue;
+            }
+            if e.start.saturating_add(e.len) > self.h.filled {
+                head = Some(i);
+            } else {
+                break;
+            }
+        }
+        let Some(i) = head else {
             return;
         };
         let e = self.entry(i);
@@ -524,7 +528,8 @@ impl<'a> Queue<'a> {
     }
 
     fn find_entry(&self, op: OpId) -> Option<u64> {
-        self.entry_indices().find(|&i| {
+        // A writer's entry is usually among the newest.
+        self.entry_indices().rev().find(|&i| {
             let e = self.entry(i);
             e.op == op.seq && e.pid == op.pid && e.flags & E_DEAD == 0
         })
@@ -928,10 +933,21 @@ impl<'a> Queue<'a> {
     /// Whether a process other than `me` owns a pending write or read here (only then can
     /// [`Queue::reap`] find anything to do).
     pub fn has_foreign(&self, me: u32) -> bool {
-        self.entry_indices().any(|i| {
+        // Writes complete in stream order, so pending entries are the newest ones: look back
+        // from the tail until an entry that is no longer pending.
+        for i in self.entry_indices().rev() {
             let e = self.entry(i);
-            e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 && e.pid != me
-        }) || self.read_indices().any(|i| {
+            if e.flags & E_DEAD != 0 {
+                continue;
+            }
+            if e.flags & E_PENDING == 0 {
+                break;
+            }
+            if e.pid != me {
+                return true;
+            }
+        }
+        self.read_indices().any(|i| {
             let r = self.rec(i);
             r.state != R_FREE && r.pid != me
         })

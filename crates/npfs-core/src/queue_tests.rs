@@ -836,8 +836,10 @@ proptest! {
             p.h.reads[k * 7 % MAX_READS] = r;
         }
         let _ = p.peek(64);
-        let (w, _) = p.write(&[1u8; 40]);
-        let r = p.start_read(50, msg);
+        let w = p.op();
+        let _ = p.q().write_start(w, &[1u8; 40], WriteKind::Normal);
+        let r = p.op();
+        let _ = p.q().read_start(r, 50, msg, false);
         let _ = p.poll_read(r, &mut [0u8; 50]);
         let _ = p.q().write_poll(w, &[1u8; 40]);
         let _ = p.q().write_cancel(w);

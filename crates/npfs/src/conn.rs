@@ -143,6 +143,15 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// How many times a lock waiter spins before it sleeps: none on one CPU.
+fn lock_spins() -> u32 {
+    if sys::spin_max_ns() == 0 {
+        64
+    } else {
+        20_000
+    }
+}
+
 /// How long a waiter sleeps before it re-checks for a crashed lock holder or peer.
 const RECHECK: Duration = Duration::from_millis(200);
 
@@ -235,7 +244,9 @@ impl Conn {
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
-            if spins < 64 {
+            // The lock is held for one copy at most (64 KiB or so): on more than one CPU,
+            // waiting it out beats a sleep and a wake-up.
+            if spins < lock_spins() {
                 spins += 1;
                 std::hint::spin_loop();
                 continue;
