@@ -1298,3 +1298,33 @@ fn flush_succeeds_when_reader_drains_then_closes() {
         assert_eq!(f.join("flush"), Ok(()));
     }
 }
+
+// api.md §2.19: "Cancelled operations complete with ERROR_OPERATION_ABORTED"; "a cancelled read
+// consumes nothing" (issue 3 §1). Here through the blocking read's time limit, which cancels.
+#[test]
+fn read_timeout_cancels_and_consumes_nothing() {
+    let (s, c) = byte_pair("rdtmo");
+    let mut buf = [0u8; 8];
+    let t = Instant::now();
+    assert_eq!(
+        s.read_timeout(&mut buf, Duration::from_millis(100)),
+        Err(Win32Error::OPERATION_ABORTED)
+    );
+    assert!(t.elapsed() >= Duration::from_millis(100));
+    c.write(b"abc").unwrap();
+    assert_eq!(read_n(&s, 8), (b"abc".to_vec(), ro(3, false)));
+}
+
+// api.md §2.19 / conformance test_blocking_rw: "Cancelling a pending write removes its unread
+// rest from the pipe" — through the blocking write's time limit.
+#[test]
+fn write_timeout_cancels_and_removes_unread_data() {
+    let (s, c, _) = pair_with(&opts(false, false, 1, 100, 100), "wrtmo");
+    assert_eq!(
+        c.write_timeout(&[7u8; 300], Duration::from_millis(100)),
+        Err(Win32Error::OPERATION_ABORTED)
+    );
+    assert_eq!(s.peek(&mut [0u8; 16]).unwrap(), pk(0, 0, 0));
+    c.write(b"x").unwrap();
+    assert_eq!(read_n(&s, 8), (b"x".to_vec(), ro(1, false)));
+}

@@ -7,8 +7,9 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::engine::WaitOn;
 use npfs_core::config::{PipeAttributes, PipeType};
-use npfs_core::queue::{OpId, PeekInfo, Queue, ReadDone, ReadProgress, WriteKind, WriteProgress};
+use npfs_core::queue::{OpId, PeekInfo, Queue};
 use npfs_core::Win32Error;
 
 use crate::shm::{
@@ -60,16 +61,11 @@ pub(crate) struct Conn {
     spin_ns: AtomicU64,
     /// Sleeps since the budget dropped to zero (to probe again now and then).
     spin_probe: AtomicU32,
+    /// Async tasks of this process waiting on this connection.
+    local_wakers: std::sync::Mutex<Vec<std::task::Waker>>,
 }
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
-
-fn new_op() -> OpId {
-    OpId {
-        pid: sys::my_pid(),
-        seq: NEXT_OP.fetch_add(1, Ordering::Relaxed),
-    }
-}
 
 /// Lock-hold snapshot used to decide whether waiters must be woken.
 type Snapshot = [[u64; 6]; 2];
@@ -93,7 +89,7 @@ impl Guard<'_> {
     }
 
     /// The queue of direction `dir`.
-    fn queue(&mut self, dir: usize) -> Queue<'_> {
+    pub(crate) fn queue(&mut self, dir: usize) -> Queue<'_> {
         let quota = if dir == TO_CLIENT {
             self.conn.attrs.out_quota
         } else {
@@ -110,8 +106,17 @@ impl Guard<'_> {
         )
     }
 
-    fn flags(&self) -> u32 {
+    pub(crate) fn flags(&self) -> u32 {
         self.conn.seg.header().flags.load(Ordering::Acquire)
+    }
+
+    /// What an operation on direction `dir` waits for, seen now (under the lock).
+    pub(crate) fn wait_on(&self, dir: usize) -> WaitOn {
+        let dir = dir & 1;
+        WaitOn {
+            dir,
+            seq: self.conn.seg.header().seq[dir].load(Ordering::SeqCst),
+        }
     }
 
     fn set_flags(&mut self, f: u32) {
@@ -127,18 +132,22 @@ impl Drop for Guard<'_> {
         let mut wake = [false; 2];
         for dir in 0..2 {
             if self.touched || after[dir] != self.before[dir] {
-                hdr.seq[dir].fetch_add(1, Ordering::Release);
+                hdr.seq[dir].fetch_add(1, Ordering::SeqCst);
                 wake[dir] = true;
             }
         }
+        let changed = wake[0] || wake[1];
         hdr.lock_pid.store(0, Ordering::Relaxed);
         if hdr.lock.swap(0, Ordering::Release) == 2 {
             sys::futex_wake_one(&hdr.lock);
         }
         for (dir, wake) in wake.into_iter().enumerate() {
-            if wake && hdr.waiters[dir].load(Ordering::Acquire) > 0 {
+            if wake && hdr.waiters[dir].load(Ordering::SeqCst) > 0 {
                 sys::futex_wake_all(&hdr.seq[dir]);
             }
+        }
+        if changed {
+            self.conn.wake_async();
         }
     }
 }
@@ -156,6 +165,14 @@ fn lock_spins() -> u32 {
 const RECHECK: Duration = Duration::from_millis(200);
 
 impl Conn {
+    /// A fresh operation id (unique in this process).
+    pub(crate) fn new_op() -> OpId {
+        OpId {
+            pid: sys::my_pid(),
+            seq: NEXT_OP.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
     /// Build a connection from the broker's descriptors.
     pub(crate) fn new(
         sock: OwnedFd,
@@ -183,6 +200,7 @@ impl Conn {
             seen_close: AtomicU32::new(seen),
             spin_ns: AtomicU64::new(sys::spin_max_ns()),
             spin_probe: AtomicU32::new(0),
+            local_wakers: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -215,7 +233,7 @@ impl Conn {
         self.sock.as_ref().is_some_and(sys::socket_hung_up)
     }
 
-    fn out_dir(&self) -> usize {
+    pub(crate) fn out_dir(&self) -> usize {
         if self.end == End::Server {
             TO_CLIENT
         } else {
@@ -223,7 +241,7 @@ impl Conn {
         }
     }
 
-    fn in_dir(&self) -> usize {
+    pub(crate) fn in_dir(&self) -> usize {
         1 - self.out_dir()
     }
 
@@ -301,7 +319,7 @@ impl Conn {
     }
 
     /// Whether a flush that was waiting when the peer went away saw its data read first.
-    fn peer_gone_drained(&self, g: &Guard<'_>) -> bool {
+    pub(crate) fn peer_gone_drained(&self, g: &Guard<'_>) -> bool {
         let f = if self.end == End::Server {
             CLIENT_GONE_DRAINED
         } else {
@@ -321,7 +339,7 @@ impl Conn {
         }
     }
 
-    fn state_of(&self, g: &Guard<'_>) -> LinkState {
+    pub(crate) fn state_of(&self, g: &Guard<'_>) -> LinkState {
         let f = g.flags();
         if f & DISCONNECTED != 0 {
             LinkState::Disconnected
@@ -338,31 +356,97 @@ impl Conn {
         self.state_of(&g)
     }
 
-    /// Sleep until direction `dir` changes (or a re-check interval passes).
-    fn sleep(&self, g: Guard<'_>, dir: usize, deadline: Option<std::time::Instant>) -> bool {
+    /// Block this thread until `on` changes (after an adaptive spin), a re-check interval
+    /// passes, or `deadline`. Returns false once the deadline has passed.
+    pub(crate) fn wait_blocking(&self, on: WaitOn, deadline: Option<std::time::Instant>) -> bool {
         let hdr = self.seg.header();
-        let seen = hdr.seq[dir].load(Ordering::Acquire);
-        hdr.waiters[dir].fetch_add(1, Ordering::AcqRel);
-        drop(g);
+        let dir = on.dir & 1;
         let mut timeout = RECHECK;
         if let Some(d) = deadline {
             let now = std::time::Instant::now();
             if now >= d {
-                hdr.waiters[dir].fetch_sub(1, Ordering::AcqRel);
                 return false;
             }
             timeout = timeout.min(d - now);
         }
-        if !self.spin(&hdr.seq[dir], seen) {
-            sys::futex_wait(&hdr.seq[dir], seen, Some(timeout));
+        hdr.waiters[dir].fetch_add(1, Ordering::SeqCst);
+        if !self.spin(&hdr.seq[dir], on.seq) {
+            sys::futex_wait(&hdr.seq[dir], on.seq, Some(timeout));
         }
-        hdr.waiters[dir].fetch_sub(1, Ordering::AcqRel);
-        if hdr.seq[dir].load(Ordering::Acquire) == seen {
+        hdr.waiters[dir].fetch_sub(1, Ordering::SeqCst);
+        if hdr.seq[dir].load(Ordering::Acquire) == on.seq {
             // Nothing moved for a while: look for a peer that crashed, and for pending
             // operations left behind by processes that no longer exist.
             self.reap();
         }
         true
+    }
+
+    /// Async waiting, step 1: count this end as having an async waiter (so that changes made
+    /// by the other end ring this end's doorbell) and register `waker` for changes made in
+    /// this process. Returns false if `on` already changed (poll again at once). Pair with
+    /// [`Conn::disarm_async`].
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn arm_async(&self, on: WaitOn, waker: &std::task::Waker) -> bool {
+        {
+            let mut w = self.local_wakers.lock().unwrap_or_else(|e| e.into_inner());
+            if !w.iter().any(|x| x.will_wake(waker)) {
+                w.push(waker.clone());
+            }
+        }
+        let hdr = self.seg.header();
+        hdr.async_waiters[end_index(self.end)].fetch_add(1, Ordering::SeqCst);
+        hdr.seq[on.dir & 1].load(Ordering::SeqCst) == on.seq
+    }
+
+    /// Async waiting, step 2: undo [`Conn::arm_async`]'s count once woken.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn disarm_async(&self) {
+        let hdr = self.seg.header();
+        let _ = hdr.async_waiters[end_index(self.end)].fetch_update(
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+            |v| v.checked_sub(1),
+        );
+    }
+
+    /// Something changed: wake async waiters of this process, and ring the other end's
+    /// doorbell if it has async waiters (one byte on the liveness socket; a full socket
+    /// buffer means it is ringing already).
+    fn wake_async(&self) {
+        let hdr = self.seg.header();
+        let peer = 1 - end_index(self.end);
+        if hdr.async_waiters[peer].load(Ordering::SeqCst) > 0 {
+            if let Some(sock) = &self.sock {
+                let _ = rustix::net::send(
+                    sock,
+                    &[1],
+                    rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL,
+                );
+            }
+        }
+        if hdr.async_waiters[end_index(self.end)].load(Ordering::SeqCst) > 0 {
+            let wakers =
+                std::mem::take(&mut *self.local_wakers.lock().unwrap_or_else(|e| e.into_inner()));
+            for w in wakers {
+                w.wake();
+            }
+        }
+    }
+
+    /// Empty the doorbell bytes the other end sent to this end's socket.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn drain_doorbell(&self) {
+        if let Some(sock) = &self.sock {
+            let mut buf = [0u8; 256];
+            while let Ok((n, _)) =
+                rustix::net::recv(sock, &mut buf, rustix::net::RecvFlags::DONTWAIT)
+            {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
     }
 
     /// Adaptive brief spinning before sleeping: on a machine with more than one CPU, watch
@@ -415,140 +499,13 @@ impl Conn {
     /// Drop what dead processes left pending in direction `dir` (a write blocked on quota in a
     /// process that was killed: its unread data leaves the pipe, as on Windows). Costs a
     /// liveness check only while another process has something pending there.
-    fn reap_dead(&self, g: &mut Guard<'_>, dir: usize) {
+    pub(crate) fn reap_dead(&self, g: &mut Guard<'_>, dir: usize) {
         if !g.queue(dir).has_foreign(sys::my_pid()) {
             return;
         }
         let pids = g.queue(dir).foreign_pids(sys::my_pid());
         if pids.iter().any(|&p| !sys::pid_alive(p)) {
             g.queue(dir).reap(&mut |p| sys::pid_alive(p));
-        }
-    }
-
-    fn incoming_state_error(&self, g: &Guard<'_>) -> Option<Win32Error> {
-        match self.state_of(g) {
-            LinkState::Disconnected => Some(Win32Error::PIPE_NOT_CONNECTED),
-            _ => None,
-        }
-    }
-
-    /// ReadFile: read up to `buf.len()` bytes (one message at most in message read mode).
-    pub(crate) fn read(
-        &self,
-        buf: &mut [u8],
-        message_mode: bool,
-        nowait: bool,
-    ) -> Result<ReadDone, Win32Error> {
-        let dir = self.in_dir();
-        let op = new_op();
-        {
-            let mut g = self.lock();
-            if let Some(e) = self.incoming_state_error(&g) {
-                return Err(e);
-            }
-            self.reap_dead(&mut g, dir);
-            let closing = self.state_of(&g) == LinkState::Closing;
-            let mut q = g.queue(dir);
-            if closing && q.is_drained() {
-                return Err(Win32Error::BROKEN_PIPE);
-            }
-            q.read_start(op, buf.len(), message_mode, nowait || closing)
-                .map_err(|e| {
-                    if closing && e == Win32Error::NO_DATA {
-                        Win32Error::BROKEN_PIPE
-                    } else {
-                        e
-                    }
-                })?;
-            // Data already there: finish under the same lock.
-            if let ReadProgress::Done(d) = g.queue(dir).read_poll(op, buf)? {
-                return Ok(d);
-            }
-        }
-        self.finish_read(op, buf, None)
-    }
-
-    fn finish_read(
-        &self,
-        op: OpId,
-        buf: &mut [u8],
-        deadline: Option<std::time::Instant>,
-    ) -> Result<ReadDone, Win32Error> {
-        let dir = self.in_dir();
-        loop {
-            let mut g = self.lock();
-            match g.queue(dir).read_poll(op, buf)? {
-                ReadProgress::Done(d) => return Ok(d),
-                ReadProgress::Pending => {}
-            }
-            if self.state_of(&g) == LinkState::Disconnected {
-                g.queue(dir).read_cancel(op);
-                return Err(Win32Error::PIPE_NOT_CONNECTED);
-            }
-            if self.state_of(&g) == LinkState::Closing && g.queue(dir).read_cancel(op) {
-                return Err(Win32Error::BROKEN_PIPE);
-            }
-            if !self.sleep(g, dir, deadline) {
-                let mut g = self.lock();
-                if g.queue(dir).read_cancel(op) {
-                    return Err(Win32Error::OPERATION_ABORTED);
-                }
-            }
-        }
-    }
-
-    /// WriteFile: write `data` as one message (message pipes) or bytes, waiting for quota.
-    pub(crate) fn write(&self, data: &[u8], nowait: bool) -> Result<usize, Win32Error> {
-        let dir = self.out_dir();
-        let op = new_op();
-        let kind = if nowait {
-            WriteKind::NoWait
-        } else {
-            WriteKind::Normal
-        };
-        let mut written = data.len();
-        loop {
-            let mut g = self.lock();
-            match self.state_of(&g) {
-                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
-                LinkState::Closing => return Err(Win32Error::NO_DATA),
-                LinkState::Connected => {}
-            }
-            match g.queue(dir).write_start(op, data, kind) {
-                Ok(WriteProgress::Done(n)) => return Ok(n),
-                Ok(WriteProgress::Pending) => {
-                    if nowait {
-                        // Everything fitted the quota; only ring room is missing.
-                        written = data.len();
-                    }
-                    break;
-                }
-                Err(e) if e == Win32Error::NOT_ENOUGH_MEMORY => {
-                    // Too many unread messages: wait for the reader like a stalled write.
-                    self.sleep(g, dir, None);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        loop {
-            let mut g = self.lock();
-            match g.queue(dir).write_poll(op, &data[..written])? {
-                WriteProgress::Done(n) => return Ok(n),
-                WriteProgress::Pending => {}
-            }
-            match self.state_of(&g) {
-                LinkState::Disconnected => {
-                    g.queue(dir).write_cancel(op);
-                    return Err(Win32Error::PIPE_NOT_CONNECTED);
-                }
-                LinkState::Closing => {
-                    g.queue(dir).write_cancel(op);
-                    return Err(Win32Error::BROKEN_PIPE);
-                }
-                LinkState::Connected => {}
-            }
-            self.sleep(g, dir, None);
         }
     }
 
@@ -575,93 +532,6 @@ impl Conn {
         let dir = self.in_dir();
         self.reap_dead(&mut g, dir);
         g.queue(dir).avail()
-    }
-
-    /// FlushFileBuffers: wait until the peer has read everything this end wrote.
-    pub(crate) fn flush(&self) -> Result<(), Win32Error> {
-        let dir = self.out_dir();
-        let mut first = true;
-        loop {
-            let mut g = self.lock();
-            match self.state_of(&g) {
-                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
-                // A flush started after the peer closed finds its queue emptied; one that was
-                // already waiting fails.
-                LinkState::Closing => {
-                    return if first || self.peer_gone_drained(&g) {
-                        Ok(())
-                    } else {
-                        Err(Win32Error::BROKEN_PIPE)
-                    }
-                }
-                LinkState::Connected => {}
-            }
-            if g.queue(dir).is_drained() {
-                return Ok(());
-            }
-            first = false;
-            self.sleep(g, dir, None);
-        }
-    }
-
-    /// TransactNamedPipe: write one message and read one, as one operation. The caller has
-    /// checked the pipe type and read mode.
-    pub(crate) fn transact(
-        &self,
-        request: &[u8],
-        reply: &mut [u8],
-    ) -> Result<ReadDone, Win32Error> {
-        let op_w = new_op();
-        let op_r = new_op();
-        {
-            let mut g = self.lock();
-            match self.state_of(&g) {
-                LinkState::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
-                LinkState::Closing => return Err(Win32Error::BAD_PIPE),
-                LinkState::Connected => {}
-            }
-            let inn = self.in_dir();
-            let out = self.out_dir();
-            {
-                let q = g.queue(inn);
-                if q.avail() > 0 || q.has_waiting_reads() {
-                    return Err(Win32Error::PIPE_BUSY);
-                }
-            }
-            let mut q = g.queue(inn);
-            if !q.is_drained() {
-                return Err(Win32Error::PIPE_BUSY);
-            }
-            match g
-                .queue(out)
-                .write_start(op_w, request, WriteKind::Unbuffered)?
-            {
-                WriteProgress::Done(_) => {}
-                WriteProgress::Pending => {
-                    // Only when the ring itself is full; the bytes follow as it drains.
-                    drop(g);
-                    self.finish_unbuffered(op_w, request)?;
-                    g = self.lock();
-                }
-            }
-            g.queue(inn).read_start(op_r, reply.len(), true, false)?;
-        }
-        self.finish_read(op_r, reply, None)
-    }
-
-    fn finish_unbuffered(&self, op: OpId, data: &[u8]) -> Result<(), Win32Error> {
-        let dir = self.out_dir();
-        loop {
-            let mut g = self.lock();
-            if let WriteProgress::Done(_) = g.queue(dir).write_poll(op, data)? {
-                return Ok(());
-            }
-            if self.state_of(&g) != LinkState::Connected {
-                g.queue(dir).write_cancel(op);
-                return Err(Win32Error::BROKEN_PIPE);
-            }
-            self.sleep(g, dir, None);
-        }
     }
 
     /// DisconnectNamedPipe (server end): discard everything, fail everything pending, detach

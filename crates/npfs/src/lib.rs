@@ -17,6 +17,7 @@
 
 pub mod broker;
 mod conn;
+mod engine;
 mod pipe;
 mod shm;
 mod sys;

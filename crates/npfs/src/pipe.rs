@@ -15,6 +15,7 @@ use crate::broker::{
     self, BrokerConn, BrokerError, ChannelEvent, ConnFds, ConnInfo, InstanceChannel, InstanceState,
 };
 use crate::conn::{Conn, End, LinkState};
+use crate::engine::{self, FlushOp, ReadOp, TransactOp, WriteOp};
 use crate::watcher::{self, Watched};
 
 /// Result of every pipe operation: the Win32 error code on failure.
@@ -262,10 +263,10 @@ impl PipeHandle {
     pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let m = self.modes();
-        Ok(link
-            .conn
-            .read(buf, m.read_mode == ReadMode::Message, m.nowait)?
-            .into())
+        let conn = &link.conn;
+        let mut op = ReadOp::new(m.read_mode == ReadMode::Message, m.nowait);
+        let r = engine::block(conn, None, || op.step(conn, buf), || false)?;
+        Ok(r.into())
     }
 
     /// WriteFile: write `data` (one message on a message pipe). Returns when the unread bytes
@@ -273,7 +274,68 @@ impl PipeHandle {
     /// what was written (spec/api.md §4.4).
     pub fn write(&self, data: &[u8]) -> Result<usize> {
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
-        link.conn.write(data, self.modes().nowait)
+        let conn = &link.conn;
+        let mut op = WriteOp::new(self.modes().nowait);
+        engine::block(conn, None, || op.step(conn, data), || false)
+    }
+
+    /// ReadFile with a limit: when `timeout` passes first, the read is cancelled (it consumed
+    /// nothing) and fails with `ERROR_OPERATION_ABORTED`, as CancelIoEx would make it.
+    pub fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<ReadOutcome> {
+        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let m = self.modes();
+        let conn = &link.conn;
+        let mut op = ReadOp::new(m.read_mode == ReadMode::Message, m.nowait);
+        let deadline = std::time::Instant::now() + timeout;
+        let op = std::cell::RefCell::new(&mut op);
+        let r = engine::block(
+            conn,
+            Some(deadline),
+            || op.borrow_mut().step(conn, buf),
+            || op.borrow_mut().cancel(conn),
+        )?;
+        Ok(r.into())
+    }
+
+    /// WriteFile with a limit: when `timeout` passes before the write completes, it is
+    /// cancelled — its unread bytes leave the pipe — and fails with `ERROR_OPERATION_ABORTED`.
+    pub fn write_timeout(&self, data: &[u8], timeout: Duration) -> Result<usize> {
+        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let conn = &link.conn;
+        let op = std::cell::RefCell::new(WriteOp::new(self.modes().nowait));
+        let deadline = std::time::Instant::now() + timeout;
+        engine::block(
+            conn,
+            Some(deadline),
+            || op.borrow_mut().step(conn, data),
+            || op.borrow_mut().cancel(conn),
+        )
+    }
+
+    /// TransactNamedPipe with a limit on the wait for the reply (the request stays written,
+    /// as when a pending transaction is cancelled on Windows).
+    pub fn transact_timeout(
+        &self,
+        request: &[u8],
+        reply: &mut [u8],
+        timeout: Duration,
+    ) -> Result<ReadOutcome> {
+        let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
+        if self.inner.attrs.pipe_type != PipeType::Message
+            || self.modes().read_mode != ReadMode::Message
+        {
+            return Err(Win32Error::BAD_PIPE);
+        }
+        let conn = &link.conn;
+        let op = std::cell::RefCell::new(TransactOp::new());
+        let deadline = std::time::Instant::now() + timeout;
+        let r = engine::block(
+            conn,
+            Some(deadline),
+            || op.borrow_mut().step(conn, request, reply),
+            || op.borrow_mut().cancel(conn),
+        )?;
+        Ok(r.into())
     }
 
     /// PeekNamedPipe: copy unread data without removing it; never waits.
@@ -300,13 +362,19 @@ impl PipeHandle {
         {
             return Err(Win32Error::BAD_PIPE);
         }
-        Ok(link.conn.transact(request, reply)?.into())
+        let conn = &link.conn;
+        let mut op = TransactOp::new();
+        let r = engine::block(conn, None, || op.step(conn, request, reply), || false)?;
+        Ok(r.into())
     }
 
     /// FlushFileBuffers: wait until the other end has read everything written here.
     pub fn flush(&self) -> Result<()> {
         match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
-            Ok(l) => l.conn.flush(),
+            Ok(l) => {
+                let mut op = FlushOp::default();
+                engine::block(&l.conn, None, || op.step(&l.conn), || false)
+            }
             Err(e) if e == Win32Error::SUCCESS => Ok(()),
             Err(e) => Err(e),
         }

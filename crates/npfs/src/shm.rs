@@ -52,6 +52,9 @@ pub(crate) struct ConnHeader {
     /// or an inherited handle taken over). When it drops to zero the end is gone at once; a
     /// crash is seen through the socket's hang-up instead.
     pub holders: [AtomicU32; 2],
+    /// Per end: async tasks waiting; changes made by the other end then ring this end's
+    /// doorbell (a byte on the connection socket).
+    pub async_waiters: [AtomicU32; 2],
 }
 
 const QUEUE_OFF: usize = 4096;
