@@ -1,36 +1,194 @@
-//! `npfs`: the command-line face of npfs.
+//! `npfs`: the command-line face of npfs — see, serve, connect to, call and wait on named
+//! pipes from the shell, with the conventions of Windows' pipelist, socat and npiperelay.
 //!
+//! - `npfs list`, `npfs info`: what the broker knows about pipes and their instances;
+//! - `npfs serve`: a multi-instance server running a command per connection, or echoing;
+//! - `npfs connect`: stdin/stdout bridged to a pipe; `npfs call`: CallNamedPipe;
+//!   `npfs wait`: WaitNamedPipe;
 //! - `npfs demo`: a server process and several client processes exchanging message and byte
 //!   traffic through named pipes and the auto-started broker;
-//! - `npfs daemon`: run the broker (`npfsd`).
+//! - `npfs daemon`: run the broker (`npfsd`);
+//! - `npfs completions`, `npfs man`: shell completions and the man page, from the same
+//!   definitions as `--help`.
 //!
-//! Started under the name `npfsd` (through a symbolic link), this binary *is* the broker: the
-//! demo uses that when no `npfsd` executable has been built, as after
-//! `cargo run -p npfs-cli`, which builds this package's binary only.
+//! Started under the name `npfsd` (through a symbolic link), this binary *is* the broker: it
+//! uses that when no `npfsd` executable has been built, as after `cargo run -p npfs-cli`,
+//! which builds this package's binary only.
 
 mod broker;
+mod connect;
 mod demo;
+mod exit;
+mod inspect;
+mod man;
+mod names;
+mod serve;
+mod simple;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::names::parse_pipe_name;
+use crate::simple::{parse_timeout, Timeout};
 
 /// `npfs <COMMAND>`
 #[derive(Debug, Parser)]
 #[command(
     name = "npfs",
     version,
-    about = "Windows named pipes on Linux: demo and broker launcher"
+    about = "Windows named pipes on Linux: list, inspect, serve, connect to, call and wait on pipes",
+    long_about = "Windows named pipes on Linux: list, inspect, serve, connect to, call and wait \
+                  on pipes.\n\nA pipe name is NAME or \\\\.\\pipe\\NAME. Pipes are shared by \
+                  the processes that use the same runtime directory ($NPFS_RUNTIME_DIR); the \
+                  broker (npfsd) is started on first use.",
+    after_help = exit::TABLE
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Cmd,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum Cmd {
+    /// List every pipe: instances in use / max, type, direction, listening and connected
+    /// instances, owner, remote clients.
+    #[command(after_help = "Examples:\n  npfs list\n  npfs list --json | jq '.[].name'")]
+    List {
+        /// Print JSON (an array of objects) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a pipe: GetNamedPipeInfo and the state of each instance.
+    #[command(after_help = "Example:\n  npfs info myservice\n\n\
+                            Exit status 3 when there is no such pipe.")]
+    Info {
+        /// The pipe: NAME or \\.\pipe\NAME.
+        #[arg(value_parser = parse_pipe_name)]
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve a pipe: run CMD for every connection with its stdin and stdout bound to the pipe
+    /// (like inetd or socat EXEC), or echo.
+    #[command(
+        group(clap::ArgGroup::new("action").required(true).args(["echo", "command"])),
+        after_help = "Examples:\n  npfs serve upper -- tr a-z A-Z\n  \
+                      npfs serve --message --instances 8 chat --echo\n  \
+                      npfs serve --inbound logsink -- sh -c 'cat >> /tmp/log'\n\n\
+                      Each instance serves one client at a time; --instances N are kept \
+                      ready. In --message mode each message is one line for CMD, and each line \
+                      CMD writes is one message. A zero-length message (npfs connect -s) \
+                      closes CMD's stdin. CMD sees $NPFS_PIPE_NAME and $NPFS_CLIENT_PID. \
+                      SIGINT or SIGTERM stops the server cleanly (exit status 0)."
+    )]
+    Serve {
+        /// The pipe: NAME or \\.\pipe\NAME.
+        #[arg(value_parser = parse_pipe_name)]
+        name: String,
+        /// A message pipe (PIPE_TYPE_MESSAGE, PIPE_READMODE_MESSAGE).
+        #[arg(long)]
+        message: bool,
+        /// Instances to keep serving or ready (nMaxInstances).
+        #[arg(long, default_value_t = 4, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=254))]
+        instances: u32,
+        /// Clients only write, the server only reads (PIPE_ACCESS_INBOUND).
+        #[arg(long, conflicts_with = "outbound")]
+        inbound: bool,
+        /// The server only writes, clients only read (PIPE_ACCESS_OUTBOUND).
+        #[arg(long)]
+        outbound: bool,
+        /// nInBufferSize: the quota of the client-to-server direction, in bytes.
+        #[arg(long, default_value_t = 65536, value_name = "N")]
+        in_buffer: u32,
+        /// nOutBufferSize: the quota of the server-to-client direction, in bytes.
+        #[arg(long, default_value_t = 65536, value_name = "N")]
+        out_buffer: u32,
+        /// nDefaultTimeOut, in ms: what WaitNamedPipe waits by default (0 = 50 ms).
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        timeout: u32,
+        /// Refuse remote clients (PIPE_REJECT_REMOTE_CLIENTS; shown by `npfs list`).
+        #[arg(long)]
+        reject_remote: bool,
+        /// The pipe's security descriptor (not supported yet: exit status 7).
+        #[arg(long, value_name = "SDDL")]
+        sddl: Option<String>,
+        /// Echo what each client sends.
+        #[arg(long)]
+        echo: bool,
+        /// The command to run for each connection, after `--`.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Bridge stdin and stdout to a pipe, like socat or npiperelay.
+    #[command(after_help = "Examples:\n  npfs connect upper\n  \
+                            printf 'a\\nb\\n' | npfs connect --message -s chat\n  \
+                            socat EXEC:'npfs connect -p --ep -s agent' UNIX-LISTEN:/tmp/agent.sock\n\n\
+                            The session ends when stdin has ended and the server has closed or \
+                            disconnected (--ei / --ep: at the first of them). In --message mode \
+                            each line is one message and each message is printed as a line.")]
+    Connect {
+        /// The pipe: NAME or \\.\pipe\NAME.
+        #[arg(value_parser = parse_pipe_name)]
+        name: String,
+        /// Message read mode: lines are messages.
+        #[arg(long)]
+        message: bool,
+        /// When every instance is busy, wait up to MS ms for one (WaitNamedPipe).
+        #[arg(long, value_name = "MS")]
+        wait: Option<u32>,
+        /// Poll until the pipe exists and an instance is free (bounded by --wait).
+        #[arg(short = 'p')]
+        poll: bool,
+        /// Send a zero-length message when stdin ends.
+        #[arg(short = 's')]
+        send_zero: bool,
+        /// End the session when the pipe ends, even if stdin has more.
+        #[arg(long = "ep")]
+        exit_on_pipe_eof: bool,
+        /// End the session when stdin ends, even if the pipe has more.
+        #[arg(long = "ei")]
+        exit_on_stdin_eof: bool,
+    },
+    /// Send one message and print the reply (CallNamedPipe).
+    #[command(after_help = "Examples:\n  npfs call chat hello\n  \
+                            npfs call chat hello --timeout 5000 --reply-size 16\n\n\
+                            Exit status 6 (ERROR_MORE_DATA) when the reply was longer than \
+                            --reply-size: what fit is printed, the rest is lost.")]
+    Call {
+        /// The pipe: NAME or \\.\pipe\NAME (a message pipe).
+        #[arg(value_parser = parse_pipe_name)]
+        name: String,
+        /// The message.
+        message: String,
+        /// How long to wait for a free instance: ms, `default` (the pipe's) or `forever`.
+        #[arg(long, default_value = "default", value_parser = parse_timeout, value_name = "MS")]
+        timeout: Timeout,
+        /// The reply buffer, in bytes.
+        #[arg(long, default_value_t = 65536, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=(1 << 24)))]
+        reply_size: u32,
+    },
+    /// Wait until an instance of the pipe listens (WaitNamedPipe); the exit status tells.
+    #[command(
+        after_help = "Examples:\n  npfs wait chat --timeout 2000 && npfs call chat hi\n\n\
+                            Exit status 0: an instance is listening; 3: no such pipe \
+                            (at once); 5: timed out."
+    )]
+    Wait {
+        /// The pipe: NAME or \\.\pipe\NAME.
+        #[arg(value_parser = parse_pipe_name)]
+        name: String,
+        /// ms, `default` (the pipe's nDefaultTimeOut) or `forever`.
+        #[arg(long, default_value = "default", value_parser = parse_timeout, value_name = "MS")]
+        timeout: Timeout,
+    },
     /// Run a server and several client processes over named pipes; exits 0 when every
     /// exchange checked out.
+    #[command(after_help = "Example:\n  npfs demo --clients 8")]
     Demo {
         /// Number of client processes.
         #[arg(long, default_value_t = demo::DEFAULT_CLIENTS,
@@ -39,15 +197,30 @@ enum Command {
     },
     /// Run the broker, `npfsd` (found like the library finds it: $NPFS_BROKER, next to this
     /// executable, its parent directory, $PATH; else the broker built into `npfs`).
+    #[command(after_help = "Example:\n  RUST_LOG=debug npfs daemon --foreground")]
     Daemon {
         /// Stay in the foreground and log to stderr.
         #[arg(long)]
         foreground: bool,
+        /// The machine-wide broker shared between users (not supported yet: exit status 7).
+        #[arg(long)]
+        system: bool,
         /// Runtime directory (default: $NPFS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npfs, else
         /// /tmp/npfs-<uid>).
         #[arg(long)]
         runtime_dir: Option<PathBuf>,
     },
+    /// Print shell completions.
+    #[command(
+        after_help = "Example:\n  npfs completions bash > ~/.local/share/bash-completion/completions/npfs"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  npfs man | man -l -")]
+    Man,
     /// One client process of the demo (started by `npfs demo`).
     #[command(hide = true)]
     DemoClient {
@@ -58,18 +231,125 @@ enum Command {
     },
 }
 
+/// The `npfsd` link to this executable, when there is no `npfsd` to auto-start.
+static BUILTIN: Mutex<Option<broker::BuiltinBroker>> = Mutex::new(None);
+
+/// Make sure the library can auto-start a broker: when no `npfsd` executable is found,
+/// point `$NPFS_BROKER` at a link to this executable. Runs before any thread.
+fn ensure_broker() {
+    if broker::find_npfsd().is_none() {
+        if let Ok(b) = broker::BuiltinBroker::install() {
+            *BUILTIN.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
+        }
+    }
+}
+
+/// Remove the built-in broker link (if any) and exit.
+fn finish(code: i32) -> ! {
+    if let Some(b) = BUILTIN.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        b.remove();
+    }
+    std::process::exit(code);
+}
+
 fn main() {
     if broker::invoked_as_broker() {
         std::process::exit(broker::run_builtin_from_args());
     }
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Demo { clients } => demo::run_server(clients),
-        Command::DemoClient { name, id } => demo::run_client(&name, id),
-        Command::Daemon {
+        Cmd::Demo { clients } => demo::run_server(clients),
+        Cmd::DemoClient { name, id } => demo::run_client(&name, id),
+        Cmd::Daemon {
             foreground,
+            system,
             runtime_dir,
-        } => broker::daemon(foreground, runtime_dir),
+        } => {
+            if system {
+                exit::unsupported("--system")
+            } else {
+                broker::daemon(foreground, runtime_dir)
+            }
+        }
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "npfs", &mut std::io::stdout());
+            exit::OK
+        }
+        Cmd::Man => man::print(),
+        Cmd::List { json } => {
+            ensure_broker();
+            inspect::list(json)
+        }
+        Cmd::Info { name, json } => {
+            ensure_broker();
+            inspect::info(&name, json)
+        }
+        Cmd::Serve {
+            name,
+            message,
+            instances,
+            inbound,
+            outbound,
+            in_buffer,
+            out_buffer,
+            timeout,
+            reject_remote,
+            sddl,
+            echo,
+            command,
+        } => {
+            if sddl.is_some() {
+                exit::unsupported("--sddl")
+            } else {
+                ensure_broker();
+                serve::run(serve::ServeArgs {
+                    name,
+                    message,
+                    instances,
+                    inbound,
+                    outbound,
+                    in_buffer,
+                    out_buffer,
+                    timeout,
+                    reject_remote,
+                    echo,
+                    command,
+                })
+            }
+        }
+        Cmd::Connect {
+            name,
+            message,
+            wait,
+            poll,
+            send_zero,
+            exit_on_pipe_eof,
+            exit_on_stdin_eof,
+        } => {
+            ensure_broker();
+            connect::run(connect::ConnectArgs {
+                name,
+                message,
+                wait_ms: wait,
+                poll,
+                send_zero,
+                exit_on_pipe_eof,
+                exit_on_stdin_eof,
+            })
+        }
+        Cmd::Call {
+            name,
+            message,
+            timeout,
+            reply_size,
+        } => {
+            ensure_broker();
+            simple::call(&name, &message, timeout, reply_size as usize)
+        }
+        Cmd::Wait { name, timeout } => {
+            ensure_broker();
+            simple::wait(&name, timeout)
+        }
     };
-    std::process::exit(code);
+    finish(code);
 }
