@@ -1,0 +1,388 @@
+//! The npfs benchmark suite: npfs beside its anchors — AF_UNIX stream and seqpacket
+//! socketpairs, pipe(2), and Wine's named pipes — measured in one run on one machine, with
+//! the methodology of `../shared/bench` (a fresh channel and child process per run, counts
+//! calibrated to ~0.2 s per run, one discarded warm-up, median with min and max of the
+//! timed runs), at two CPU placements (same core, cross core).
+//!
+//! Entry point: [`run_from_args`] (`npfs-bench ARGS` or `npfs bench ARGS`; see [`opts::USAGE`]).
+//! The suite re-executes itself as the child side of each measurement with the hidden
+//! subcommand [`child::CHILD_SUBCOMMAND`]; npfs figures use the library's blocking API only,
+//! through a private broker started for the run.
+//!
+//! The benchmark is not a test: nothing here asserts a timing. `--smoke` only checks that
+//! every measurement runs.
+
+pub mod broker;
+pub mod child;
+pub mod connect;
+pub mod measure;
+pub mod memory;
+pub mod opts;
+pub mod placement;
+pub mod report;
+pub mod stats;
+pub mod sys;
+pub mod transport;
+pub mod wine;
+
+use std::io;
+
+use measure::Effort;
+use opts::Opts;
+use placement::Placement;
+use report::{NpfsExtras, Results, Row, RowData, RttCell, LAT_SIZES, TPUT_SIZES};
+use transport::Kind;
+
+/// Run the built-in broker (`npfsd`'s command line); returns its exit status. The binary
+/// calls this when started under the name `npfsd`.
+pub fn run_builtin_broker() -> i32 {
+    use clap::Parser;
+    npfsd::startup::main(npfsd::cli::Args::parse())
+}
+
+/// Run the suite (or a child side) with `args`, the arguments after the program name (or
+/// after `npfs bench`). Returns the process exit status: 0 when every measurement ran, 1
+/// when one failed, 2 on a usage error.
+pub fn run_from_args(args: Vec<String>) -> i32 {
+    if args.first().map(String::as_str) == Some(child::CHILD_SUBCOMMAND) {
+        return child_main(&args[1..]);
+    }
+    let opts = match Opts::parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("npfs-bench: {e}");
+            }
+            eprintln!("{}", opts::USAGE);
+            return if e.is_empty() { 0 } else { 2 };
+        }
+    };
+    match run_suite(&opts, &args) {
+        Ok(0) => 0,
+        Ok(failures) => {
+            eprintln!("npfs-bench: {failures} measurement(s) failed");
+            1
+        }
+        Err(e) => {
+            eprintln!("npfs-bench: {e}");
+            1
+        }
+    }
+}
+
+fn child_main(args: &[String]) -> i32 {
+    let role = args.first().cloned().unwrap_or_default();
+    let rest = child::ChildArgs::new(args.get(1..).unwrap_or_default().to_vec());
+    let res = match role.as_str() {
+        "run" => measure::child_main(&rest),
+        "connect-server" => connect::latency_child(&rest),
+        "create-client" => connect::create_rate_child(&rest),
+        "idle-server" => memory::server_child(&rest),
+        "idle-client" => memory::client_child(&rest),
+        other => Err(io::Error::other(format!("unknown child role {other:?}"))),
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("npfs-bench child {role}: {e}");
+            1
+        }
+    }
+}
+
+fn effort(o: &Opts) -> Effort {
+    if o.smoke {
+        Effort {
+            runs: 1,
+            secs: 0.003,
+            calib_secs: 0.001,
+        }
+    } else if o.quick {
+        Effort {
+            runs: 3,
+            secs: 0.1,
+            calib_secs: 0.02,
+        }
+    } else {
+        Effort {
+            runs: 5,
+            secs: 0.2,
+            calib_secs: 0.02,
+        }
+    }
+}
+
+/// Everything about the machine and the run that a reader needs to reproduce it.
+fn meta(o: &Opts, args: &[String], e: Effort) -> Vec<(String, String)> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let git = |a: &[&str]| {
+        std::process::Command::new("git")
+            .args(a)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]);
+    vec![
+        ("command".into(), format!("npfs-bench {}", args.join(" "))),
+        (
+            "commit".into(),
+            format!(
+                "{}{}",
+                git(&["rev-parse", "--short", "HEAD"]),
+                if dirty.is_empty() || dirty == "unknown" {
+                    ""
+                } else {
+                    " (with uncommitted changes)"
+                }
+            ),
+        ),
+        ("cpu".into(), cpu),
+        ("cpus".into(), sys::num_cpus().to_string()),
+        (
+            "kernel".into(),
+            std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "effort".into(),
+            format!(
+                "{} timed runs of ~{} s per figure after one warm-up{}",
+                e.runs,
+                e.secs,
+                if o.smoke {
+                    " (smoke: figures meaningless)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+    ]
+}
+
+fn progress(what: &str) {
+    eprintln!("npfs-bench: {what}");
+}
+
+/// Measure one harness transport at one placement.
+fn measure_row(kind: Kind, place: Placement, e: Effort) -> io::Result<RowData> {
+    let mut tput = Vec::new();
+    for size in TPUT_SIZES {
+        progress(&format!("{} {} throughput {}", place.id(), kind.id(), size));
+        let t = measure::throughput(kind, place, size, e)?;
+        tput.push((size, t.mbps));
+    }
+    let mut rtt = Vec::new();
+    for size in LAT_SIZES {
+        progress(&format!("{} {} round trip {}", place.id(), kind.id(), size));
+        let r = measure::round_trip(kind, place, size, e)?;
+        rtt.push(RttCell {
+            size,
+            p50: r.p50,
+            p99: r.p99,
+            ranged: true,
+        });
+    }
+    Ok(RowData::Measured { tput, rtt })
+}
+
+fn wine_rows(place: Placement, rows: &[wine::WineRow]) -> Vec<Row> {
+    rows.iter()
+        .map(|w| Row {
+            placement: place,
+            id: if w.message { "wine-msg" } else { "wine-byte" }.into(),
+            label: if w.message {
+                "Wine named pipe, message"
+            } else {
+                "Wine named pipe, byte"
+            }
+            .into(),
+            data: RowData::Measured {
+                tput: w.tput.clone(),
+                rtt: w
+                    .rtt
+                    .iter()
+                    .map(|&(size, p50, p99)| {
+                        let one = |v| stats::Summary {
+                            median: v,
+                            min: v,
+                            max: v,
+                        };
+                        RttCell {
+                            size,
+                            p50: one(p50),
+                            p99: one(p99),
+                            ranged: false,
+                        }
+                    })
+                    .collect(),
+            },
+        })
+        .collect()
+}
+
+fn skipped_wine(place: Placement, why: &str) -> Vec<Row> {
+    [
+        ("wine-byte", "Wine named pipe, byte"),
+        ("wine-msg", "Wine named pipe, message"),
+    ]
+    .into_iter()
+    .map(|(id, label)| Row {
+        placement: place,
+        id: id.into(),
+        label: label.into(),
+        data: RowData::Skipped(why.into()),
+    })
+    .collect()
+}
+
+fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
+    let e = effort(o);
+    if o.placements.contains(&Placement::Cross) && sys::num_cpus() < 2 {
+        return Err(io::Error::other(
+            "cross placement needs 2 CPUs (use --placements same)",
+        ));
+    }
+    sys::raise_nofile();
+    let broker = broker::PrivateBroker::start()?;
+    progress(&format!(
+        "private broker in {}",
+        broker.runtime_dir().display()
+    ));
+    let mut failures = 0;
+    let mut results = Results {
+        meta: meta(o, args, e),
+        rows: Vec::new(),
+        extras: Vec::new(),
+        idle: None,
+        load: None,
+        smoke: o.smoke,
+    };
+
+    // Wine: built once, run per placement.
+    let mut wine = None;
+    let wine_skip = if o.smoke {
+        Some("skipped in --smoke".to_string())
+    } else if o.no_wine {
+        Some("skipped (--no-wine)".to_string())
+    } else if let Some(why) = wine::missing() {
+        Some(format!(
+            "skipped: {why}; install with `{}`",
+            wine::INSTALL_HINT
+        ))
+    } else {
+        progress("building winpipe.exe and a Wine prefix (wineboot -i)");
+        match wine::Wine::setup(&broker_side_dir("wine")) {
+            Ok(w) => {
+                results.meta.push(("wine".into(), w.version.clone()));
+                wine = Some(w);
+                None
+            }
+            Err(err) => {
+                failures += 1;
+                Some(format!("failed to set up: {err}"))
+            }
+        }
+    };
+
+    for &place in &o.placements {
+        for kind in Kind::ALL {
+            let data = measure_row(kind, place, e).unwrap_or_else(|err| {
+                failures += 1;
+                progress(&format!("FAILED {} {}: {err}", place.id(), kind.id()));
+                RowData::Skipped(format!("failed: {err}"))
+            });
+            results.rows.push(Row {
+                placement: place,
+                id: kind.id().into(),
+                label: kind.label().into(),
+                data,
+            });
+            if kind == Kind::NpfsMsg {
+                results.rows.push(Row {
+                    placement: place,
+                    id: "npfs-cabi".into(),
+                    label: "npfs through the C ABI (winpipe.c)".into(),
+                    data: RowData::Skipped("not built yet (C ABI issue)".into()),
+                });
+            }
+        }
+        match (&mut wine, &wine_skip) {
+            (Some(w), _) => {
+                progress(&format!("{} Wine", place.id()));
+                let secs = e.secs;
+                match w.run(place, e.runs, secs, &TPUT_SIZES, &LAT_SIZES) {
+                    Ok(rows) => results.rows.extend(wine_rows(place, &rows)),
+                    Err(err) => {
+                        failures += 1;
+                        results
+                            .rows
+                            .extend(skipped_wine(place, &format!("failed: {err}")));
+                    }
+                }
+            }
+            (None, why) => results
+                .rows
+                .extend(skipped_wine(place, why.as_deref().unwrap_or("skipped"))),
+        }
+
+        progress(&format!(
+            "{} npfs connect latency and create rate",
+            place.id()
+        ));
+        let per_run = if o.smoke { 5 } else { 200 };
+        let connect = connect::latency(place, e, per_run).map_err(|x| x.to_string());
+        let create = connect::create_rate(place, e).map_err(|x| x.to_string());
+        failures += usize::from(connect.is_err()) + usize::from(create.is_err());
+        results.extras.push(NpfsExtras {
+            placement: place,
+            connect,
+            create,
+        });
+    }
+    drop(wine);
+
+    progress("npfs memory per idle connection");
+    let idle =
+        memory::idle(if o.smoke { 10 } else { 1000 }, || broker.pid()).map_err(|x| x.to_string());
+    failures += usize::from(idle.is_err());
+    results.idle = Some(idle);
+    progress(&format!("npfs broker RSS with {} connected pipes", o.pipes));
+    let procs = if o.pipes >= 2000 { 5 } else { 2 };
+    let load = memory::broker_load(o.pipes, procs, || broker.pid()).map_err(|x| x.to_string());
+    failures += usize::from(load.is_err());
+    results.load = Some(load);
+
+    let table = report::table::render(&results);
+    let mut header = String::new();
+    for (k, v) in &results.meta {
+        header += &format!("- {k}: {v}\n");
+    }
+    println!("{header}\n{table}");
+    if let Some(p) = &o.markdown {
+        std::fs::write(p, format!("{header}\n{table}"))?;
+    }
+    if let Some(p) = &o.json {
+        std::fs::write(p, report::json::render(&results))?;
+    }
+    if let Some(p) = &o.svg {
+        std::fs::write(p, report::svg::render(&results))?;
+    }
+    drop(broker);
+    Ok(failures)
+}
+
+/// A scratch directory for this run (removed by its owner).
+fn broker_side_dir(what: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("npfs-bench-{what}.{}", std::process::id()))
+}
