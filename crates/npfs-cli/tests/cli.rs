@@ -1,0 +1,633 @@
+//! The `npfs` command, run as a real binary: every test has its own runtime directory (its
+//! own broker), passed to every process it starts; every wait is bounded.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const NPFS: &str = env!("CARGO_BIN_EXE_npfs");
+/// Limit of any one wait in these tests.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A test's runtime directory; kills what it started on drop.
+struct Env {
+    dir: tempfile::TempDir,
+    servers: Vec<Child>,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+            servers: Vec::new(),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(NPFS);
+        c.env("NPFS_RUNTIME_DIR", self.dir.path())
+            .env("NPFS_IDLE_EXIT_MS", "2000")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Run `npfs ARGS` to completion (bounded), with `input` on stdin.
+    fn run(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn npfs");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = wait_output(child, LIMIT);
+        feeder.join().unwrap();
+        out
+    }
+
+    /// Start `npfs serve ARGS` and wait until its pipe has a listening instance.
+    fn serve(&mut self, name: &str, args: &[&str]) -> usize {
+        let child = self
+            .cmd()
+            .arg("serve")
+            .arg(name)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn npfs serve");
+        self.servers.push(child);
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let out = self.run(&["wait", name, "--timeout", "500"], b"");
+            if out.status.success() {
+                return self.servers.len() - 1;
+            }
+            assert!(Instant::now() < deadline, "{name} never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM the server; its exit status and stderr.
+    fn stop(&mut self, i: usize) -> (Option<i32>, String) {
+        let child = &mut self.servers[i];
+        // SAFETY: kill(2) on our own, unreaped child.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + LIMIT;
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status.code(), err)
+    }
+
+    fn list_json(&self) -> Vec<serde_json::Value> {
+        let out = self.run(&["list", "--json"], b"");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .expect("list --json is JSON")
+            .as_array()
+            .expect("an array")
+            .clone()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for c in &mut self.servers {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Wait (bounded) for a child that has piped stdout/stderr, reading both meanwhile.
+fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let r_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let r_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("npfs did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: r_out.join().unwrap(),
+        stderr: r_err.join().unwrap(),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn unique(tag: &str) -> String {
+    format!("npfs-cli-test-{tag}-{}", std::process::id())
+}
+
+#[test]
+fn list_and_info_show_live_pipes() {
+    let mut env = Env::new();
+    let m = unique("list-m");
+    let b = unique("list-b");
+    env.serve(&m, &["--message", "--instances", "3", "--echo"]);
+    env.serve(
+        &b,
+        &[
+            "--instances",
+            "2",
+            "--inbound",
+            "--reject-remote",
+            "--",
+            "cat",
+        ],
+    );
+    // Hold a connection to the message pipe, so one instance is CONNECTED.
+    let mut holder = env
+        .cmd()
+        .args(["connect", &m, "--message", "--ei"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut hin = holder.stdin.take().unwrap();
+    hin.write_all(b"ping\n").unwrap();
+    let mut line = [0u8; 5];
+    holder
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut line)
+        .unwrap();
+    assert_eq!(&line, b"ping\n");
+
+    let pipes = env.list_json();
+    let full_m = format!(r"\\.\pipe\{m}");
+    let full_b = format!(r"\\.\pipe\{b}");
+    let pm = pipes
+        .iter()
+        .find(|p| p["name"] == full_m.as_str())
+        .expect("message pipe listed");
+    assert_eq!(pm["type"], "message");
+    assert_eq!(pm["direction"], "duplex");
+    assert_eq!(pm["instances"], 3);
+    assert_eq!(pm["max_instances"], 3);
+    assert_eq!(pm["connected"], 1);
+    assert_eq!(pm["listening"], 2);
+    assert_eq!(pm["remote_clients"], true);
+    let pb = pipes
+        .iter()
+        .find(|p| p["name"] == full_b.as_str())
+        .expect("byte pipe listed");
+    assert_eq!(pb["type"], "byte");
+    assert_eq!(pb["direction"], "inbound");
+    assert_eq!(pb["instances"], 2);
+    assert_eq!(pb["remote_clients"], false);
+
+    // The table: aligned columns, one line per pipe.
+    let out = env.run(&["list"], b"");
+    assert!(out.status.success());
+    let table = text(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{table}");
+    let col = lines[0].find("INSTANCES").unwrap();
+    let row = lines.iter().find(|l| l.contains(&full_m)).unwrap();
+    assert_eq!(&row[col..col + 3], "3/3", "{table}");
+    assert!(
+        row.contains("message") && row.contains("accepted"),
+        "{table}"
+    );
+    let row = lines.iter().find(|l| l.contains(&full_b)).unwrap();
+    assert!(
+        row.contains("inbound") && row.contains("rejected"),
+        "{table}"
+    );
+
+    // info: GetNamedPipeInfo and the instances, with the client's pid.
+    let out = env.run(&["info", &m, "--json"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states = info["instance_states"].as_array().unwrap();
+    assert_eq!(states.len(), 3);
+    let connected: Vec<_> = states
+        .iter()
+        .filter(|i| i["state"] == "CONNECTED")
+        .collect();
+    assert_eq!(connected.len(), 1);
+    assert_eq!(connected[0]["client_pid"], holder.id());
+    assert_eq!(connected[0]["server_pid"], env.servers[0].id());
+    assert!(states
+        .iter()
+        .filter(|i| i["state"] == "LISTENING")
+        .all(|i| i["client_pid"].is_null()));
+    let out = env.run(&["info", &m], b"");
+    let t = text(&out.stdout);
+    assert!(t.contains("PIPE_SERVER_END | PIPE_TYPE_MESSAGE"), "{t}");
+    assert!(t.contains("CONNECTED") && t.contains("LISTENING"), "{t}");
+    assert!(t.contains(&holder.id().to_string()), "{t}");
+
+    drop(hin);
+    assert!(wait_output_no_stderr(holder).success());
+}
+
+#[test]
+fn serve_command_and_connect() {
+    let mut env = Env::new();
+    let up = unique("upper");
+    let cat = unique("cat");
+    env.serve(&up, &["--message", "--", "tr", "a-z", "A-Z"]);
+    env.serve(&cat, &["--", "cat"]);
+    // -s: the zero-length message closes tr's stdin, tr prints and exits, the session ends.
+    let out = env.run(
+        &["connect", &up, "--message", "-s"],
+        b"hello\nnamed pipes\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "HELLO\nNAMED PIPES\n");
+    // Byte pipe through cat: streamed back; ends when stdin ends (--ei) after the echo.
+    let mut c = env
+        .cmd()
+        .args(["connect", &cat, "--ei"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = c.stdin.take().unwrap();
+    w.write_all(b"through cat\n").unwrap();
+    let mut got = [0u8; 12];
+    c.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"through cat\n");
+    drop(w);
+    c.stderr = None;
+    assert!(wait_output_no_stderr(c).success());
+}
+
+fn wait_output_no_stderr(mut child: Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "npfs did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn echo_messages_and_bytes() {
+    let mut env = Env::new();
+    let m = unique("echo-m");
+    env.serve(&m, &["--message", "--echo"]);
+    let out = env.run(&["connect", &m, "--message", "-s"], b"one\ntwo three\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "one\ntwo three\n");
+    // A long message goes through whole (the server reads it in pieces: more data).
+    let long = "x".repeat(200_000) + "\n";
+    let out = env.run(&["connect", &m, "--message", "-s"], long.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), long);
+    // Byte traffic, echoed as it comes; the session ends when stdin does (--ei), once
+    // everything came back.
+    let b = unique("echo-b2");
+    env.serve(&b, &["--echo"]);
+    let mut c = env
+        .cmd()
+        .args(["connect", &b, "--ei"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = c.stdin.take().unwrap();
+    let mut r = c.stdout.take().unwrap();
+    for chunk in [&b"abc"[..], b"\x00\xff\n", b"last"] {
+        w.write_all(chunk).unwrap();
+        let mut got = vec![0u8; chunk.len()];
+        r.read_exact(&mut got).unwrap();
+        assert_eq!(got, chunk);
+    }
+    drop(w);
+    assert!(wait_output_no_stderr(c).success());
+}
+
+/// FNV-1a, 64 bits.
+fn fnv(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[test]
+fn ten_mib_through_connect() {
+    let mut env = Env::new();
+    let b = unique("echo-b");
+    env.serve(&b, &["--echo"]);
+    const LEN: usize = 10 << 20;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let data: Vec<u8> = (0..LEN)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let sum = fnv(&data);
+    let mut c = env
+        .cmd()
+        .args(["connect", &b, "--ei"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = c.stdin.take().unwrap();
+    let mut r = c.stdout.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&data).unwrap();
+        w // keep stdin open until everything came back
+    });
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0u8; LEN];
+        r.read_exact(&mut got).map(|()| got)
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reader.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "10 MiB did not come back in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let got = reader.join().unwrap().expect("10 MiB back");
+    assert_eq!(got.len(), LEN);
+    assert_eq!(fnv(&got), sum, "checksum of the echoed stream");
+    drop(writer.join().unwrap());
+    assert!(wait_output_no_stderr(c).success());
+}
+
+#[test]
+fn call_prints_reply_and_reports_cut_short() {
+    let mut env = Env::new();
+    let m = unique("call");
+    env.serve(&m, &["--message", "--echo"]);
+    let out = env.run(&["call", &m, "hello there"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello there\n");
+    let out = env.run(&["call", &m, "hello there", "--reply-size", "5"], b"");
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(text(&out.stdout), "hello\n");
+    assert!(
+        text(&out.stderr).contains("ERROR_MORE_DATA (234)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn wait_with_and_without_timeout() {
+    let mut env = Env::new();
+    let p = unique("wait");
+    // No such pipe: at once, status 3.
+    let out = env.run(&["wait", &p], b"");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("ERROR_FILE_NOT_FOUND (2)"));
+    env.serve(&p, &["--instances", "1", "--echo"]);
+    // Listening: at once, with the default and with an explicit time-out.
+    assert_eq!(env.run(&["wait", &p], b"").status.code(), Some(0));
+    assert_eq!(
+        env.run(&["wait", &p, "--timeout", "forever"], b"")
+            .status
+            .code(),
+        Some(0)
+    );
+    // The only instance busy: times out, status 5.
+    let mut holder = env
+        .cmd()
+        .args(["connect", &p, "--ei"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut hin = holder.stdin.take().unwrap();
+    hin.write_all(b"x").unwrap();
+    let mut one = [0u8; 1];
+    holder
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut one)
+        .unwrap();
+    let started = Instant::now();
+    let out = env.run(&["wait", &p, "--timeout", "300"], b"");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(text(&out.stderr).contains("ERROR_SEM_TIMEOUT (121)"));
+    // Busy: connect says so, status 4, and suggests --wait.
+    let out = env.run(&["connect", &p], b"");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            r"ERROR_PIPE_BUSY (231): all instances of \\.\pipe\{p} are busy; try --wait"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    // A wait that outlives the holder succeeds.
+    let waiter = env
+        .cmd()
+        .args(["wait", &p, "--timeout", "20000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(hin);
+    assert!(wait_output_no_stderr(holder).success());
+    assert!(wait_output(waiter, LIMIT).status.success());
+}
+
+#[test]
+fn connect_poll_waits_for_the_pipe() {
+    let mut env = Env::new();
+    let p = unique("poll");
+    let c = env
+        .cmd()
+        .args(["connect", &p, "--message", "-p", "-s", "--wait", "20000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    env.serve(&p, &["--message", "--echo"]);
+    let mut c = c;
+    c.stdin.take().unwrap().write_all(b"late\n").unwrap();
+    let out = wait_output(c, LIMIT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "late\n");
+}
+
+#[test]
+fn bad_input() {
+    let env = Env::new();
+    // Unknown pipe.
+    for args in [
+        vec!["connect", "no-such-pipe"],
+        vec!["info", "no-such-pipe"],
+        vec!["call", "no-such-pipe", "x"],
+    ] {
+        let out = env.run(&args, b"");
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(
+            text(&out.stderr)
+                .contains(r"ERROR_FILE_NOT_FOUND (2): no pipe named \\.\pipe\no-such-pipe exists"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Malformed names.
+    for name in [r"\\.\pipe\", r"\\.\notpipe\x", r"\\server\pipe\x"] {
+        let out = env.run(&["wait", name], b"");
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            text(&out.stderr).contains("ERROR_INVALID_NAME (123)"),
+            "{name}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Bad flags and values.
+    for args in [
+        vec!["serve", "x", "--bogus", "--echo"],
+        vec!["serve", "x"],
+        vec!["serve", "x", "--echo", "--", "cat"],
+        vec!["serve", "x", "--inbound", "--outbound", "--echo"],
+        vec!["serve", "x", "--instances", "0", "--echo"],
+        vec!["wait", "x", "--timeout", "soon"],
+        vec!["connect"],
+        vec!["frobnicate"],
+    ] {
+        let out = env.run(&args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    // Security options: a clear "not supported yet", status 7.
+    let out = env.run(&["serve", "x", "--sddl", "D:P(A;;GA;;;WD)", "--echo"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    assert!(text(&out.stderr).contains("--sddl is not supported yet (security issue)"));
+    let out = env.run(&["daemon", "--system"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    assert!(text(&out.stderr).contains("--system is not supported yet"));
+    // --echo needs a duplex pipe.
+    let out = env.run(&["serve", "x", "--inbound", "--echo"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sigterm_stops_serve_cleanly() {
+    let mut env = Env::new();
+    let p = unique("term");
+    let i = env.serve(&p, &["--instances", "2", "--", "cat"]);
+    // A session in progress, too.
+    let mut c = env
+        .cmd()
+        .args(["connect", &p])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = c.stdin.take().unwrap();
+    w.write_all(b"hi").unwrap();
+    let mut got = [0u8; 2];
+    c.stdout.as_mut().unwrap().read_exact(&mut got).unwrap();
+    let (code, err) = env.stop(i);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("stopped"), "{err}");
+    let full = format!(r"\\.\pipe\{p}");
+    assert!(env.list_json().iter().all(|x| x["name"] != full.as_str()));
+    assert_eq!(env.run(&["wait", &p], b"").status.code(), Some(3));
+    // The client sees the end of the pipe; its stdin ending ends the session.
+    drop(w);
+    assert!(wait_output_no_stderr(c).success());
+}
+
+#[test]
+fn help_has_examples_and_exit_codes() {
+    let env = Env::new();
+    let out = env.run(&["--help"], b"");
+    assert!(out.status.success());
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("Exit status:") && t.contains("ERROR_PIPE_BUSY"),
+        "{t}"
+    );
+    for sub in [
+        "list",
+        "info",
+        "serve",
+        "connect",
+        "call",
+        "wait",
+        "daemon",
+        "demo",
+        "completions",
+        "man",
+    ] {
+        let out = env.run(&[sub, "--help"], b"");
+        assert!(out.status.success(), "{sub}");
+        let t = text(&out.stdout);
+        assert!(t.contains("Example"), "{sub} --help has no example:\n{t}");
+    }
+    let out = env.run(&["completions", "bash"], b"");
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("npfs"));
+}
+
+#[test]
+fn man_page_is_up_to_date() {
+    let env = Env::new();
+    let out = env.run(&["man"], b"");
+    assert!(out.status.success());
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("npfs.1");
+    let on_disk = std::fs::read(&committed).expect("npfs.1 is committed");
+    assert!(
+        on_disk == out.stdout,
+        "crates/npfs-cli/npfs.1 is out of date: run `cargo run -p npfs-cli --bin npfs -- man > crates/npfs-cli/npfs.1`"
+    );
+    assert!(text(&out.stdout).contains(".SH \"NPFS SERVE\""));
+}
