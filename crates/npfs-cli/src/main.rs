@@ -8,6 +8,7 @@
 //! - `npfs demo`: a server process and several client processes exchanging message and byte
 //!   traffic through named pipes and the auto-started broker;
 //! - `npfs daemon`: run the broker (`npfsd`);
+//! - `npfs bench`: the benchmark suite (`npfs_bench::run_from_args`);
 //! - `npfs completions`, `npfs man`: shell completions and the man page, from the same
 //!   definitions as `--help`.
 //!
@@ -210,6 +211,21 @@ enum Cmd {
         #[arg(long)]
         runtime_dir: Option<PathBuf>,
     },
+    /// Run the benchmark suite (npfs beside AF_UNIX, pipe(2) and Wine); every argument after
+    /// `bench` goes to it (`npfs bench --help` for its options).
+    #[command(
+        disable_help_flag = true,
+        after_help = "Examples:\n  npfs bench\n  npfs bench --help"
+    )]
+    Bench {
+        /// The benchmark suite's arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  npfs completions bash > ~/.local/share/bash-completion/completions/npfs"
@@ -276,6 +292,7 @@ fn main() {
             exit::OK
         }
         Cmd::Man => man::print(),
+        Cmd::Bench { args } => npfs_bench::run_from_args(args),
         Cmd::List { json } => {
             ensure_broker();
             inspect::list(json)
