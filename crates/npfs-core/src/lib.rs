@@ -13,5 +13,6 @@ pub mod error;
 pub mod name;
 pub mod namespace;
 pub mod queue;
+pub mod security;
 
 pub use error::{NtStatus, Win32Error};
