@@ -6,6 +6,7 @@
 //! "base", and the parent reads `/proc/PID/smaps_rollup` of every process before and after.
 
 use std::io;
+use std::time::Duration;
 
 use npfs::{PipeClient, PipeServer, Win32Error};
 
@@ -215,9 +216,11 @@ pub fn server_child(args: &ChildArgs) -> io::Result<()> {
         ))?,
     }
     parent.wait_for("adopt")?;
+    // Adopt the connections that exist; an instance no client reached (the broker refused
+    // it) stays listening instead of blocking here.
     for s in &servers {
-        match s.connect() {
-            Ok(()) | Err(Win32Error::PIPE_CONNECTED) | Err(Win32Error::PIPE_LISTENING) => {}
+        match s.connect_timeout(Some(Duration::ZERO)) {
+            Ok(()) | Err(Win32Error::PIPE_CONNECTED) | Err(Win32Error::SEM_TIMEOUT) => {}
             Err(e) => return Err(w32("ConnectNamedPipe")(e)),
         }
     }

@@ -58,10 +58,13 @@ pub struct Wine {
 
 /// Run `cmd` with a time limit; stdout goes to `out` (if given).
 fn run_limited(cmd: &mut Command, limit: Duration, out: Option<&Path>) -> io::Result<()> {
-    cmd.stdin(Stdio::null()).stderr(Stdio::null());
+    cmd.stdin(Stdio::null());
     match out {
-        Some(p) => cmd.stdout(std::fs::File::create(p)?),
-        None => cmd.stdout(Stdio::null()),
+        Some(p) => {
+            let f = std::fs::File::create(p)?;
+            cmd.stderr(f.try_clone()?).stdout(f)
+        }
+        None => cmd.stdout(Stdio::null()).stderr(Stdio::null()),
     };
     let mut child = cmd.spawn()?;
     let deadline = Instant::now() + limit;
@@ -233,7 +236,18 @@ impl Wine {
             if place == Placement::Cross {
                 cmd.arg("-a");
             }
-            run_limited(&mut cmd, Duration::from_secs(900), Some(&out))?;
+            if let Err(e) = run_limited(&mut cmd, Duration::from_secs(900), Some(&out)) {
+                let text = std::fs::read_to_string(&out).unwrap_or_default();
+                let why = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.starts_with("RESULT"))
+                    .unwrap_or("");
+                return Err(io::Error::other(format!(
+                    "winpipe -p {} failed: {why} ({e})",
+                    if message { "msg" } else { "byte" }
+                )));
+            }
             rows.push(parse(&std::fs::read_to_string(&out)?, message));
         }
         Ok(rows)
