@@ -17,12 +17,32 @@
 //! each time the instance goes from DISCONNECTED back to LISTENING. A client open returns the
 //! epoch it connected in; a disconnect names the epoch it means, so a disconnect that crossed
 //! a later listen on the wire is recognised as stale and ignored.
+//!
+//! # Security
+//!
+//! Every pipe holds one [`SecurityDescriptor`], shared by all its instances (spec/api.md
+//! §6): the first instance's (assigned: `CO` / `CG` replaced by the creator), or
+//! [`SecurityDescriptor::default_for_pipe`] of the creator's user and primary group. The
+//! `*_as` operations take a [`Caller`] — the kernel identity and the [`Token`] made from it —
+//! and check it as NPFS does: an additional instance needs `FILE_CREATE_PIPE_INSTANCE` (the
+//! server's access `| 0x4`) and may not bring its own descriptor; a client open checks its
+//! access (`& !0x4`) against the DACL; a remote open of a `PIPE_REJECT_REMOTE_CLIENTS` pipe
+//! is refused; reading and changing the descriptor need `READ_CONTROL`, `WRITE_DAC` and
+//! `WRITE_OWNER`. WaitNamedPipe needs no access. The plain operations ([`Namespace::open`],
+//! [`Namespace::create_instance`], ...) are the same with [`Caller::local`] of the identity
+//! alone (no supplementary groups, no administrators).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::config::{check_client_access, CreateParams, PipeAttributes};
-use crate::consts::PIPE_UNLIMITED_INSTANCES;
+use crate::config::{check_client_access, CreateParams, Direction, PipeAttributes};
+use crate::consts::{
+    FILE_CREATE_PIPE_INSTANCE, GENERIC_READ, GENERIC_WRITE, PIPE_UNLIMITED_INSTANCES, SYNCHRONIZE,
+};
 use crate::error::Win32Error;
+use crate::security::{
+    access_check, access_to_query, access_to_set, check_info, SecurityDescriptor, Token,
+    PIPE_MAPPING,
+};
 
 /// The listen epoch of a freshly created instance.
 pub const INITIAL_EPOCH: u64 = 0;
@@ -43,6 +63,48 @@ pub struct Identity {
     pub uid: u32,
     /// Group id.
     pub gid: u32,
+}
+
+/// Who asks for something, for the access checks: the kernel identity and the token made
+/// from it (with its supplementary groups and administrator membership).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The peer's kernel credentials.
+    pub identity: Identity,
+    /// Its token: a local user ([`Token::from_unix`]), or a remote client vouched for by a
+    /// privileged peer ([`Token::remote`], [`Token::anonymous_remote`]).
+    pub token: Token,
+}
+
+impl Caller {
+    /// A local process: [`Token::from_unix`] of its uid, gid and `supplementary` groups;
+    /// members of `admin_gids` are Administrators.
+    pub fn local(identity: Identity, supplementary: &[u32], admin_gids: &[u32]) -> Caller {
+        Caller {
+            identity,
+            token: Token::from_unix(identity.uid, identity.gid, supplementary, admin_gids),
+        }
+    }
+
+    /// A remote client (its token holds Network, `NU`).
+    pub fn is_remote(&self) -> bool {
+        self.token.is_remote()
+    }
+}
+
+/// The access a server instance asks for, as kernelbase's CreateNamedPipeW passes it:
+/// `SYNCHRONIZE`, `GENERIC_READ` for an inbound or duplex pipe, `GENERIC_WRITE` for an
+/// outbound or duplex one, and the `WRITE_DAC | WRITE_OWNER | ACCESS_SYSTEM_SECURITY` bits of
+/// the open mode.
+pub fn server_desired_access(params: &CreateParams) -> u32 {
+    let mut a = SYNCHRONIZE | params.options.extra_access;
+    if params.attrs.direction != Direction::Outbound {
+        a |= GENERIC_READ;
+    }
+    if params.attrs.direction != Direction::Inbound {
+        a |= GENERIC_WRITE;
+    }
+    a
 }
 
 /// State of a server instance as the broker knows it (spec/api.md §3.1, without CLOSING).
@@ -91,6 +153,9 @@ pub struct Opened {
     pub server: Identity,
     /// The instance's listen epoch the connection belongs to.
     pub epoch: u64,
+    /// The access the client's handle holds: its desired access with generic rights mapped
+    /// (`MAXIMUM_ALLOWED`: what the DACL grants).
+    pub granted: u32,
 }
 
 /// Outcome of [`Namespace::wait`] when it did not fail at once.
@@ -164,6 +229,8 @@ struct Pipe {
     display_name: String,
     attrs: PipeAttributes,
     owner: Identity,
+    /// The one descriptor of the pipe, shared by all its instances.
+    sd: SecurityDescriptor,
     /// `PIPE_REJECT_REMOTE_CLIENTS` of the first instance.
     reject_remote: bool,
     /// Every instance of the pipe, in creation order.
@@ -181,6 +248,8 @@ struct Instance {
     server: Identity,
     /// The connected client (see [`InstanceInfo::client`]).
     client: Option<Identity>,
+    /// The access the server's handle holds (mapped): what it asked for.
+    granted: u32,
 }
 
 /// A pending WaitNamedPipe.
@@ -228,6 +297,9 @@ impl Namespace {
     /// - `ERROR_ACCESS_DENIED`: the direction differs from the pipe's.
     ///
     /// Type, maximum instances, quotas and time-out of later instances are not compared.
+    ///
+    /// This is [`Namespace::create_instance_as`] with [`Caller::local`] of `server` and the
+    /// default descriptor.
     pub fn create_instance(
         &mut self,
         key: &str,
@@ -235,24 +307,77 @@ impl Namespace {
         params: &CreateParams,
         server: Identity,
     ) -> Result<Created, Win32Error> {
-        let already_existed = if let Some(pipe) = self.pipes.get(key) {
+        self.create_instance_as(
+            key,
+            display_name,
+            params,
+            &Caller::local(server, &[], &[]),
+            None,
+        )
+    }
+
+    /// CreateNamedPipe by `caller`, with the descriptor of its `lpSecurityAttributes`
+    /// (`None`: the default one).
+    ///
+    /// A new pipe takes `sd` assigned to the caller (`CO` / `CG` replaced, an absent owner
+    /// or group filled in), or [`SecurityDescriptor::default_for_pipe`] of the caller's user
+    /// and primary group. The caller's instance holds the access it asks for
+    /// ([`server_desired_access`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Namespace::create_instance`], and, when the pipe exists, after the instance
+    /// limit and FIRST_PIPE_INSTANCE:
+    /// - `ERROR_ACCESS_DENIED`: the pipe's DACL does not grant the caller its access plus
+    ///   `FILE_CREATE_PIPE_INSTANCE` (no squatting on another user's pipe);
+    /// - `ERROR_ACCESS_DENIED`: `sd` is given (an additional instance may not bring its own
+    ///   descriptor, conformance test_security_info).
+    ///
+    /// For a new pipe: [`crate::security::ERROR_INVALID_OWNER`] when `sd` names an owner the
+    /// caller may not give ([`Token::may_own`]).
+    pub fn create_instance_as(
+        &mut self,
+        key: &str,
+        display_name: &str,
+        params: &CreateParams,
+        caller: &Caller,
+        sd: Option<SecurityDescriptor>,
+    ) -> Result<Created, Win32Error> {
+        let desired = server_desired_access(params);
+        let (already_existed, granted) = if let Some(pipe) = self.pipes.get(key) {
             if !below_limit(&pipe.attrs, pipe.instances.len()) {
                 return Err(Win32Error::PIPE_BUSY);
             }
             if params.options.first_instance {
                 return Err(Win32Error::ACCESS_DENIED);
             }
+            let granted = access_check(
+                &pipe.sd,
+                &caller.token,
+                desired | FILE_CREATE_PIPE_INSTANCE,
+                &PIPE_MAPPING,
+            )?;
+            if sd.is_some() {
+                return Err(Win32Error::ACCESS_DENIED);
+            }
             if pipe.attrs.direction != params.attrs.direction {
                 return Err(Win32Error::ACCESS_DENIED);
             }
-            true
+            (true, granted & !FILE_CREATE_PIPE_INSTANCE)
         } else {
-            let mut pipe = Pipe::new(display_name, params.attrs, server);
+            let sd = new_descriptor(&caller.token, sd)?;
+            let mut pipe = Pipe::new(display_name, params.attrs, caller.identity, sd);
             pipe.reject_remote = params.options.reject_remote;
             self.pipes.insert(key.to_owned(), pipe);
-            false
+            (false, PIPE_MAPPING.map(desired))
         };
-        let instance = self.add_instance(key, InstanceState::Listening, INITIAL_EPOCH, server);
+        let instance = self.add_instance(
+            key,
+            InstanceState::Listening,
+            INITIAL_EPOCH,
+            caller.identity,
+            granted,
+        );
         let attrs = self.pipes[key].attrs;
         Ok(Created {
             instance,
@@ -270,6 +395,9 @@ impl Namespace {
     /// live pipe end), but the direction must match the pipe's, else `ERROR_ACCESS_DENIED`
     /// (a different pipe took the name meanwhile). A LISTENING instance enters the FIFO behind
     /// the current listeners and wakes waiters.
+    ///
+    /// This is [`Namespace::reregister_as`] with [`Caller::local`] of `server`, no descriptor,
+    /// the server's full access and no remote-client flag.
     pub fn reregister(
         &mut self,
         key: &str,
@@ -279,17 +407,63 @@ impl Namespace {
         epoch: u64,
         server: Identity,
     ) -> Result<Created, Win32Error> {
-        let already_existed = if let Some(pipe) = self.pipes.get(key) {
+        let access = Reregistration {
+            desired: GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE,
+            sd: None,
+            reject_remote: false,
+        };
+        self.reregister_as(
+            key,
+            display_name,
+            attrs,
+            state,
+            epoch,
+            &Caller::local(server, &[], &[]),
+            access,
+        )
+    }
+
+    /// [`Namespace::reregister`] by `caller`, with what the instance knows of the pipe's
+    /// security. A pipe created by the reregistration takes `how.sd` (assigned, or the
+    /// default descriptor) and `how.reject_remote`. Joining an existing pipe needs
+    /// `FILE_CREATE_PIPE_INSTANCE` (plus `how.desired`) in its DACL, as creating an instance
+    /// does; the descriptor the instance brings is then ignored (the pipe's wins).
+    ///
+    /// # Errors
+    ///
+    /// As [`Namespace::reregister`]; `ERROR_ACCESS_DENIED` when the pipe's DACL refuses the
+    /// caller; [`crate::security::ERROR_INVALID_OWNER`] as in
+    /// [`Namespace::create_instance_as`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn reregister_as(
+        &mut self,
+        key: &str,
+        display_name: &str,
+        attrs: PipeAttributes,
+        state: InstanceState,
+        epoch: u64,
+        caller: &Caller,
+        how: Reregistration,
+    ) -> Result<Created, Win32Error> {
+        let (already_existed, granted) = if let Some(pipe) = self.pipes.get(key) {
             if pipe.attrs.direction != attrs.direction {
                 return Err(Win32Error::ACCESS_DENIED);
             }
-            true
+            let granted = access_check(
+                &pipe.sd,
+                &caller.token,
+                how.desired | FILE_CREATE_PIPE_INSTANCE,
+                &PIPE_MAPPING,
+            )?;
+            (true, granted & !FILE_CREATE_PIPE_INSTANCE)
         } else {
-            self.pipes
-                .insert(key.to_owned(), Pipe::new(display_name, attrs, server));
-            false
+            let sd = new_descriptor(&caller.token, how.sd)?;
+            let mut pipe = Pipe::new(display_name, attrs, caller.identity, sd);
+            pipe.reject_remote = how.reject_remote;
+            self.pipes.insert(key.to_owned(), pipe);
+            (false, PIPE_MAPPING.map(how.desired))
         };
-        let instance = self.add_instance(key, state, epoch, server);
+        let instance = self.add_instance(key, state, epoch, caller.identity, granted);
         let attrs = self.pipes[key].attrs;
         Ok(Created {
             instance,
@@ -304,6 +478,7 @@ impl Namespace {
         state: InstanceState,
         epoch: u64,
         server: Identity,
+        granted: u32,
     ) -> InstanceId {
         let id = self.next_instance;
         self.next_instance += 1;
@@ -315,6 +490,7 @@ impl Namespace {
                 epoch,
                 server,
                 client: None,
+                granted,
             },
         );
         let pipe = self.pipes.get_mut(key).expect("pipe exists");
@@ -334,14 +510,46 @@ impl Namespace {
     /// - `ERROR_FILE_NOT_FOUND`: no pipe of that name.
     /// - `ERROR_ACCESS_DENIED`: `desired_access` does not fit the pipe's direction.
     /// - `ERROR_PIPE_BUSY`: no instance is listening.
+    ///
+    /// This is [`Namespace::open_as`] with [`Caller::local`] of `client`.
     pub fn open(
         &mut self,
         key: &str,
         desired_access: u32,
         client: Identity,
     ) -> Result<Opened, Win32Error> {
-        // The client's identity is also for the coming access checks against the pipe's DACL.
+        self.open_as(key, desired_access, &Caller::local(client, &[], &[]))
+    }
+
+    /// A client's CreateFile by `caller`, checked against the pipe's descriptor.
+    ///
+    /// # Errors
+    ///
+    /// In this order:
+    /// - `ERROR_FILE_NOT_FOUND`: no pipe of that name.
+    /// - `ERROR_ACCESS_DENIED`: a remote caller and the pipe has `PIPE_REJECT_REMOTE_CLIENTS`.
+    /// - `ERROR_ACCESS_DENIED`: the DACL does not grant `desired_access` (generic rights
+    ///   mapped, then `& !0x4`: NPFS leaves `FILE_CREATE_PIPE_INSTANCE`, which
+    ///   `FILE_GENERIC_WRITE` holds as `FILE_APPEND_DATA`, out for clients).
+    /// - `ERROR_ACCESS_DENIED`: `desired_access` does not fit the pipe's direction.
+    /// - `ERROR_PIPE_BUSY`: no instance is listening.
+    pub fn open_as(
+        &mut self,
+        key: &str,
+        desired_access: u32,
+        caller: &Caller,
+    ) -> Result<Opened, Win32Error> {
+        let client = caller.identity;
         let pipe = self.pipes.get_mut(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
+        if pipe.reject_remote && caller.is_remote() {
+            return Err(Win32Error::ACCESS_DENIED);
+        }
+        let granted = access_check(
+            &pipe.sd,
+            &caller.token,
+            PIPE_MAPPING.map(desired_access) & !FILE_CREATE_PIPE_INSTANCE,
+            &PIPE_MAPPING,
+        )?;
         check_client_access(pipe.attrs.direction, desired_access)?;
         let id = pipe.listeners.pop_front().ok_or(Win32Error::PIPE_BUSY)?;
         let attrs = pipe.attrs;
@@ -354,6 +562,7 @@ impl Namespace {
             attrs,
             server: inst.server,
             epoch: inst.epoch,
+            granted,
         })
     }
 
@@ -529,6 +738,118 @@ impl Namespace {
         }
     }
 
+    /// The descriptor of pipe `key`, if it exists (no access check: for the broker's own
+    /// use and tests).
+    pub fn security(&self, key: &str) -> Option<&SecurityDescriptor> {
+        self.pipes.get(key).map(|p| &p.sd)
+    }
+
+    /// GetSecurityInfo by name: the parts `info` of the pipe's descriptor, if the DACL grants
+    /// `caller` what reading them needs (`READ_CONTROL`; `ACCESS_SYSTEM_SECURITY` for the
+    /// SACL) — as if the caller opened the pipe for exactly that access.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_INVALID_PARAMETER` (bad `info`), `ERROR_FILE_NOT_FOUND`, `ERROR_ACCESS_DENIED`.
+    pub fn query_security(
+        &self,
+        key: &str,
+        info: u32,
+        caller: &Caller,
+    ) -> Result<SecurityDescriptor, Win32Error> {
+        check_info(info)?;
+        let pipe = self.pipes.get(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
+        access_check(
+            &pipe.sd,
+            &caller.token,
+            access_to_query(info),
+            &PIPE_MAPPING,
+        )?;
+        Ok(pipe.sd.parts(info))
+    }
+
+    /// GetSecurityInfo on a server handle: the parts `info` of its pipe's descriptor, if the
+    /// instance's access holds what reading them needs.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_INVALID_PARAMETER`, `ERROR_INVALID_HANDLE` (no such instance),
+    /// `ERROR_ACCESS_DENIED`.
+    pub fn query_security_of(
+        &self,
+        instance: InstanceId,
+        info: u32,
+    ) -> Result<SecurityDescriptor, Win32Error> {
+        check_info(info)?;
+        let inst = self
+            .instances
+            .get(&instance)
+            .ok_or(Win32Error::INVALID_HANDLE)?;
+        if inst.granted & access_to_query(info) != access_to_query(info) {
+            return Err(Win32Error::ACCESS_DENIED);
+        }
+        Ok(self.pipes[&inst.key].sd.parts(info))
+    }
+
+    /// SetSecurityInfo by name: replace the parts `info` of the pipe's descriptor by those of
+    /// `new`, if the DACL grants `caller` what writing them needs (`WRITE_OWNER` for owner
+    /// and group, `WRITE_DAC` for the DACL, `ACCESS_SYSTEM_SECURITY` for the SACL). Every
+    /// instance (and every later open) sees the change at once.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_INVALID_PARAMETER`, `ERROR_FILE_NOT_FOUND`, `ERROR_ACCESS_DENIED`,
+    /// [`crate::security::ERROR_INVALID_OWNER`] (see [`SecurityDescriptor::apply`]).
+    pub fn set_security(
+        &mut self,
+        key: &str,
+        info: u32,
+        new: &SecurityDescriptor,
+        caller: &Caller,
+    ) -> Result<(), Win32Error> {
+        check_info(info)?;
+        let pipe = self.pipes.get_mut(key).ok_or(Win32Error::FILE_NOT_FOUND)?;
+        access_check(&pipe.sd, &caller.token, access_to_set(info), &PIPE_MAPPING)?;
+        pipe.sd.apply(info, new, &caller.token)
+    }
+
+    /// SetSecurityInfo on a server handle, by `caller` (who owns the handle): the instance's
+    /// access must hold what writing `info` needs (it asked for `WRITE_DAC` / `WRITE_OWNER`
+    /// in CreateNamedPipe's open mode).
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_INVALID_PARAMETER`, `ERROR_INVALID_HANDLE`, `ERROR_ACCESS_DENIED`,
+    /// [`crate::security::ERROR_INVALID_OWNER`].
+    pub fn set_security_of(
+        &mut self,
+        instance: InstanceId,
+        info: u32,
+        new: &SecurityDescriptor,
+        caller: &Caller,
+    ) -> Result<(), Win32Error> {
+        check_info(info)?;
+        let inst = self
+            .instances
+            .get(&instance)
+            .ok_or(Win32Error::INVALID_HANDLE)?;
+        if inst.granted & access_to_set(info) != access_to_set(info) {
+            return Err(Win32Error::ACCESS_DENIED);
+        }
+        let pipe = self.pipes.get_mut(&inst.key).expect("pipe exists");
+        pipe.sd.apply(info, new, &caller.token)
+    }
+
+    /// The access the server handle of `instance` holds (mapped).
+    pub fn instance_access(&self, instance: InstanceId) -> Option<u32> {
+        self.instances.get(&instance).map(|i| i.granted)
+    }
+
+    /// The name key of the pipe `instance` belongs to.
+    pub fn instance_key(&self, instance: InstanceId) -> Option<&str> {
+        self.instances.get(&instance).map(|i| i.key.as_str())
+    }
+
     /// Every pipe, sorted by display name.
     pub fn list(&self) -> Vec<PipeSummary> {
         let mut out: Vec<PipeSummary> = self.pipes.values().map(|p| self.summary(p)).collect();
@@ -549,7 +870,12 @@ impl Namespace {
             instances: p.instances.len() as u32,
             listening: count(InstanceState::Listening),
             connected: count(InstanceState::Connected),
-            owner_uid: p.owner.uid,
+            owner_uid: p
+                .sd
+                .owner
+                .as_ref()
+                .and_then(|o| o.as_unix_user())
+                .unwrap_or(p.owner.uid),
         }
     }
 
@@ -673,12 +999,51 @@ impl Namespace {
     }
 }
 
+/// What a reregistering instance knows of its pipe's security
+/// ([`Namespace::reregister_as`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reregistration {
+    /// The access the instance asks for ([`server_desired_access`] of its creation).
+    pub desired: u32,
+    /// The pipe's descriptor as the instance last knew it (`None`: the default one).
+    pub sd: Option<SecurityDescriptor>,
+    /// `PIPE_REJECT_REMOTE_CLIENTS` of the pipe.
+    pub reject_remote: bool,
+}
+
+/// The descriptor of a new pipe created by `token`: `sd` assigned, or the default one.
+fn new_descriptor(
+    token: &Token,
+    sd: Option<SecurityDescriptor>,
+) -> Result<SecurityDescriptor, Win32Error> {
+    match sd {
+        None => Ok(SecurityDescriptor::default_for_pipe(
+            token.user.clone(),
+            token.primary_group.clone(),
+        )),
+        Some(sd) => {
+            if let Some(owner) = &sd.owner {
+                if !token.may_own(owner) {
+                    return Err(crate::security::ERROR_INVALID_OWNER);
+                }
+            }
+            Ok(sd.assign(&token.user, &token.primary_group))
+        }
+    }
+}
+
 impl Pipe {
-    fn new(display_name: &str, attrs: PipeAttributes, owner: Identity) -> Pipe {
+    fn new(
+        display_name: &str,
+        attrs: PipeAttributes,
+        owner: Identity,
+        sd: SecurityDescriptor,
+    ) -> Pipe {
         Pipe {
             display_name: display_name.to_owned(),
             attrs,
             owner,
+            sd,
             reject_remote: false,
             instances: Vec::new(),
             listeners: VecDeque::new(),
@@ -926,6 +1291,361 @@ mod tests {
         // Closing twice, or an unknown id, is harmless.
         ns.close_instance(a.instance);
         ns.close_instance(9999);
+        ns.check_invariants();
+    }
+
+    // ---------------------------------------------------------------- security
+
+    use crate::consts::{FILE_READ_ATTRIBUTES, READ_CONTROL, WRITE_DAC, WRITE_OWNER};
+    use crate::security::{
+        Sid, DACL_SECURITY_INFORMATION, ERROR_INVALID_OWNER, GROUP_SECURITY_INFORMATION,
+        OWNER_SECURITY_INFORMATION, STANDARD_SECURITY_INFORMATION,
+    };
+
+    fn user(uid: u32, gid: u32, groups: &[u32]) -> Caller {
+        Caller::local(
+            Identity {
+                pid: uid + 10_000,
+                uid,
+                gid,
+            },
+            groups,
+            &[27],
+        )
+    }
+
+    fn sddl(s: &str) -> SecurityDescriptor {
+        SecurityDescriptor::from_sddl(s, &crate::security::NoNames).unwrap()
+    }
+
+    fn create_as(
+        ns: &mut Namespace,
+        key: &str,
+        p: &CreateParams,
+        who: &Caller,
+        sd: Option<&str>,
+    ) -> Result<Created, Win32Error> {
+        let r = ns.create_instance_as(key, key, p, who, sd.map(sddl));
+        ns.check_invariants();
+        r
+    }
+
+    /// issue 4 §2: another user cannot add an instance to a pipe with the default DACL
+    /// (FILE_CREATE_PIPE_INSTANCE), the owner, root and administrators can.
+    #[test]
+    fn squatting_refused() {
+        let mut ns = Namespace::new();
+        let (a, b) = (user(1001, 1001, &[]), user(1002, 1002, &[]));
+        create_as(&mut ns, "p", &duplex(9), &a, None).unwrap();
+        assert_eq!(
+            create_as(&mut ns, "p", &duplex(9), &b, None),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        // Inbound-only asks for GENERIC_READ | SYNCHRONIZE | 0x4: still refused.
+        assert_eq!(ns.instance_count("p"), Some(1));
+        assert!(
+            create_as(&mut ns, "p", &duplex(9), &a, None)
+                .unwrap()
+                .already_existed
+        );
+        create_as(&mut ns, "p", &duplex(9), &user(0, 0, &[]), None).unwrap();
+        create_as(&mut ns, "p", &duplex(9), &user(1003, 1003, &[27]), None).unwrap();
+        assert_eq!(ns.instance_count("p"), Some(4));
+    }
+
+    /// issue 4 §2: the default DACL lets other users open for reading only.
+    #[test]
+    fn default_dacl_read_only_for_others() {
+        let mut ns = Namespace::new();
+        let (a, b) = (user(1001, 1001, &[]), user(1002, 1002, &[]));
+        create_as(&mut ns, "p", &duplex(9), &a, None).unwrap();
+        create_as(&mut ns, "p", &duplex(9), &a, None).unwrap();
+        assert_eq!(
+            ns.open_as("p", GENERIC_WRITE, &b),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        assert_eq!(ns.open_as("p", RW, &b), Err(Win32Error::ACCESS_DENIED));
+        let o = ns
+            .open_as("p", GENERIC_READ | FILE_READ_ATTRIBUTES, &b)
+            .unwrap();
+        assert_eq!(o.granted, crate::consts::FILE_GENERIC_READ);
+        // FILE_CREATE_PIPE_INSTANCE is left out of a client's check.
+        ns.open_as("p", GENERIC_READ | FILE_CREATE_PIPE_INSTANCE, &b)
+            .unwrap();
+        ns.check_invariants();
+    }
+
+    /// conformance test_security_info: the default descriptor's owner is the creator and its
+    /// group the creator's primary group; `npfs list` shows the owner.
+    #[test]
+    fn default_descriptor_owner_and_group() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 500, &[600]);
+        create_as(&mut ns, "p", &duplex(9), &a, None).unwrap();
+        let sd = ns.security("p").unwrap();
+        assert_eq!(sd.owner, Some(Sid::unix_user(1001)));
+        assert_eq!(sd.group, Some(Sid::unix_group(500)));
+        assert_eq!(ns.list()[0].owner_uid, 1001);
+    }
+
+    /// conformance test_security_info: another instance WITH its own descriptor while the
+    /// pipe exists → ERROR_ACCESS_DENIED, even for the owner; after the last instance is gone
+    /// it succeeds and its descriptor applies.
+    #[test]
+    fn additional_instance_with_descriptor_denied() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[]);
+        let first = create_as(&mut ns, "p", &duplex(9), &a, None).unwrap();
+        assert_eq!(
+            create_as(&mut ns, "p", &duplex(9), &a, Some("G:WD")),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.close_instance(first.instance);
+        create_as(&mut ns, "p", &duplex(9), &a, Some("G:WDD:(A;;GA;;;CO)")).unwrap();
+        let sd = ns.security("p").unwrap();
+        assert_eq!(sd.group, Some(crate::security::well_known::everyone()));
+        assert_eq!(sd.owner, Some(Sid::unix_user(1001)));
+        assert_eq!(sd.dacl.as_ref().unwrap().aces[0].sid, Sid::unix_user(1001));
+    }
+
+    /// An explicit owner must be the creator (or one of its groups) unless it is an
+    /// administrator.
+    #[test]
+    fn explicit_owner_checked() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[2000]);
+        assert_eq!(
+            create_as(&mut ns, "p", &duplex(9), &a, Some("O:S-1-22-1-1002")),
+            Err(ERROR_INVALID_OWNER)
+        );
+        create_as(&mut ns, "p", &duplex(9), &a, Some("O:S-1-22-2-2000")).unwrap();
+        create_as(
+            &mut ns,
+            "q",
+            &duplex(9),
+            &user(0, 0, &[]),
+            Some("O:S-1-22-1-1002"),
+        )
+        .unwrap();
+        assert_eq!(ns.security("q").unwrap().owner, Some(Sid::unix_user(1002)));
+        assert!(ns.list().iter().any(|p| p.owner_uid == 1002));
+    }
+
+    /// issue 4 §6: a custom DACL granting a group, deny before allow, owner only.
+    #[test]
+    fn custom_dacls() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[]);
+        let b = user(1002, 1002, &[2000]);
+        let c = user(1003, 1003, &[]);
+        create_as(
+            &mut ns,
+            "g",
+            &duplex(9),
+            &a,
+            Some("D:(A;;GA;;;CO)(A;;0x12019b;;;S-1-22-2-2000)"),
+        )
+        .unwrap();
+        create_as(&mut ns, "g", &duplex(9), &a, None).unwrap();
+        ns.open_as("g", RW, &b).unwrap();
+        assert_eq!(
+            ns.open_as("g", GENERIC_READ, &c),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        // The group may connect but not create instances.
+        assert_eq!(
+            create_as(&mut ns, "g", &duplex(9), &b, None),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        create_as(
+            &mut ns,
+            "d",
+            &duplex(9),
+            &a,
+            Some("D:(D;;GA;;;S-1-22-1-1002)(A;;GA;;;WD)"),
+        )
+        .unwrap();
+        assert_eq!(
+            ns.open_as("d", GENERIC_READ, &b),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.open_as("d", GENERIC_READ, &c).unwrap();
+        let only = SecurityDescriptor::owner_only(a.token.user.clone());
+        ns.create_instance_as("o", "o", &duplex(9), &a, Some(only))
+            .unwrap();
+        assert_eq!(
+            ns.open_as("o", GENERIC_READ, &b),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.open_as("o", RW, &a).unwrap();
+        ns.check_invariants();
+    }
+
+    /// issue 4 §5: PIPE_REJECT_REMOTE_CLIENTS refuses remote opens, anonymous ones included;
+    /// an anonymous remote client gets the default DACL's read access otherwise.
+    #[test]
+    fn reject_remote_clients() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[]);
+        let mut p = duplex(9);
+        p.options.reject_remote = true;
+        create_as(&mut ns, "r", &p, &a, None).unwrap();
+        create_as(&mut ns, "open", &duplex(9), &a, None).unwrap();
+        let anon = Caller {
+            identity: Identity::default(),
+            token: Token::anonymous_remote(),
+        };
+        let remote_a = Caller {
+            identity: a.identity,
+            token: Token::remote(1001, 1001, &[], &[]),
+        };
+        assert_eq!(
+            ns.open_as("r", GENERIC_READ, &anon),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        assert_eq!(
+            ns.open_as("r", RW, &remote_a),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        assert_eq!(
+            ns.open_as("open", RW, &anon),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.open_as("open", GENERIC_READ, &anon).unwrap();
+        ns.open_as("r", RW, &a).unwrap();
+    }
+
+    /// GetSecurityInfo / SetSecurityInfo: by name with the caller's DACL rights, by instance
+    /// with the server handle's access; the change is seen by every instance.
+    #[test]
+    fn get_and_set_security() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[]);
+        let b = user(1002, 1002, &[]);
+        let mut p = duplex(9);
+        p.options.extra_access = WRITE_OWNER;
+        let first = create_as(&mut ns, "s", &p, &a, None).unwrap().instance;
+        let plain = create_as(&mut ns, "s", &duplex(9), &a, None)
+            .unwrap()
+            .instance;
+        // READ_CONTROL is in FILE_GENERIC_READ: everyone may read the default descriptor.
+        let got = ns
+            .query_security("s", STANDARD_SECURITY_INFORMATION, &b)
+            .unwrap();
+        assert_eq!(&got, ns.security("s").unwrap());
+        assert_eq!(
+            ns.query_security("s", GROUP_SECURITY_INFORMATION, &b)
+                .unwrap()
+                .owner,
+            None
+        );
+        assert_eq!(
+            ns.query_security("s", 0, &b),
+            Err(Win32Error::INVALID_PARAMETER)
+        );
+        // B holds neither WRITE_DAC nor WRITE_OWNER.
+        let open_all = sddl("D:(A;;GA;;;WD)");
+        assert_eq!(
+            ns.set_security("s", DACL_SECURITY_INFORMATION, &open_all, &b),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        // The server handle with WRITE_OWNER sets the group (test_security_info).
+        ns.set_security_of(first, GROUP_SECURITY_INFORMATION, &sddl("G:WD"), &a)
+            .unwrap();
+        assert_eq!(
+            ns.query_security_of(plain, GROUP_SECURITY_INFORMATION)
+                .unwrap()
+                .group,
+            Some(crate::security::well_known::everyone())
+        );
+        // A handle without WRITE_DAC may not change the DACL, even the owner's.
+        assert_eq!(
+            ns.set_security_of(plain, DACL_SECURITY_INFORMATION, &open_all, &a),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        // By name, the owner has WRITE_DAC (GA, and implicitly).
+        ns.set_security("s", DACL_SECURITY_INFORMATION, &open_all, &a)
+            .unwrap();
+        ns.open_as("s", RW, &b).unwrap();
+        // Now B has GA: it may change the owner, but only to itself.
+        assert_eq!(
+            ns.set_security(
+                "s",
+                OWNER_SECURITY_INFORMATION,
+                &sddl("O:S-1-22-1-1003"),
+                &b
+            ),
+            Err(ERROR_INVALID_OWNER)
+        );
+        ns.set_security(
+            "s",
+            OWNER_SECURITY_INFORMATION,
+            &sddl("O:S-1-22-1-1002"),
+            &b,
+        )
+        .unwrap();
+        assert_eq!(ns.list()[0].owner_uid, 1002);
+        assert_eq!(
+            ns.query_security_of(999, READ_CONTROL),
+            Err(Win32Error::INVALID_PARAMETER)
+        );
+        assert_eq!(
+            ns.query_security_of(999, DACL_SECURITY_INFORMATION),
+            Err(Win32Error::INVALID_HANDLE)
+        );
+        assert_eq!(ns.instance_access(first).unwrap() & WRITE_DAC, 0);
+        assert_eq!(ns.instance_key(first), Some("s"));
+    }
+
+    /// Reregistration carries the descriptor and the remote flag; joining needs
+    /// FILE_CREATE_PIPE_INSTANCE.
+    #[test]
+    fn reregister_with_security() {
+        let mut ns = Namespace::new();
+        let a = user(1001, 1001, &[]);
+        let b = user(1002, 1002, &[]);
+        let how = Reregistration {
+            desired: server_desired_access(&duplex(9)),
+            sd: Some(sddl("D:(A;;GA;;;CO)")),
+            reject_remote: true,
+        };
+        ns.reregister_as(
+            "r",
+            "r",
+            duplex(9).attrs,
+            InstanceState::Listening,
+            3,
+            &a,
+            how.clone(),
+        )
+        .unwrap();
+        assert!(ns.detail("r").unwrap().reject_remote);
+        assert_eq!(
+            ns.reregister_as(
+                "r",
+                "r",
+                duplex(9).attrs,
+                InstanceState::Listening,
+                3,
+                &b,
+                how.clone()
+            ),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        assert_eq!(
+            ns.open_as("r", GENERIC_READ, &b),
+            Err(Win32Error::ACCESS_DENIED)
+        );
+        ns.reregister_as(
+            "r",
+            "r",
+            duplex(9).attrs,
+            InstanceState::Listening,
+            3,
+            &a,
+            how,
+        )
+        .unwrap();
         ns.check_invariants();
     }
 

@@ -48,6 +48,19 @@ impl Token {
         }
     }
 
+    /// The token of an authenticated remote client (a future SMB bridge vouches for the
+    /// user): as [`Token::from_unix`], but Network (`NU`) instead of Interactive (`IU`).
+    pub fn remote(uid: u32, gid: u32, supplementary: &[u32], admin_gids: &[u32]) -> Token {
+        let mut t = Token::from_unix(uid, gid, supplementary, admin_gids);
+        let iu = well_known::interactive();
+        for g in &mut t.groups {
+            if *g == iu {
+                *g = well_known::network();
+            }
+        }
+        t
+    }
+
     /// The token of an anonymous remote client (SMB null session): Anonymous, Everyone,
     /// Network.
     pub fn anonymous_remote() -> Token {
@@ -61,6 +74,16 @@ impl Token {
     /// Whether the token holds `sid` (as its user or one of its groups).
     pub fn has(&self, sid: &Sid) -> bool {
         &self.user == sid || self.groups.contains(sid)
+    }
+
+    /// LocalSystem or a member of Administrators.
+    pub fn is_admin(&self) -> bool {
+        self.is_system() || self.has(&well_known::administrators())
+    }
+
+    /// A remote client (member of Network, `NU`).
+    pub fn is_remote(&self) -> bool {
+        self.has(&well_known::network())
     }
 
     /// LocalSystem (root).

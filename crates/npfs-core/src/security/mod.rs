@@ -4,11 +4,13 @@
 
 mod access;
 mod descriptor;
+mod info;
 mod sddl;
 mod sid;
 
 pub use access::{access_check, Token};
 pub use descriptor::*;
+pub use info::*;
 pub use sddl::{NameResolver, NoNames, MAX_SDDL_LEN};
 pub use sid::{well_known, Sid, MAX_SUB_AUTHORITIES};
 
