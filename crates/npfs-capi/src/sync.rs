@@ -1,0 +1,377 @@
+//! Events, threads (with their APC queues) and I/O completion ports.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::*;
+use crate::handles::{self, HandleObject};
+use crate::types::*;
+use crate::wait;
+
+/// An event (CreateEvent).
+pub struct Event {
+    manual: bool,
+    state: AtomicBool,
+}
+
+impl Event {
+    /// A new event.
+    pub fn new(manual: bool, initial: bool) -> Arc<Event> {
+        Arc::new(Event {
+            manual,
+            state: AtomicBool::new(initial),
+        })
+    }
+
+    /// SetEvent.
+    pub fn set(&self) {
+        self.state.store(true, Ordering::SeqCst);
+        wait::notify();
+    }
+
+    /// ResetEvent.
+    pub fn reset(&self) {
+        self.state.store(false, Ordering::SeqCst);
+    }
+}
+
+impl HandleObject for Event {
+    fn signalled(&self) -> Option<bool> {
+        Some(self.state.load(Ordering::SeqCst))
+    }
+    fn acquire(&self) -> bool {
+        self.manual
+            || self
+                .state
+                .compare_exchange(true, false, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Set the event named by `h`, if it is one (used when operations complete).
+pub fn set_event_handle(h: HANDLE) {
+    if let Some(e) = handles::get_as::<Event>(h) {
+        e.set();
+    }
+}
+
+/// Reset the event named by `h`, if it is one (operations reset it when they start).
+pub fn reset_event_handle(h: HANDLE) {
+    if let Some(e) = handles::get_as::<Event>(h) {
+        e.reset();
+    }
+}
+
+/// A queued asynchronous procedure call.
+pub type Apc = Box<dyn FnOnce() + Send>;
+
+/// A thread (CreateThread, or any thread that touched the ABI).
+pub struct ThreadObj {
+    id: AtomicU32,
+    done: AtomicBool,
+    exit_code: AtomicU32,
+    apcs: Mutex<VecDeque<Apc>>,
+}
+
+impl ThreadObj {
+    fn new() -> Arc<ThreadObj> {
+        Arc::new(ThreadObj {
+            id: AtomicU32::new(gettid()),
+            done: AtomicBool::new(false),
+            exit_code: AtomicU32::new(STILL_ACTIVE),
+            apcs: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    /// Queue `apc` to run in this thread's next alertable wait.
+    pub fn queue_apc(&self, apc: Apc) {
+        self.apcs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(apc);
+        wait::notify();
+    }
+
+    /// Whether APCs are queued.
+    pub fn has_apcs(&self) -> bool {
+        !self
+            .apcs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Run every queued APC, in order. Returns true if any ran.
+    pub fn run_apcs(&self) -> bool {
+        let mut ran = false;
+        loop {
+            let next = self
+                .apcs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front();
+            match next {
+                Some(f) => {
+                    f();
+                    ran = true;
+                }
+                None => return ran,
+            }
+        }
+    }
+
+    fn finish(&self, code: DWORD) {
+        self.exit_code.store(code, Ordering::SeqCst);
+        self.done.store(true, Ordering::SeqCst);
+        wait::notify();
+    }
+}
+
+impl HandleObject for ThreadObj {
+    fn signalled(&self) -> Option<bool> {
+        Some(self.done.load(Ordering::SeqCst))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn gettid() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get() as u32
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Arc<ThreadObj>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The calling thread's object (made on first use for threads CreateThread did not start).
+pub fn current_thread() -> Arc<ThreadObj> {
+    CURRENT.with(|c| c.borrow_mut().get_or_insert_with(ThreadObj::new).clone())
+}
+
+/// CreateEventA.
+#[no_mangle]
+pub extern "C" fn CreateEventA(
+    _sa: *mut SECURITY_ATTRIBUTES,
+    manual: BOOL,
+    initial: BOOL,
+    _name: *const u8,
+) -> HANDLE {
+    guard(std::ptr::null_mut(), || {
+        set_last_error(0);
+        handles::insert(Event::new(manual != 0, initial != 0), 0)
+    })
+}
+
+/// CreateEventW.
+#[no_mangle]
+pub extern "C" fn CreateEventW(
+    sa: *mut SECURITY_ATTRIBUTES,
+    manual: BOOL,
+    initial: BOOL,
+    _name: *const u16,
+) -> HANDLE {
+    CreateEventA(sa, manual, initial, std::ptr::null())
+}
+
+/// SetEvent.
+#[no_mangle]
+pub extern "C" fn SetEvent(h: HANDLE) -> BOOL {
+    guard(FALSE, || match handles::get_as::<Event>(h) {
+        Some(e) => {
+            e.set();
+            TRUE
+        }
+        None => fail(ERROR_INVALID_HANDLE),
+    })
+}
+
+/// ResetEvent.
+#[no_mangle]
+pub extern "C" fn ResetEvent(h: HANDLE) -> BOOL {
+    guard(FALSE, || match handles::get_as::<Event>(h) {
+        Some(e) => {
+            e.reset();
+            TRUE
+        }
+        None => fail(ERROR_INVALID_HANDLE),
+    })
+}
+
+struct Start {
+    func: unsafe extern "C" fn(*mut c_void) -> DWORD,
+    arg: *mut c_void,
+    thread: Arc<ThreadObj>,
+    /// Set to the kernel thread id once the thread runs (CreateThread reports it).
+    started: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+extern "C" fn trampoline(p: *mut c_void) -> *mut c_void {
+    // SAFETY: `p` is the Box<Start> CreateThread leaked for this thread.
+    let start = unsafe { Box::from_raw(p.cast::<Start>()) };
+    let (func, arg) = (start.func, start.arg);
+    start.thread.id.store(gettid(), Ordering::SeqCst);
+    CURRENT.with(|c| *c.borrow_mut() = Some(start.thread.clone()));
+    {
+        let (lock, cv) = &*start.started;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+    drop(start);
+    // SAFETY: calling the application's LPTHREAD_START_ROUTINE with its own argument.
+    let code = unsafe { func(arg) };
+    current_thread().finish(code);
+    std::ptr::null_mut()
+}
+
+/// CreateThread.
+#[no_mangle]
+pub unsafe extern "C" fn CreateThread(
+    _sa: *mut SECURITY_ATTRIBUTES,
+    _stack: usize,
+    func: Option<unsafe extern "C" fn(*mut c_void) -> DWORD>,
+    arg: *mut c_void,
+    _flags: DWORD,
+    id: *mut DWORD,
+) -> HANDLE {
+    guard(std::ptr::null_mut(), || {
+        let Some(func) = func else {
+            set_last_error(ERROR_INVALID_PARAMETER);
+            return std::ptr::null_mut();
+        };
+        let thread = Arc::new(ThreadObj {
+            id: AtomicU32::new(0),
+            done: AtomicBool::new(false),
+            exit_code: AtomicU32::new(STILL_ACTIVE),
+            apcs: Mutex::new(VecDeque::new()),
+        });
+        let started = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let start = Box::into_raw(Box::new(Start {
+            func,
+            arg,
+            thread: thread.clone(),
+            started: started.clone(),
+        }));
+        let mut tid: libc::pthread_t = 0;
+        // SAFETY: a plain pthread with our trampoline, which takes back the Box.
+        let rc =
+            unsafe { libc::pthread_create(&mut tid, std::ptr::null(), trampoline, start.cast()) };
+        if rc != 0 {
+            // SAFETY: the thread was not created, so the Box is still ours.
+            drop(unsafe { Box::from_raw(start) });
+            set_last_error(ERROR_NOT_ENOUGH_MEMORY);
+            return std::ptr::null_mut();
+        }
+        // SAFETY: detaching the thread we just created; its handle tracks its end.
+        unsafe { libc::pthread_detach(tid) };
+        let (lock, cv) = &*started;
+        let mut ok = lock.lock().unwrap_or_else(|e| e.into_inner());
+        while !*ok {
+            ok = cv.wait(ok).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(ok);
+        if !id.is_null() {
+            // SAFETY: the caller's DWORD out-pointer (checked non-null).
+            unsafe { *id = thread.id.load(Ordering::SeqCst) };
+        }
+        handles::insert(thread, 0)
+    })
+}
+
+/// ExitThread: end the calling thread with `code`.
+#[no_mangle]
+pub extern "C" fn ExitThread(code: DWORD) -> ! {
+    let me = current_thread();
+    me.finish(code);
+    drop(me);
+    // SAFETY: ending the calling thread; no Rust frame with a destructor is live above us
+    // (the trampoline dropped everything before calling the start routine).
+    unsafe { libc::pthread_exit(std::ptr::null_mut()) }
+}
+
+/// GetExitCodeThread.
+#[no_mangle]
+pub unsafe extern "C" fn GetExitCodeThread(h: HANDLE, code: *mut DWORD) -> BOOL {
+    guard(FALSE, || {
+        let Some(t) = handles::get_as::<ThreadObj>(h) else {
+            return fail(ERROR_INVALID_HANDLE);
+        };
+        if code.is_null() {
+            return fail(998);
+        }
+        // SAFETY: the caller's DWORD out-pointer (checked non-null).
+        unsafe { *code = t.exit_code.load(Ordering::SeqCst) };
+        TRUE
+    })
+}
+
+/// GetCurrentThreadId.
+#[no_mangle]
+pub extern "C" fn GetCurrentThreadId() -> DWORD {
+    current_thread().id.load(Ordering::SeqCst)
+}
+
+/// One completion packet.
+#[derive(Clone, Copy)]
+pub struct Packet {
+    /// The completion key.
+    pub key: usize,
+    /// The OVERLAPPED pointer.
+    pub overlapped: usize,
+    /// Bytes transferred.
+    pub bytes: DWORD,
+    /// The NTSTATUS of the operation.
+    pub status: u32,
+}
+
+/// An I/O completion port.
+pub struct Port {
+    queue: Mutex<VecDeque<Packet>>,
+}
+
+impl Default for Port {
+    fn default() -> Self {
+        Port::new()
+    }
+}
+
+impl Port {
+    /// An empty port.
+    pub fn new() -> Port {
+        Port {
+            queue: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Queue a packet and wake a waiter.
+    pub fn post(&self, p: Packet) {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(p);
+        wait::notify();
+    }
+
+    /// Take the oldest packet.
+    pub fn pop(&self) -> Option<Packet> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+}
+
+impl HandleObject for Port {
+    fn signalled(&self) -> Option<bool> {
+        None
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
