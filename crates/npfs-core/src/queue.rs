@@ -182,6 +182,23 @@ pub enum ReadProgress {
     Pending,
 }
 
+/// What a reader may do next (see [`Queue::read_claim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadClaim {
+    /// Copy `len` bytes at stream position `pos` into the buffer at `buf_off`, then call
+    /// [`Queue::read_copied`].
+    Copy {
+        /// Stream position of the first byte.
+        pos: u64,
+        /// Where they go in the reader's buffer.
+        buf_off: usize,
+        /// How many.
+        len: usize,
+    },
+    /// Nothing to copy: the read completed, or it is still waiting.
+    Ready(ReadProgress),
+}
+
 /// What PeekNamedPipe reports for this queue (spec/api.md §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PeekInfo {
@@ -193,18 +210,60 @@ pub struct PeekInfo {
     pub message_len: u64,
 }
 
+/// The byte ring a queue's data lives in. Offsets are already reduced modulo [`Ring::len`]
+/// and ranges never wrap; the queue does the arithmetic.
+pub trait Ring {
+    /// Capacity in bytes.
+    fn len(&self) -> usize;
+    /// Whether the ring has no capacity at all.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copy `dst.len()` bytes from offset `off`.
+    fn read_at(&self, off: usize, dst: &mut [u8]);
+    /// Copy `src` to offset `off`.
+    fn write_at(&mut self, off: usize, src: &[u8]);
+}
+
+impl Ring for [u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read_at(&self, off: usize, dst: &mut [u8]) {
+        dst.copy_from_slice(&self[off..off + dst.len()]);
+    }
+    fn write_at(&mut self, off: usize, src: &[u8]) {
+        self[off..off + src.len()].copy_from_slice(src);
+    }
+}
+
+/// Copy `dst.len()` bytes at stream position `pos` out of `ring`, wrapping around its end.
+pub fn ring_read<R: Ring + ?Sized>(ring: &R, pos: u64, dst: &mut [u8]) {
+    let cap = ring.len();
+    if cap == 0 {
+        return;
+    }
+    let mut done = 0;
+    while done < dst.len() {
+        let off = ((pos + done as u64) % cap as u64) as usize;
+        let n = (dst.len() - done).min(cap - off);
+        ring.read_at(off, &mut dst[done..done + n]);
+        done += n;
+    }
+}
+
 /// A view of one direction's queue, valid while the connection lock is held.
-pub struct Queue<'a> {
+pub struct Queue<'a, R: Ring + ?Sized = [u8]> {
     h: &'a mut QueueHeader,
-    ring: &'a mut [u8],
+    ring: &'a mut R,
     quota: u64,
     message_type: bool,
 }
 
-impl<'a> Queue<'a> {
+impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     /// A view over `h` and its data `ring`. `quota` is the reader's buffer size
     /// (nInBufferSize or nOutBufferSize); `message_type` is `PIPE_TYPE_MESSAGE`.
-    pub fn new(h: &'a mut QueueHeader, ring: &'a mut [u8], quota: u32, message_type: bool) -> Self {
+    pub fn new(h: &'a mut QueueHeader, ring: &'a mut R, quota: u32, message_type: bool) -> Self {
         Queue {
             h,
             ring,
@@ -368,29 +427,19 @@ impl<'a> Queue<'a> {
     // ----- ring copies --------------------------------------------------------------------
 
     fn copy_out(&self, pos: u64, dst: &mut [u8]) {
-        let cap = self.ring_len();
-        if cap == 0 {
-            return;
-        }
-        let mut done = 0;
-        while done < dst.len() {
-            let off = ((pos + done as u64) % cap) as usize;
-            let n = (dst.len() - done).min(self.ring.len() - off);
-            dst[done..done + n].copy_from_slice(&self.ring[off..off + n]);
-            done += n;
-        }
+        ring_read(&*self.ring, pos, dst);
     }
 
     fn copy_in(&mut self, pos: u64, src: &[u8]) {
-        let cap = self.ring_len();
+        let cap = self.ring.len();
         if cap == 0 {
             return;
         }
         let mut done = 0;
         while done < src.len() {
-            let off = ((pos + done as u64) % cap) as usize;
-            let n = (src.len() - done).min(self.ring.len() - off);
-            self.ring[off..off + n].copy_from_slice(&src[done..done + n]);
+            let off = ((pos + done as u64) % cap as u64) as usize;
+            let n = (src.len() - done).min(cap - off);
+            self.ring.write_at(off, &src[done..done + n]);
             done += n;
         }
     }
@@ -722,6 +771,81 @@ impl<'a> Queue<'a> {
             }
             R_WAITING => Ok(ReadProgress::Pending),
             _ => Err(Win32Error::OPERATION_ABORTED),
+        }
+    }
+
+    /// Like [`Queue::read_poll`], but instead of copying, say which assigned bytes are ready to
+    /// be copied — so that a large copy can run outside the connection lock. The range stays
+    /// untouched by everyone else until [`Queue::read_copied`] releases it: it is below
+    /// `filled` and not yet freed. `buf_len` is the reader's buffer size.
+    pub fn read_claim(&mut self, op: OpId, buf_len: usize) -> Result<ReadClaim, Win32Error> {
+        self.sanitize();
+        self.pump();
+        let Some(i) = self.find_read(op) else {
+            return Err(Win32Error::OPERATION_ABORTED);
+        };
+        let r = self.rec(i);
+        match r.state {
+            R_FAILED => {
+                self.rec_mut(i).state = R_FREE;
+                self.collect();
+                Err(Win32Error(r.error))
+            }
+            R_ASSIGNED => {
+                let len = r.len.min(buf_len as u64);
+                let upto = r.start.saturating_add(len).min(self.h.filled);
+                let from = r.start.saturating_add(r.copied);
+                if upto > from {
+                    Ok(ReadClaim::Copy {
+                        pos: from,
+                        buf_off: r.copied as usize,
+                        len: (upto - from) as usize,
+                    })
+                } else if r.copied >= len {
+                    self.rec_mut(i).state = R_FREE;
+                    self.collect();
+                    Ok(ReadClaim::Ready(ReadProgress::Done(ReadDone {
+                        len: len as usize,
+                        more_data: r.flags & RF_MORE != 0,
+                    })))
+                } else {
+                    Ok(ReadClaim::Ready(ReadProgress::Pending))
+                }
+            }
+            R_WAITING => Ok(ReadClaim::Ready(ReadProgress::Pending)),
+            _ => Err(Win32Error::OPERATION_ABORTED),
+        }
+    }
+
+    /// The reader copied `n` bytes of what [`Queue::read_claim`] offered: release their ring
+    /// space, and complete the read once everything assigned to it is copied.
+    pub fn read_copied(
+        &mut self,
+        op: OpId,
+        n: usize,
+        buf_len: usize,
+    ) -> Result<ReadProgress, Win32Error> {
+        self.sanitize();
+        let Some(i) = self.find_read(op) else {
+            return Err(Win32Error::OPERATION_ABORTED);
+        };
+        let r = self.rec(i);
+        if r.state != R_ASSIGNED {
+            return Err(Win32Error::OPERATION_ABORTED);
+        }
+        let len = r.len.min(buf_len as u64);
+        let copied = r.copied.saturating_add(n as u64).min(len);
+        self.rec_mut(i).copied = copied;
+        if copied >= len {
+            self.rec_mut(i).state = R_FREE;
+            self.collect();
+            Ok(ReadProgress::Done(ReadDone {
+                len: len as usize,
+                more_data: r.flags & RF_MORE != 0,
+            }))
+        } else {
+            self.collect();
+            Ok(ReadProgress::Pending)
         }
     }
 

@@ -850,3 +850,34 @@ proptest! {
         let _ = p.q().is_drained();
     }
 }
+
+// The out-of-lock copy protocol gives the same bytes as read_poll, and frees ring space only
+// once they are copied.
+#[test]
+fn claim_and_copy_outside_the_lock() {
+    let mut p = Pipe::with_ring(1 << 20, true, 64);
+    let data = pattern(200, 5);
+    let r = p.start_read(300, true);
+    let (w, _) = p.write(&data);
+    let mut buf = vec![0u8; 300];
+    loop {
+        match p.q().read_claim(r, buf.len()).unwrap() {
+            ReadClaim::Copy { pos, buf_off, len } => {
+                // While claimed, a writer cannot reuse that space.
+                let free_before = p.h.freed;
+                ring_read(&p.ring[..], pos, &mut buf[buf_off..buf_off + len]);
+                assert_eq!(p.h.freed, free_before);
+                if let ReadProgress::Done(d) = p.q().read_copied(r, len, buf.len()).unwrap() {
+                    assert_eq!((d.len, d.more_data), (200, false));
+                    break;
+                }
+            }
+            ReadClaim::Ready(ReadProgress::Pending) => {
+                let _ = p.poll_write(w, &data);
+            }
+            ReadClaim::Ready(ReadProgress::Done(_)) => unreachable!("copy first"),
+        }
+    }
+    assert_eq!(&buf[..200], &data[..]);
+    assert_eq!(p.poll_write(w, &data), WriteProgress::Done(200));
+}
