@@ -1,7 +1,12 @@
 //! Where the broker lives: the runtime directory and the files in it.
 //!
-//! The directory is `$NPFS_RUNTIME_DIR` if set, else `$XDG_RUNTIME_DIR/npfs`, else
-//! `/tmp/npfs-<uid>`. It is created with mode 0700 and must belong to the calling user.
+//! The directory of a per-user broker is `$NPFS_RUNTIME_DIR` if set, else
+//! `$XDG_RUNTIME_DIR/npfs`, else `/tmp/npfs-<uid>`. It is created with mode 0700 and must
+//! belong to the calling user.
+//!
+//! The system-wide broker (`npfsd --system`, root) lives in [`SYSTEM_RUNTIME_DIR`], a 0755
+//! directory whose socket every user may connect to (0666); identities come from the kernel.
+//! `npfsd --shared` does the same in another directory ([`ensure_shared_dir`]).
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -14,6 +19,9 @@ pub const LOCK_NAME: &str = "npfsd.lock";
 pub const PID_NAME: &str = "npfsd.pid";
 /// File name of the daemonized broker's log.
 pub const LOG_NAME: &str = "npfsd.log";
+
+/// The runtime directory of the system-wide broker.
+pub const SYSTEM_RUNTIME_DIR: &str = "/run/npfs";
 
 /// The runtime directory from the environment (not created).
 pub fn runtime_dir_from_env() -> PathBuf {
@@ -56,6 +64,37 @@ pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Create `dir` (and its parents) with mode 0755 if missing, for a broker every user
+/// connects to: it must belong to the calling user, and write access for group and others is
+/// removed (nobody else may replace the socket).
+///
+/// # Errors
+///
+/// I/O errors, or `PermissionDenied` when the directory belongs to someone else.
+pub fn ensure_shared_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
+    if meta.uid() != rustix::process::geteuid().as_raw() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", dir.display()),
+        ));
+    }
+    if meta.mode() & 0o7777 != 0o755 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(())
+}
+
 /// The runtime directory from the environment, created 0700.
 ///
 /// # Errors
@@ -83,6 +122,20 @@ mod tests {
         ensure_dir(&dir).unwrap();
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn shared_dir_is_0755() {
+        let base = std::env::temp_dir().join(format!("npfs-proto-sh-{}", std::process::id()));
+        let dir = base.join("s");
+        ensure_shared_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        ensure_shared_dir(&dir).unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755);
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -77,6 +77,10 @@ impl<'a> Reader<'a> {
         let bytes = self.take(len.into())?;
         String::from_utf8(bytes.to_vec()).map_err(|_| ProtoError::InvalidValue("utf-8 string"))
     }
+    /// Every byte was consumed (an optional trailing extension is absent).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
     /// Fails unless every byte was consumed.
     pub(crate) fn finish(self) -> Result<(), ProtoError> {
         if self.buf.is_empty() {

@@ -12,6 +12,10 @@
 //! ...     body: fixed-width little-endian integers, strings as u16 LE length + UTF-8 bytes
 //! ```
 //!
+//! Some messages end in *optional trailing fields* (marked so in their documentation): an
+//! encoder leaves them out when they hold their default, a decoder takes their absence as the
+//! default. Frames of older peers that do not know them stay valid.
+//!
 //! [`Request`]s go from a client to the broker, [`Reply`]s (answers and pushed events) from
 //! the broker to a client. Two replies carry file descriptors in an `SCM_RIGHTS` control
 //! message sent with the frame's bytes: [`Reply::Opened`] and [`Reply::Connected`], each
@@ -25,7 +29,8 @@
 //! [`Reply::Error`] with a Win32 code when the operation fails). [`Request::Create`] and
 //! [`Request::Reregister`], when they succeed, turn the connection into that instance's
 //! *control channel*: from then on the client may only send [`Request::Listen`],
-//! [`Request::Disconnect`] and [`Request::Close`], the broker answers them in order and may
+//! [`Request::Disconnect`], [`Request::GetSecurity`], [`Request::SetSecurity`] (both without
+//! a name: they mean the instance's pipe) and [`Request::Close`], the broker answers them in order and may
 //! push [`Reply::Connected`] at any time; closing the channel closes the instance.
 //!
 //! # Ordering
@@ -37,6 +42,13 @@
 //! the instance left the namespace, so an open issued after the server's close returned can
 //! never be paired with it. Closing the channel without [`Request::Close`] also closes the
 //! instance, but asynchronously.
+//!
+//! # Security
+//!
+//! The broker knows each peer from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`), never from a
+//! message. [`Request::Create`] may carry the pipe's descriptor as SDDL; [`Request::Open`] is
+//! checked against it; [`Request::GetSecurity`] and [`Request::SetSecurity`] read and change
+//! it. Only a root peer may open on behalf of a remote client ([`RemoteClient`]).
 
 mod codec;
 mod frame;
@@ -45,7 +57,7 @@ mod msg;
 mod tests;
 
 pub use frame::{decode_frame, encode_frame, Frame, FRAME_HEADER, MAX_FRAME, VERSION};
-pub use msg::{CreateRequest, Reply, Request};
+pub use msg::{ClientSecurity, CreateRequest, RemoteClient, Reply, Request, MAX_WIRE_GROUPS};
 
 /// Number of descriptors carried by [`Reply::Opened`] and [`Reply::Connected`].
 pub const CONN_FDS: usize = 2;

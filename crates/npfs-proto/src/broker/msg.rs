@@ -20,6 +20,51 @@ pub struct CreateRequest {
     pub name: String,
     /// The decoded arguments.
     pub params: CreateParams,
+    /// The security descriptor of `lpSecurityAttributes`, as SDDL (user and group names are
+    /// resolved by the broker); `None` for the default descriptor. Refused with
+    /// `ERROR_ACCESS_DENIED` when the pipe already exists. Optional trailing field.
+    pub sddl: Option<String>,
+}
+
+/// Most supplementary groups carried in one frame ([`RemoteClient::User`],
+/// [`ClientSecurity::groups`]).
+pub const MAX_WIRE_GROUPS: usize = 4096;
+
+/// Who a remote client is, as a privileged peer (root: a future SMB bridge) vouches for it
+/// in [`Request::Open`]. Any other peer setting it gets `ERROR_ACCESS_DENIED`: identities
+/// come from the kernel, never from messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteClient {
+    /// An unauthenticated (null session) client: Anonymous, Everyone, Network.
+    Anonymous,
+    /// An authenticated remote user, mapped to these Unix credentials; its token holds
+    /// Network (`NU`) instead of Interactive (`IU`).
+    User {
+        /// User id.
+        uid: u32,
+        /// Primary group id.
+        gid: u32,
+        /// Supplementary groups (at most [`MAX_WIRE_GROUPS`]).
+        groups: Vec<u32>,
+    },
+}
+
+/// The credentials of a connected client, pushed to the server with [`Reply::Connected`]
+/// (for ImpersonateNamedPipeClient and GetNamedPipeHandleState's user name).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientSecurity {
+    /// Primary group id (65534 for an anonymous remote client).
+    pub gid: u32,
+    /// Supplementary groups (the kernel's, at most [`MAX_WIRE_GROUPS`]).
+    pub groups: Vec<u32>,
+    /// The client is remote (opened through a privileged bridge).
+    pub remote: bool,
+    /// The client is an anonymous remote one (uid and gid are then 65534, "nobody").
+    pub anonymous: bool,
+    /// The SQOS bits of the client's CreateFile `dwFlagsAndAttributes`
+    /// (`SECURITY_SQOS_PRESENT | level << 16 | CONTEXT_TRACKING | EFFECTIVE_ONLY`), 0 when
+    /// none were given; the broker passes them through.
+    pub sqos: u32,
 }
 
 /// A message from a client to the broker.
@@ -30,11 +75,19 @@ pub enum Request {
     /// control channel.
     Create(CreateRequest),
     /// CreateFile on a pipe name. Answer: [`Reply::Opened`] with the client's descriptors.
+    /// The access is checked against the pipe's DACL (generic rights mapped, minus
+    /// `FILE_CREATE_PIPE_INSTANCE`) and the pipe's direction.
     Open {
         /// Full pipe name.
         name: String,
         /// CreateFile's `dwDesiredAccess`.
         desired_access: u32,
+        /// A remote open on behalf of this client (privileged peers only). Optional trailing
+        /// field.
+        remote: Option<RemoteClient>,
+        /// The SQOS bits of CreateFile's `dwFlagsAndAttributes`, passed to the server in
+        /// [`ClientSecurity::sqos`]. Optional trailing field.
+        sqos: u32,
     },
     /// WaitNamedPipe. Answer: [`Reply::WaitDone`] or [`Reply::Error`], when the wait ends.
     Wait {
@@ -63,6 +116,14 @@ pub enum Request {
         state: InstanceState,
         /// The instance's listen epoch.
         epoch: u64,
+        /// The pipe's descriptor as the instance last knew it (SDDL; `None`: default).
+        /// Optional trailing field, with the two next.
+        sddl: Option<String>,
+        /// `PIPE_REJECT_REMOTE_CLIENTS` of the pipe.
+        reject_remote: bool,
+        /// The access the instance asked for at creation (as kernelbase passes it; 0: the
+        /// broker assumes `GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE`).
+        desired_access: u32,
     },
     /// The details of one pipe (`Some(name)`: [`Reply::Error`] with `ERROR_FILE_NOT_FOUND`
     /// when it does not exist) or of every pipe (`None`): remote-client flag and the state,
@@ -79,6 +140,29 @@ pub enum Request {
     Disconnect {
         /// The epoch the server disconnects.
         epoch: u64,
+    },
+    /// GetSecurityInfo: the parts `info` (SECURITY_INFORMATION bits) of a pipe's descriptor.
+    /// On a fresh connection `name` is required and the caller's token needs `READ_CONTROL`
+    /// (`ACCESS_SYSTEM_SECURITY` for the SACL) in the DACL; on a control channel `name` must
+    /// be `None` and the instance's access is checked. Answer: [`Reply::Security`].
+    GetSecurity {
+        /// Full pipe name (fresh connection), or `None` (control channel: its pipe).
+        name: Option<String>,
+        /// SECURITY_INFORMATION.
+        info: u32,
+    },
+    /// SetSecurityInfo: replace the parts `info` of a pipe's descriptor by those of `sddl`.
+    /// Needs `WRITE_OWNER` (owner, group), `WRITE_DAC` (DACL), `ACCESS_SYSTEM_SECURITY`
+    /// (SACL): in the DACL for the caller's token on a fresh connection (`name` required),
+    /// in the instance's access on a control channel (`name` `None`). Answer:
+    /// [`Reply::SecuritySet`].
+    SetSecurity {
+        /// Full pipe name (fresh connection), or `None` (control channel: its pipe).
+        name: Option<String>,
+        /// SECURITY_INFORMATION.
+        info: u32,
+        /// The new parts, as SDDL.
+        sddl: String,
     },
     /// Control channel: CloseHandle of the server end. The broker removes the instance at
     /// once and answers [`Reply::Closed`]; a client opening after that answer can no longer
@@ -117,6 +201,9 @@ pub enum Reply {
         client_pid: u32,
         /// The listen epoch of the instance.
         epoch: u64,
+        /// The access the client's handle holds (generic rights mapped); 0 from a broker
+        /// that does not say. Optional trailing field.
+        granted_access: u32,
     },
     /// The wait succeeded.
     WaitDone,
@@ -150,6 +237,14 @@ pub enum Reply {
     /// Control channel: the instance is removed (answer to [`Request::Close`]); the broker
     /// closes the channel after it.
     Closed,
+    /// Answer to [`Request::GetSecurity`]: the asked-for parts, as SDDL (SIDs as strings and
+    /// aliases, never names).
+    Security {
+        /// The descriptor.
+        sddl: String,
+    },
+    /// Answer to [`Request::SetSecurity`]: the descriptor is changed.
+    SecuritySet,
     /// Control channel, pushed: a client opened the instance; carries the server's socket
     /// end and shared-memory segment.
     Connected {
@@ -163,8 +258,11 @@ pub enum Reply {
         server_pid: u32,
         /// Process id of the client.
         client_pid: u32,
-        /// User id of the client.
+        /// User id of the client (65534 for an anonymous remote client).
         client_uid: u32,
+        /// The rest of the client's credentials. Optional trailing field (default when
+        /// absent).
+        client: ClientSecurity,
     },
 }
 
@@ -179,6 +277,8 @@ mod op {
     pub const DISCONNECT: u8 = 0x08;
     pub const CLOSE: u8 = 0x09;
     pub const DESCRIBE: u8 = 0x0A;
+    pub const GET_SECURITY: u8 = 0x0B;
+    pub const SET_SECURITY: u8 = 0x0C;
 
     pub const ERROR: u8 = 0x81;
     pub const CREATED: u8 = 0x82;
@@ -191,6 +291,8 @@ mod op {
     pub const CONNECTED: u8 = 0x89;
     pub const CLOSED: u8 = 0x8A;
     pub const PIPE_DETAILS: u8 = 0x8B;
+    pub const SECURITY: u8 = 0x8C;
+    pub const SECURITY_SET: u8 = 0x8D;
 }
 
 impl Request {
@@ -206,14 +308,32 @@ impl Request {
                 w.str(&c.name)?;
                 put_attrs(&mut w, &c.params.attrs);
                 put_options(&mut w, &c.params.options);
+                if let Some(sddl) = &c.sddl {
+                    w.str(sddl)?;
+                }
                 op::CREATE
             }
             Request::Open {
                 name,
                 desired_access,
+                remote,
+                sqos,
             } => {
                 w.str(name)?;
                 w.u32(*desired_access);
+                if remote.is_some() || *sqos != 0 {
+                    w.u32(*sqos);
+                    match remote {
+                        None => w.u8(0),
+                        Some(RemoteClient::Anonymous) => w.u8(1),
+                        Some(RemoteClient::User { uid, gid, groups }) => {
+                            w.u8(2);
+                            w.u32(*uid);
+                            w.u32(*gid);
+                            put_groups(&mut w, groups)?;
+                        }
+                    }
+                }
                 op::OPEN
             }
             Request::Wait { name, timeout } => {
@@ -237,11 +357,19 @@ impl Request {
                 attrs,
                 state,
                 epoch,
+                sddl,
+                reject_remote,
+                desired_access,
             } => {
                 w.str(name)?;
                 put_attrs(&mut w, attrs);
                 w.u8(state_code(*state));
                 w.u64(*epoch);
+                if sddl.is_some() || *reject_remote || *desired_access != 0 {
+                    put_opt_str(&mut w, sddl.as_deref())?;
+                    w.bool(*reject_remote);
+                    w.u32(*desired_access);
+                }
                 op::REREGISTER
             }
             Request::Describe { name } => {
@@ -253,6 +381,17 @@ impl Request {
                     }
                 }
                 op::DESCRIBE
+            }
+            Request::GetSecurity { name, info } => {
+                put_opt_str(&mut w, name.as_deref())?;
+                w.u32(*info);
+                op::GET_SECURITY
+            }
+            Request::SetSecurity { name, info, sddl } => {
+                put_opt_str(&mut w, name.as_deref())?;
+                w.u32(*info);
+                w.str(sddl)?;
+                op::SET_SECURITY
             }
             Request::Listen => op::LISTEN,
             Request::Disconnect { epoch } => {
@@ -279,15 +418,39 @@ impl Request {
                 if attrs.pipe_type == PipeType::Byte && options.read_mode == ReadMode::Message {
                     return Err(ProtoError::InvalidValue("read mode"));
                 }
+                let sddl = if r.is_empty() { None } else { Some(r.str()?) };
                 Request::Create(CreateRequest {
                     name,
                     params: CreateParams { attrs, options },
+                    sddl,
                 })
             }
-            op::OPEN => Request::Open {
-                name: r.str()?,
-                desired_access: r.u32()?,
-            },
+            op::OPEN => {
+                let name = r.str()?;
+                let desired_access = r.u32()?;
+                let (remote, sqos) = if r.is_empty() {
+                    (None, 0)
+                } else {
+                    let sqos = r.u32()?;
+                    let remote = match r.u8()? {
+                        0 => None,
+                        1 => Some(RemoteClient::Anonymous),
+                        2 => Some(RemoteClient::User {
+                            uid: r.u32()?,
+                            gid: r.u32()?,
+                            groups: get_groups(&mut r)?,
+                        }),
+                        _ => return Err(ProtoError::InvalidValue("remote client")),
+                    };
+                    (remote, sqos)
+                };
+                Request::Open {
+                    name,
+                    desired_access,
+                    remote,
+                    sqos,
+                }
+            }
             op::WAIT => {
                 let name = r.str()?;
                 let kind = r.u8()?;
@@ -302,11 +465,34 @@ impl Request {
             }
             op::INSTANCE_COUNT => Request::InstanceCount { name: r.str()? },
             op::LIST => Request::List,
-            op::REREGISTER => Request::Reregister {
-                name: r.str()?,
-                attrs: get_attrs(&mut r)?,
-                state: get_state(&mut r)?,
-                epoch: r.u64()?,
+            op::REREGISTER => {
+                let name = r.str()?;
+                let attrs = get_attrs(&mut r)?;
+                let state = get_state(&mut r)?;
+                let epoch = r.u64()?;
+                let (sddl, reject_remote, desired_access) = if r.is_empty() {
+                    (None, false, 0)
+                } else {
+                    (get_opt_str(&mut r)?, r.bool()?, r.u32()?)
+                };
+                Request::Reregister {
+                    name,
+                    attrs,
+                    state,
+                    epoch,
+                    sddl,
+                    reject_remote,
+                    desired_access,
+                }
+            }
+            op::GET_SECURITY => Request::GetSecurity {
+                name: get_opt_str(&mut r)?,
+                info: r.u32()?,
+            },
+            op::SET_SECURITY => Request::SetSecurity {
+                name: get_opt_str(&mut r)?,
+                info: r.u32()?,
+                sddl: r.str()?,
             },
             op::DESCRIBE => Request::Describe {
                 name: if r.bool()? { Some(r.str()?) } else { None },
@@ -356,6 +542,7 @@ impl Reply {
                 server_pid,
                 client_pid,
                 epoch,
+                granted_access,
             } => {
                 w.u64(*conn_id);
                 w.u64(*instance_id);
@@ -363,6 +550,9 @@ impl Reply {
                 w.u32(*server_pid);
                 w.u32(*client_pid);
                 w.u64(*epoch);
+                if *granted_access != 0 {
+                    w.u32(*granted_access);
+                }
                 op::OPENED
             }
             Reply::WaitDone => op::WAIT_DONE,
@@ -413,6 +603,11 @@ impl Reply {
                 op::DISCONNECTED
             }
             Reply::Closed => op::CLOSED,
+            Reply::Security { sddl } => {
+                w.str(sddl)?;
+                op::SECURITY
+            }
+            Reply::SecuritySet => op::SECURITY_SET,
             Reply::Connected {
                 conn_id,
                 epoch,
@@ -420,6 +615,7 @@ impl Reply {
                 server_pid,
                 client_pid,
                 client_uid,
+                client,
             } => {
                 w.u64(*conn_id);
                 w.u64(*epoch);
@@ -427,6 +623,12 @@ impl Reply {
                 w.u32(*server_pid);
                 w.u32(*client_pid);
                 w.u32(*client_uid);
+                if *client != ClientSecurity::default() {
+                    w.u32(client.gid);
+                    put_groups(&mut w, &client.groups)?;
+                    w.u8(u8::from(client.remote) | u8::from(client.anonymous) << 1);
+                    w.u32(client.sqos);
+                }
                 op::CONNECTED
             }
         };
@@ -454,6 +656,7 @@ impl Reply {
                 server_pid: r.u32()?,
                 client_pid: r.u32()?,
                 epoch: r.u64()?,
+                granted_access: if r.is_empty() { 0 } else { r.u32()? },
             },
             op::WAIT_DONE => Reply::WaitDone,
             op::COUNT => Reply::Count(r.u32()?),
@@ -508,6 +711,8 @@ impl Reply {
             op::LISTENING => Reply::Listening { epoch: r.u64()? },
             op::DISCONNECTED => Reply::Disconnected { applied: r.bool()? },
             op::CLOSED => Reply::Closed,
+            op::SECURITY => Reply::Security { sddl: r.str()? },
+            op::SECURITY_SET => Reply::SecuritySet,
             op::CONNECTED => Reply::Connected {
                 conn_id: r.u64()?,
                 epoch: r.u64()?,
@@ -515,12 +720,68 @@ impl Reply {
                 server_pid: r.u32()?,
                 client_pid: r.u32()?,
                 client_uid: r.u32()?,
+                client: if r.is_empty() {
+                    ClientSecurity::default()
+                } else {
+                    let gid = r.u32()?;
+                    let groups = get_groups(&mut r)?;
+                    let flags = r.u8()?;
+                    if flags & !3 != 0 {
+                        return Err(ProtoError::InvalidValue("client flags"));
+                    }
+                    ClientSecurity {
+                        gid,
+                        groups,
+                        remote: flags & 1 != 0,
+                        anonymous: flags & 2 != 0,
+                        sqos: r.u32()?,
+                    }
+                },
             },
             other => return Err(ProtoError::UnknownOpcode(other)),
         };
         r.finish()?;
         Ok(reply)
     }
+}
+
+fn put_opt_str(w: &mut Writer, s: Option<&str>) -> Result<(), ProtoError> {
+    match s {
+        None => w.bool(false),
+        Some(s) => {
+            w.bool(true);
+            w.str(s)?;
+        }
+    }
+    Ok(())
+}
+
+fn get_opt_str(r: &mut Reader<'_>) -> Result<Option<String>, ProtoError> {
+    Ok(if r.bool()? { Some(r.str()?) } else { None })
+}
+
+fn put_groups(w: &mut Writer, groups: &[u32]) -> Result<(), ProtoError> {
+    if groups.len() > MAX_WIRE_GROUPS {
+        return Err(ProtoError::TooLarge);
+    }
+    w.buf
+        .extend_from_slice(&(groups.len() as u16).to_le_bytes());
+    for g in groups {
+        w.u32(*g);
+    }
+    Ok(())
+}
+
+fn get_groups(r: &mut Reader<'_>) -> Result<Vec<u32>, ProtoError> {
+    let n = usize::from(r.u16()?);
+    if n > MAX_WIRE_GROUPS {
+        return Err(ProtoError::InvalidValue("group count"));
+    }
+    let mut out = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        out.push(r.u32()?);
+    }
+    Ok(out)
 }
 
 fn put_summary(w: &mut Writer, p: &PipeSummary) -> Result<(), ProtoError> {

@@ -141,12 +141,177 @@ fn open_fixture() {
     let bytes = Request::Open {
         name: "ab".into(),
         desired_access: 0x8000_0000,
+        remote: None,
+        sqos: 0,
     }
     .encode()
     .unwrap();
+    // Without the optional trailing fields: the frame of protocol revisions before them.
     assert_eq!(
         bytes,
         [10, 0, 0, 0, VERSION, 0x02, 2, 0, b'a', b'b', 0, 0, 0, 0x80]
+    );
+    let remote = Request::Open {
+        name: "ab".into(),
+        desired_access: 0x8000_0000,
+        remote: Some(RemoteClient::User {
+            uid: 5,
+            gid: 6,
+            groups: vec![7],
+        }),
+        sqos: 0x0012_0000,
+    };
+    let bytes = remote.encode().unwrap();
+    assert_eq!(
+        bytes,
+        [
+            29, 0, 0, 0, VERSION, 0x02, 2, 0, b'a', b'b', 0, 0, 0, 0x80, 0, 0, 0x12, 0, 2, 5, 0, 0,
+            0, 6, 0, 0, 0, 1, 0, 7, 0, 0, 0
+        ]
+    );
+    assert_eq!(decode_request(&bytes), Ok(Some((remote, bytes.len()))));
+    let anon = encode_frame(0x02, &[0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap();
+    assert_eq!(
+        decode_request(&anon).unwrap().unwrap().0,
+        Request::Open {
+            name: String::new(),
+            desired_access: 1,
+            remote: Some(RemoteClient::Anonymous),
+            sqos: 0
+        }
+    );
+    // Unknown remote kinds, too many groups and half an extension are refused.
+    let bad = encode_frame(0x02, &[0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3]).unwrap();
+    assert_eq!(
+        decode_request(&bad),
+        Err(ProtoError::InvalidValue("remote client"))
+    );
+    let mut many = vec![0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 1, 0, 0, 0];
+    many.extend_from_slice(&0xFFFFu16.to_le_bytes());
+    let many = encode_frame(0x02, &many).unwrap();
+    assert_eq!(
+        decode_request(&many),
+        Err(ProtoError::InvalidValue("group count"))
+    );
+    let half = encode_frame(0x02, &[0, 0, 1, 0, 0, 0, 9]).unwrap();
+    assert_eq!(decode_request(&half), Err(ProtoError::Truncated));
+}
+
+#[test]
+fn security_fixtures() {
+    let get = Request::GetSecurity {
+        name: Some("p".into()),
+        info: 4,
+    };
+    let bytes = get.encode().unwrap();
+    assert_eq!(
+        bytes,
+        [10, 0, 0, 0, VERSION, 0x0B, 1, 1, 0, b'p', 4, 0, 0, 0]
+    );
+    assert_eq!(decode_request(&bytes), Ok(Some((get, bytes.len()))));
+    let set = Request::SetSecurity {
+        name: None,
+        info: 2,
+        sddl: "G:WD".into(),
+    };
+    let bytes = set.encode().unwrap();
+    assert_eq!(
+        bytes,
+        [13, 0, 0, 0, VERSION, 0x0C, 0, 2, 0, 0, 0, 4, 0, b'G', b':', b'W', b'D']
+    );
+    assert_eq!(decode_request(&bytes), Ok(Some((set, bytes.len()))));
+    let sec = Reply::Security { sddl: "D:".into() };
+    let bytes = sec.encode().unwrap();
+    assert_eq!(bytes, [6, 0, 0, 0, VERSION, 0x8C, 2, 0, b'D', b':']);
+    assert_eq!(decode_reply(&bytes), Ok(Some((sec, bytes.len()))));
+    let done = Reply::SecuritySet.encode().unwrap();
+    assert_eq!(done, [2, 0, 0, 0, VERSION, 0x8D]);
+    assert!(!Reply::SecuritySet.carries_fds());
+    // Directions: a request is not a reply and vice versa.
+    assert_eq!(decode_reply(&bytes[..0]), Ok(None));
+    assert_eq!(decode_request(&done), Err(ProtoError::UnknownOpcode(0x8D)));
+    assert_eq!(
+        decode_reply(
+            &Request::GetSecurity {
+                name: None,
+                info: 1
+            }
+            .encode()
+            .unwrap()
+        ),
+        Err(ProtoError::UnknownOpcode(0x0B))
+    );
+}
+
+#[test]
+fn create_with_sddl_fixture() {
+    let plain = Request::Create(CreateRequest {
+        name: "x".into(),
+        params: sample_params(),
+        sddl: None,
+    })
+    .encode()
+    .unwrap();
+    let with = Request::Create(CreateRequest {
+        name: "x".into(),
+        params: sample_params(),
+        sddl: Some("D:".into()),
+    })
+    .encode()
+    .unwrap();
+    assert_eq!(with.len(), plain.len() + 4);
+    assert_eq!(&with[plain.len()..], &[2, 0, b'D', b':']);
+    assert_eq!(&with[4..plain.len()], &plain[4..]);
+}
+
+#[test]
+fn connected_with_credentials_fixture() {
+    let a = PipeAttributes {
+        direction: Direction::Duplex,
+        pipe_type: PipeType::Byte,
+        max_instances: 1,
+        out_quota: 0,
+        in_quota: 0,
+        default_timeout_ms: 0,
+    };
+    let plain = Reply::Connected {
+        conn_id: 1,
+        epoch: 2,
+        attrs: a,
+        server_pid: 3,
+        client_pid: 4,
+        client_uid: 5,
+        client: ClientSecurity::default(),
+    };
+    let with = Reply::Connected {
+        conn_id: 1,
+        epoch: 2,
+        attrs: a,
+        server_pid: 3,
+        client_pid: 4,
+        client_uid: 5,
+        client: ClientSecurity {
+            gid: 6,
+            groups: vec![7, 8],
+            remote: true,
+            anonymous: true,
+            sqos: 0x0010_0000,
+        },
+    };
+    let p = plain.encode().unwrap();
+    let w = with.encode().unwrap();
+    assert_eq!(
+        &w[p.len()..],
+        &[6, 0, 0, 0, 2, 0, 7, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0x10, 0]
+    );
+    assert_eq!(decode_reply(&w), Ok(Some((with, w.len()))));
+    assert_eq!(decode_reply(&p), Ok(Some((plain, p.len()))));
+    let mut bad = w.clone();
+    let flags_at = w.len() - 5;
+    bad[flags_at] = 4;
+    assert_eq!(
+        decode_reply(&bad),
+        Err(ProtoError::InvalidValue("client flags"))
     );
 }
 
@@ -200,6 +365,7 @@ fn invalid_fields() {
     let mut req = Request::Create(CreateRequest {
         name: "x".into(),
         params: sample_params(),
+        sddl: None,
     })
     .encode()
     .unwrap();
@@ -424,25 +590,78 @@ fn name() -> impl Strategy<Value = String> {
     "\\PC{0,300}"
 }
 
+fn sddl() -> impl Strategy<Value = String> {
+    "[A-Z:;()0-9x-]{0,80}"
+}
+
+fn groups() -> impl Strategy<Value = Vec<u32>> {
+    proptest::collection::vec(any::<u32>(), 0..20)
+}
+
+fn remote_client() -> impl Strategy<Value = RemoteClient> {
+    prop_oneof![
+        Just(RemoteClient::Anonymous),
+        (any::<u32>(), any::<u32>(), groups()).prop_map(|(uid, gid, groups)| RemoteClient::User {
+            uid,
+            gid,
+            groups
+        }),
+    ]
+}
+
+fn client_security() -> impl Strategy<Value = ClientSecurity> {
+    (any::<u32>(), groups(), any::<[bool; 2]>(), any::<u32>()).prop_map(|(gid, groups, f, sqos)| {
+        ClientSecurity {
+            gid,
+            groups,
+            remote: f[0],
+            anonymous: f[1],
+            sqos,
+        }
+    })
+}
+
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (name(), params())
-            .prop_map(|(name, params)| Request::Create(CreateRequest { name, params })),
-        (name(), any::<u32>()).prop_map(|(name, desired_access)| Request::Open {
-            name,
-            desired_access
+        (name(), params(), proptest::option::of(sddl())).prop_map(|(name, params, sddl)| {
+            Request::Create(CreateRequest { name, params, sddl })
         }),
+        (
+            name(),
+            any::<u32>(),
+            proptest::option::of(remote_client()),
+            any::<u32>()
+        )
+            .prop_map(|(name, desired_access, remote, sqos)| Request::Open {
+                name,
+                desired_access,
+                remote,
+                sqos,
+            }),
         (name(), timeout()).prop_map(|(name, timeout)| Request::Wait { name, timeout }),
         name().prop_map(|name| Request::InstanceCount { name }),
         Just(Request::List),
-        (name(), attrs(), state(), any::<u64>()).prop_map(|(name, attrs, state, epoch)| {
-            Request::Reregister {
-                name,
-                attrs,
-                state,
-                epoch,
-            }
-        }),
+        (
+            (name(), attrs(), state(), any::<u64>()),
+            (proptest::option::of(sddl()), any::<bool>(), any::<u32>())
+        )
+            .prop_map(
+                |((name, attrs, state, epoch), (sddl, reject_remote, desired_access))| {
+                    Request::Reregister {
+                        name,
+                        attrs,
+                        state,
+                        epoch,
+                        sddl,
+                        reject_remote,
+                        desired_access,
+                    }
+                }
+            ),
+        (proptest::option::of(name()), any::<u32>())
+            .prop_map(|(name, info)| Request::GetSecurity { name, info }),
+        (proptest::option::of(name()), any::<u32>(), sddl())
+            .prop_map(|(name, info, sddl)| Request::SetSecurity { name, info, sddl }),
         proptest::option::of(name()).prop_map(|name| Request::Describe { name }),
         Just(Request::Listen),
         any::<u64>().prop_map(|epoch| Request::Disconnect { epoch }),
@@ -460,16 +679,19 @@ fn reply() -> impl Strategy<Value = Reply> {
                 already_existed,
             }
         }),
-        (any::<[u64; 3]>(), attrs(), any::<[u32; 2]>()).prop_map(|(ids, attrs, pids)| {
+        (any::<[u64; 3]>(), attrs(), any::<[u32; 3]>()).prop_map(|(ids, attrs, n)| {
             Reply::Opened {
                 conn_id: ids[0],
                 instance_id: ids[1],
                 attrs,
-                server_pid: pids[0],
-                client_pid: pids[1],
+                server_pid: n[0],
+                client_pid: n[1],
                 epoch: ids[2],
+                granted_access: n[2],
             }
         }),
+        sddl().prop_map(|sddl| Reply::Security { sddl }),
+        Just(Reply::SecuritySet),
         Just(Reply::WaitDone),
         any::<u32>().prop_map(Reply::Count),
         (
@@ -495,16 +717,23 @@ fn reply() -> impl Strategy<Value = Reply> {
         any::<u64>().prop_map(|epoch| Reply::Listening { epoch }),
         any::<bool>().prop_map(|applied| Reply::Disconnected { applied }),
         Just(Reply::Closed),
-        (any::<[u64; 2]>(), attrs(), any::<[u32; 3]>()).prop_map(|(ids, attrs, n)| {
-            Reply::Connected {
-                conn_id: ids[0],
-                epoch: ids[1],
-                attrs,
-                server_pid: n[0],
-                client_pid: n[1],
-                client_uid: n[2],
-            }
-        }),
+        (
+            any::<[u64; 2]>(),
+            attrs(),
+            any::<[u32; 3]>(),
+            client_security()
+        )
+            .prop_map(|(ids, attrs, n, client)| {
+                Reply::Connected {
+                    conn_id: ids[0],
+                    epoch: ids[1],
+                    attrs,
+                    server_pid: n[0],
+                    client_pid: n[1],
+                    client_uid: n[2],
+                    client,
+                }
+            }),
     ]
 }
 
