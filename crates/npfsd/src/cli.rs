@@ -34,3 +34,58 @@ impl Args {
             .unwrap_or(DEFAULT_IDLE_EXIT_MS)
     }
 }
+
+/// The options of a broker shared between users (`npfsd` parses them next to [`Args`]; a
+/// broker built into another program with [`crate::startup::main`] is a per-user one).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SharedArgs {
+    /// The system-wide broker: requires root; runtime directory /run/npfs (unless
+    /// --runtime-dir), shared as with --shared, never exits when idle. Run it as the
+    /// systemd service `npfsd.service`.
+    #[arg(long)]
+    pub system: bool,
+    /// Serve every user: the runtime directory is 0755 and the socket 0666 (identities
+    /// still come from the kernel). Without it the directory is 0700 (one user).
+    #[arg(long)]
+    pub shared: bool,
+    /// A group whose members are Administrators (BA) in access checks; repeatable. Default:
+    /// `sudo` and `wheel`, those that exist. A number is taken as a gid.
+    #[arg(long = "admin-group", value_name = "NAME")]
+    pub admin_groups: Vec<String>,
+}
+
+impl SharedArgs {
+    /// The directory is shared between users (`--shared` or `--system`).
+    pub fn is_shared(&self) -> bool {
+        self.shared || self.system
+    }
+
+    /// The administrator gids: the `--admin-group` ones, else `sudo` and `wheel`.
+    pub fn admin_gids(&self) -> Vec<u32> {
+        if self.admin_groups.is_empty() {
+            let defaults: Vec<String> = crate::creds::DEFAULT_ADMIN_GROUPS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            crate::creds::admin_gids(&defaults)
+        } else {
+            crate::creds::admin_gids(&self.admin_groups)
+        }
+    }
+}
+
+/// The whole command line of the `npfsd` binary.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "npfsd",
+    version,
+    about = "npfs broker: the named-pipe namespace of one user, or of the system (--system)"
+)]
+pub struct Cli {
+    /// Per-user options.
+    #[command(flatten)]
+    pub args: Args,
+    /// Sharing and security options.
+    #[command(flatten)]
+    pub shared: SharedArgs,
+}

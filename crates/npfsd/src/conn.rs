@@ -8,14 +8,20 @@
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use npfs_core::consts::{GENERIC_READ, GENERIC_WRITE, SYNCHRONIZE};
 use npfs_core::name::{PipeName, Server};
-use npfs_core::namespace::{Identity, InstanceId, WaitStart};
+use npfs_core::namespace::{Caller, Identity, InstanceId, Reregistration, WaitStart};
+use npfs_core::security::{SecurityDescriptor, Token, MAX_SDDL_LEN};
 use npfs_core::Win32Error;
-use npfs_proto::broker::{decode_frame, ProtoError, Reply, Request, FRAME_HEADER, MAX_FRAME};
+use npfs_proto::broker::{
+    decode_frame, ClientSecurity, ProtoError, RemoteClient, Reply, Request, FRAME_HEADER,
+    MAX_FRAME, MAX_WIRE_GROUPS,
+};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use crate::creds::SystemNames;
 use crate::fdpass::{write_all, write_with_fds};
 use crate::resources::new_connection;
 use crate::state::{Push, Shared};
@@ -81,12 +87,16 @@ impl FrameReader {
     }
 }
 
-/// Serve one accepted connection until it ends.
-pub async fn serve(stream: UnixStream, shared: Shared, peer: Identity) {
+/// uid and gid standing for an anonymous remote client ("nobody").
+pub const ANONYMOUS_ID: u32 = 65534;
+
+/// Serve one accepted connection of `caller` (its kernel credentials) until it ends.
+pub async fn serve(stream: UnixStream, shared: Shared, caller: Caller) {
     let mut reader = FrameReader::default();
-    match serve_requests(&stream, &shared, peer, &mut reader).await {
+    let peer = caller.identity;
+    match serve_requests(&stream, &shared, &caller, &mut reader).await {
         Ok(Some((instance, rx))) => {
-            if let Err(e) = serve_channel(&stream, &shared, instance, reader, rx).await {
+            if let Err(e) = serve_channel(&stream, &shared, &caller, instance, reader, rx).await {
                 debug!(pid = peer.pid, instance, "control channel ended: {e}");
             }
             shared.lock().evict(instance);
@@ -103,16 +113,18 @@ pub async fn serve(stream: UnixStream, shared: Shared, peer: Identity) {
 async fn serve_requests(
     stream: &UnixStream,
     shared: &Shared,
-    peer: Identity,
+    caller: &Caller,
     reader: &mut FrameReader,
 ) -> Result<Option<(InstanceId, PushRx)>, ConnError> {
     while let Some(req) = reader.next(stream).await? {
         match req {
             Request::Create(c) => {
-                let r = PipeName::parse_for_create(Some(&c.name)).and_then(|name| {
+                let sd = parse_optional_sddl(c.sddl.as_deref());
+                let r = sd.and_then(|sd| {
+                    let name = PipeName::parse_for_create(Some(&c.name))?;
                     let mut b = shared.lock();
                     let r =
-                        b.ns.create_instance(&name.key(), &name.full(), &c.params, peer);
+                        b.ns.create_instance_as(&name.key(), &name.full(), &c.params, caller, sd);
                     let r = r.map(|created| {
                         let rx = b.register_channel(created.instance);
                         (created, rx)
@@ -130,11 +142,32 @@ async fn serve_requests(
                 attrs,
                 state,
                 epoch,
+                sddl,
+                reject_remote,
+                desired_access,
             } => {
-                let r = PipeName::parse_for_create(Some(&name)).and_then(|name| {
+                let sd = parse_optional_sddl(sddl.as_deref());
+                let r = sd.and_then(|sd| {
+                    let name = PipeName::parse_for_create(Some(&name))?;
+                    let how = Reregistration {
+                        desired: if desired_access == 0 {
+                            GENERIC_READ | GENERIC_WRITE | SYNCHRONIZE
+                        } else {
+                            desired_access
+                        },
+                        sd,
+                        reject_remote,
+                    };
                     let mut b = shared.lock();
-                    let r =
-                        b.ns.reregister(&name.key(), &name.full(), attrs, state, epoch, peer);
+                    let r = b.ns.reregister_as(
+                        &name.key(),
+                        &name.full(),
+                        attrs,
+                        state,
+                        epoch,
+                        caller,
+                        how,
+                    );
                     let r = r.map(|created| {
                         let rx = b.register_channel(created.instance);
                         (created, rx)
@@ -150,7 +183,45 @@ async fn serve_requests(
             Request::Open {
                 name,
                 desired_access,
-            } => open(stream, shared, peer, &name, desired_access).await?,
+                remote,
+                sqos,
+            } => {
+                let who = match on_behalf_of(caller, remote, sqos, &shared.policy.admin_gids) {
+                    Ok(who) => who,
+                    Err(e) => {
+                        warn!(
+                            pid = caller.identity.pid,
+                            uid = caller.identity.uid,
+                            "refused: an unprivileged peer claimed a remote identity"
+                        );
+                        send(stream, &Reply::Error(e)).await?;
+                        continue;
+                    }
+                };
+                open(stream, shared, &who, &name, desired_access).await?
+            }
+            Request::GetSecurity { name, info } => {
+                let r = name
+                    .ok_or(Win32Error::INVALID_PARAMETER)
+                    .and_then(|n| local_key(&n))
+                    .and_then(|key| shared.lock().ns.query_security(&key, info, caller));
+                let reply = match r {
+                    Ok(sd) => Reply::Security { sddl: sd.to_sddl() },
+                    Err(e) => Reply::Error(e),
+                };
+                send(stream, &reply).await?;
+            }
+            Request::SetSecurity { name, info, sddl } => {
+                let r = parse_sddl(&sddl).and_then(|sd| {
+                    let key = local_key(&name.ok_or(Win32Error::INVALID_PARAMETER)?)?;
+                    shared.lock().ns.set_security(&key, info, &sd, caller)
+                });
+                let reply = match r {
+                    Ok(()) => Reply::SecuritySet,
+                    Err(e) => Reply::Error(e),
+                };
+                send(stream, &reply).await?;
+            }
             Request::Wait { name, timeout } => {
                 let start = local_key(&name).and_then(|key| {
                     let mut b = shared.lock();
@@ -293,10 +364,11 @@ async fn wait_or_hangup(
 async fn open(
     stream: &UnixStream,
     shared: &Shared,
-    peer: Identity,
+    who: &OpenAs,
     name: &str,
     desired_access: u32,
 ) -> Result<(), ConnError> {
+    let peer = who.caller.identity;
     let key = match local_key(name) {
         Ok(k) => k,
         Err(e) => return send(stream, &Reply::Error(e)).await,
@@ -315,7 +387,7 @@ async fn open(
         let (delivered, acked) = oneshot::channel();
         let attempt = {
             let mut b = shared.lock();
-            match b.ns.open(&key, desired_access, peer) {
+            match b.ns.open_as(&key, desired_access, &who.caller) {
                 Ok(opened) => {
                     let conn_id = b.next_conn_id();
                     let push = Push {
@@ -326,6 +398,7 @@ async fn open(
                             server_pid: opened.server.pid,
                             client_pid: peer.pid,
                             client_uid: peer.uid,
+                            client: who.client.clone(),
                         },
                         fds: [server_end.sock, server_end.shm],
                         delivered,
@@ -348,6 +421,7 @@ async fn open(
                             server_pid: opened.server.pid,
                             client_pid: peer.pid,
                             epoch: opened.epoch,
+                            granted_access: opened.granted,
                         },
                     ))
                 }
@@ -409,6 +483,7 @@ type PushRx = mpsc::UnboundedReceiver<Push>;
 async fn serve_channel(
     stream: &UnixStream,
     shared: &Shared,
+    caller: &Caller,
     instance: InstanceId,
     mut reader: FrameReader,
     mut rx: PushRx,
@@ -432,6 +507,25 @@ async fn serve_channel(
                             Ok(applied) => Reply::Disconnected { applied },
                             Err(e) => Reply::Error(e),
                         }
+                    }
+                    Some(Request::GetSecurity { name: None, info }) => {
+                        match shared.lock().ns.query_security_of(instance, info) {
+                            Ok(sd) => Reply::Security { sddl: sd.to_sddl() },
+                            Err(e) => Reply::Error(e),
+                        }
+                    }
+                    Some(Request::SetSecurity { name: None, info, sddl }) => {
+                        let r = parse_sddl(&sddl).and_then(|sd| {
+                            shared.lock().ns.set_security_of(instance, info, &sd, caller)
+                        });
+                        match r {
+                            Ok(()) => Reply::SecuritySet,
+                            Err(e) => Reply::Error(e),
+                        }
+                    }
+                    // On a control channel the descriptor is the instance's pipe's.
+                    Some(Request::GetSecurity { .. } | Request::SetSecurity { .. }) => {
+                        Reply::Error(Win32Error::INVALID_PARAMETER)
                     }
                     Some(Request::Close) => {
                         // Out of the namespace before the answer: an open after the server's
@@ -464,6 +558,105 @@ fn created_reply(c: &npfs_core::namespace::Created) -> Reply {
         attrs: c.attrs,
         already_existed: c.already_existed,
     }
+}
+
+/// Who an open is for, and what the server is told about it.
+#[derive(Debug, Clone)]
+struct OpenAs {
+    /// Checked against the pipe's descriptor.
+    caller: Caller,
+    /// Pushed to the server with the connection.
+    client: ClientSecurity,
+}
+
+/// The caller of an open: the peer itself (from the kernel), or — only when the peer is root
+/// — the remote client it vouches for.
+///
+/// # Errors
+///
+/// `ERROR_ACCESS_DENIED` when an unprivileged peer claims a remote identity.
+fn on_behalf_of(
+    peer: &Caller,
+    remote: Option<RemoteClient>,
+    sqos: u32,
+    admin_gids: &[u32],
+) -> Result<OpenAs, Win32Error> {
+    let Some(remote) = remote else {
+        let mut groups: Vec<u32> = peer
+            .token
+            .groups
+            .iter()
+            .filter_map(|g| g.as_unix_group())
+            .filter(|&g| g != peer.identity.gid)
+            .collect();
+        groups.truncate(MAX_WIRE_GROUPS);
+        return Ok(OpenAs {
+            caller: peer.clone(),
+            client: ClientSecurity {
+                gid: peer.identity.gid,
+                groups,
+                remote: false,
+                anonymous: false,
+                sqos,
+            },
+        });
+    };
+    if peer.identity.uid != 0 {
+        return Err(Win32Error::ACCESS_DENIED);
+    }
+    Ok(match remote {
+        RemoteClient::Anonymous => OpenAs {
+            caller: Caller {
+                identity: Identity {
+                    pid: peer.identity.pid,
+                    uid: ANONYMOUS_ID,
+                    gid: ANONYMOUS_ID,
+                },
+                token: Token::anonymous_remote(),
+            },
+            client: ClientSecurity {
+                gid: ANONYMOUS_ID,
+                groups: Vec::new(),
+                remote: true,
+                anonymous: true,
+                sqos,
+            },
+        },
+        RemoteClient::User { uid, gid, groups } => OpenAs {
+            caller: Caller {
+                identity: Identity {
+                    pid: peer.identity.pid,
+                    uid,
+                    gid,
+                },
+                token: Token::remote(uid, gid, &groups, admin_gids),
+            },
+            client: ClientSecurity {
+                gid,
+                groups,
+                remote: true,
+                anonymous: false,
+                sqos,
+            },
+        },
+    })
+}
+
+/// Parse an SDDL string of a request, resolving user and group names with the system's
+/// databases.
+///
+/// # Errors
+///
+/// `ERROR_INVALID_PARAMETER` for malformed SDDL or unknown names.
+fn parse_sddl(sddl: &str) -> Result<SecurityDescriptor, Win32Error> {
+    if sddl.len() > MAX_SDDL_LEN {
+        return Err(Win32Error::INVALID_PARAMETER);
+    }
+    SecurityDescriptor::from_sddl(sddl, &SystemNames)
+}
+
+fn parse_optional_sddl(sddl: Option<&str>) -> Result<Option<SecurityDescriptor>, Win32Error> {
+    sddl.map(parse_sddl).transpose()
 }
 
 /// The namespace key of a client-side name; remote names are not served here.

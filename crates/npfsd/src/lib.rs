@@ -1,5 +1,7 @@
-//! `npfsd`, the npfs broker: it owns the named-pipe namespace of one user (the role of
-//! Windows' NPFS driver) and pairs clients with server instances.
+//! `npfsd`, the npfs broker: it owns the named-pipe namespace of one user — or, with
+//! `--system`, of the whole machine — (the role of Windows' NPFS driver), pairs clients with
+//! server instances and enforces each pipe's security descriptor against the peers' kernel
+//! credentials (see `docs/SECURITY.md`).
 //!
 //! Data never flows through the broker. When a client opens a pipe, the broker creates the
 //! connection's resources — a Unix socketpair (liveness only) and a sealed memfd (the shared
@@ -10,13 +12,15 @@
 //! - [`cli`]: command-line options;
 //! - [`startup`]: runtime directory, single-instance lock, socket, daemonizing, logging;
 //! - [`server`]: the accept loop, connection caps, the waiter timer and idle exit;
-//! - [`conn`]: one client connection (requests, instance control channels);
+//! - [`conn`]: one client connection (requests, instance control channels, security);
+//! - [`creds`]: peers' credentials from the kernel, and user and group names;
 //! - [`state`]: the shared state (namespace, instance channels, waiters, counters).
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod conn;
+pub mod creds;
 pub mod fdpass;
 pub mod resources;
 pub mod server;

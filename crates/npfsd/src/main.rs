@@ -3,6 +3,6 @@
 use clap::Parser;
 
 fn main() {
-    let args = npfsd::cli::Args::parse();
-    std::process::exit(npfsd::startup::main(args));
+    let cli = npfsd::cli::Cli::parse();
+    std::process::exit(npfsd::startup::main_with(cli.args, cli.shared));
 }

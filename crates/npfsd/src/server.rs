@@ -3,16 +3,20 @@
 
 use std::time::{Duration, Instant};
 
-use npfs_core::namespace::Identity;
 use tokio::net::UnixListener;
 use tracing::{debug, info, warn};
 
-use crate::state::Shared;
+use crate::state::{Policy, Shared};
 
 /// Run the broker on `listener` until it has been idle for `idle_exit` or a termination
-/// signal arrives.
+/// signal arrives, with the default policy.
 pub async fn run(listener: UnixListener, idle_exit: Duration) {
-    let shared = Shared::new();
+    run_with(listener, idle_exit, Policy::default()).await;
+}
+
+/// [`run`] with a security policy (`idle_exit` of `Duration::MAX`: never exit when idle).
+pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Policy) {
+    let shared = Shared::with_policy(policy);
     tokio::spawn(timer(shared.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let check = (idle_exit / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
@@ -52,20 +56,17 @@ pub async fn run(listener: UnixListener, idle_exit: Duration) {
     }
 }
 
-/// Admit one connection: identify the peer by SO_PEERCRED, apply the caps, spawn its task.
+/// Admit one connection: identify the peer by SO_PEERCRED and SO_PEERGROUPS (never by
+/// anything it sends), apply the caps, spawn its task.
 fn accept(stream: tokio::net::UnixStream, shared: &Shared) {
-    let cred = match rustix::net::sockopt::socket_peercred(&stream) {
+    let caller = match crate::creds::peer_caller(&stream, &shared.policy.admin_gids) {
         Ok(c) => c,
         Err(e) => {
-            debug!("SO_PEERCRED: {e}");
+            debug!("peer credentials: {e}");
             return;
         }
     };
-    let peer = Identity {
-        pid: cred.pid.as_raw_nonzero().get() as u32,
-        uid: cred.uid.as_raw(),
-        gid: cred.gid.as_raw(),
-    };
+    let peer = caller.identity;
     if !shared.lock().admit(peer.uid) {
         warn!(
             pid = peer.pid,
@@ -76,7 +77,7 @@ fn accept(stream: tokio::net::UnixStream, shared: &Shared) {
     }
     let shared = shared.clone();
     tokio::spawn(async move {
-        crate::conn::serve(stream, shared.clone(), peer).await;
+        crate::conn::serve(stream, shared.clone(), caller).await;
         shared.lock().release(peer.uid);
     });
 }

@@ -7,11 +7,12 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use npfs_proto::runtime::{self, LOCK_NAME, LOG_NAME, PID_NAME, SOCKET_NAME};
+use npfs_proto::runtime::{self, LOCK_NAME, LOG_NAME, PID_NAME, SOCKET_NAME, SYSTEM_RUNTIME_DIR};
 use rustix::fs::FlockOperation;
 use tracing::info;
 
-use crate::cli::Args;
+use crate::cli::{Args, SharedArgs};
+use crate::state::Policy;
 
 /// What start-up prepared before forking.
 struct Prepared {
@@ -20,10 +21,31 @@ struct Prepared {
     listener: UnixListener,
 }
 
-/// Run the broker with `args`; returns the process exit status.
+/// Run a per-user broker with `args`; returns the process exit status.
 pub fn main(args: Args) -> i32 {
-    let idle = Duration::from_millis(args.idle_exit_ms());
-    let prepared = match prepare(&args) {
+    main_with(args, SharedArgs::default())
+}
+
+/// Run the broker with `args` and the sharing options `shared` (`--system`, `--shared`,
+/// `--admin-group`); returns the process exit status.
+pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
+    if shared.system {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("npfsd: --system requires root");
+            return 1;
+        }
+        args.runtime_dir
+            .get_or_insert_with(|| PathBuf::from(SYSTEM_RUNTIME_DIR));
+    }
+    let idle = if shared.system {
+        Duration::MAX
+    } else {
+        Duration::from_millis(args.idle_exit_ms())
+    };
+    let policy = Policy {
+        admin_gids: shared.admin_gids(),
+    };
+    let prepared = match prepare(&args, shared.is_shared()) {
         Ok(Some(p)) => p,
         // Another broker serves this directory.
         Ok(None) => return 0,
@@ -45,7 +67,7 @@ pub fn main(args: Args) -> i32 {
     }
     init_logging(&prepared.dir, args.foreground);
     raise_nofile_limit();
-    let status = serve(&prepared, idle);
+    let status = serve(&prepared, idle, policy);
     // We still hold the lock: nobody else can have bound a new socket at this path.
     let _ = std::fs::remove_file(prepared.dir.join(SOCKET_NAME));
     if !args.foreground {
@@ -55,13 +77,17 @@ pub fn main(args: Args) -> i32 {
 }
 
 /// Create the directory, take the lock (`Ok(None)` if another broker holds it), replace a
-/// stale socket and bind.
-fn prepare(args: &Args) -> std::io::Result<Option<Prepared>> {
+/// stale socket and bind. A `shared` broker's directory is 0755 and its socket 0666.
+fn prepare(args: &Args, shared: bool) -> std::io::Result<Option<Prepared>> {
     let dir = args
         .runtime_dir
         .clone()
         .unwrap_or_else(runtime::runtime_dir_from_env);
-    runtime::ensure_dir(&dir)?;
+    if shared {
+        runtime::ensure_shared_dir(&dir)?;
+    } else {
+        runtime::ensure_dir(&dir)?;
+    }
     let dir = dir.canonicalize()?;
     let lock = File::options()
         .create(true)
@@ -80,6 +106,10 @@ fn prepare(args: &Args) -> std::io::Result<Option<Prepared>> {
         Err(e) => return Err(e),
     }
     let listener = UnixListener::bind(&path)?;
+    if shared {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))?;
+    }
     Ok(Some(Prepared {
         dir,
         _lock: lock,
@@ -145,7 +175,7 @@ fn raise_nofile_limit() {
     }
 }
 
-fn serve(prepared: &Prepared, idle: Duration) -> i32 {
+fn serve(prepared: &Prepared, idle: Duration, policy: Policy) -> i32 {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,7 +191,7 @@ fn serve(prepared: &Prepared, idle: Duration) -> i32 {
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(std_listener)?;
         info!(dir = %prepared.dir.display(), "npfsd serving");
-        crate::server::run(listener, idle).await;
+        crate::server::run_with(listener, idle, policy).await;
         Ok::<(), std::io::Error>(())
     });
     match result {

@@ -45,17 +45,31 @@ pub struct Broker {
     start: Instant,
 }
 
+/// The broker's security settings, fixed at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// Members of these groups are Administrators (BA) in access checks.
+    pub admin_gids: Vec<u32>,
+}
+
 /// The state shared by all tasks.
 #[derive(Debug, Clone)]
 pub struct Shared {
     inner: Arc<Mutex<Broker>>,
     /// Wakes the timer task when a new deadline may be earlier.
     pub timer: Arc<Notify>,
+    /// The security settings.
+    pub policy: Arc<Policy>,
 }
 
 impl Shared {
-    /// A fresh state.
+    /// A fresh state with the default policy (no administrator groups but root).
     pub fn new() -> Shared {
+        Shared::with_policy(Policy::default())
+    }
+
+    /// A fresh state with `policy`.
+    pub fn with_policy(policy: Policy) -> Shared {
         // Connection ids differ across broker restarts: start from the wall clock.
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -72,6 +86,7 @@ impl Shared {
                 start: Instant::now(),
             })),
             timer: Arc::new(Notify::new()),
+            policy: Arc::new(policy),
         }
     }
 

@@ -303,6 +303,7 @@ fn hostile_frames_do_not_disturb_others() {
         let req = npfs_proto::broker::Request::Create(npfs_proto::broker::CreateRequest {
             name: "\\\\.\\pipe\\hostile2".into(),
             params: duplex(1),
+            sddl: None,
         });
         s.write_all(&req.encode().unwrap()).unwrap();
         let mut hdr = [0u8; 4];

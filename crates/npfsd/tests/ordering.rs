@@ -59,6 +59,7 @@ fn deaf_instance(t: &TestDir, pipe: &str) -> UnixStream {
     let req = Request::Create(CreateRequest {
         name: format!("\\\\.\\pipe\\{pipe}"),
         params: duplex(4),
+        sddl: None,
     });
     s.write_all(&req.encode().unwrap()).unwrap();
     let mut hdr = [0u8; 4];

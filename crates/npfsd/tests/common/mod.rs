@@ -32,6 +32,8 @@ impl TestDir {
         TestDir {
             cfg: BrokerConfig {
                 runtime_dir: dir,
+                system_dir: None,
+                autostart: true,
                 broker_exe: Some(PathBuf::from(NPFSD)),
                 idle_exit_ms: Some(5000),
             },
