@@ -1,5 +1,8 @@
 //! Connecting to the broker, starting it first when nobody answers.
 //!
+//! A system-wide broker ([`BrokerConfig::system_dir`]) is tried first and never started;
+//! a broker of [`BrokerConfig::shared`] is only connected to.
+//!
 //! The broker is found through `$NPFS_BROKER`, next to the current executable, in the parent
 //! of its directory (`target/debug/deps/test-xxx` finds `target/debug/npfsd`), then `$PATH`.
 //! It is spawned with `--runtime-dir DIR` and daemonizes: its first process exits once the
@@ -20,8 +23,29 @@ const CONNECT_BUDGET: Duration = Duration::from_secs(5);
 /// Least time between two start attempts.
 const RESPAWN_EVERY: Duration = Duration::from_millis(500);
 
-/// Connect to the broker of `cfg`, starting it if needed.
+/// Connect to the broker of `cfg`: the shared one of [`BrokerConfig::system_dir`] if it
+/// accepts the connection, else the one of [`BrokerConfig::runtime_dir`], started if needed
+/// (when [`BrokerConfig::autostart`]).
 pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
+    if let Some(sys) = &cfg.system_dir {
+        let path = sys.join(SOCKET_NAME);
+        // No socket file (the usual case without a system broker) costs one failed stat.
+        if std::fs::symlink_metadata(&path).is_ok() {
+            match UnixStream::connect(&path) {
+                Ok(s) => return Ok(s),
+                Err(e) => tracing::debug!("system broker at {}: {e}", path.display()),
+            }
+        }
+    }
+    if !cfg.autostart {
+        let path = cfg.runtime_dir.join(SOCKET_NAME);
+        return UnixStream::connect(&path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot reach npfsd at {}: {e}", path.display()),
+            )
+        });
+    }
     ensure_dir(&cfg.runtime_dir)?;
     let path = cfg.runtime_dir.join(SOCKET_NAME);
     let start = Instant::now();

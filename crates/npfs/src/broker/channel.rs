@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use npfs_core::config::{CreateParams, PipeAttributes};
 use npfs_core::name::PipeName;
-use npfs_proto::broker::{CreateRequest, Reply, Request};
+use npfs_core::namespace::server_desired_access;
+use npfs_core::security::STANDARD_SECURITY_INFORMATION;
+use npfs_proto::broker::{ClientSecurity, CreateRequest, Reply, Request};
 
 use super::client::{is_gone, unexpected, RETRIES};
 use super::socket::FrameSocket;
@@ -41,6 +43,25 @@ pub enum ChannelEvent {
     BrokerGone,
 }
 
+/// Who a connected client is, as the broker knows it from the kernel (or from the privileged
+/// bridge that opened on a remote client's behalf): for ImpersonateNamedPipeClient and
+/// GetNamedPipeHandleState's user name. See [`InstanceChannel::client_credentials`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// The connection ([`ConnInfo::conn_id`]).
+    pub conn_id: u64,
+    /// The client's process id (the bridge's for a remote client).
+    pub pid: u32,
+    /// The client's user id (65534 for an anonymous remote client).
+    pub uid: u32,
+    /// Primary group, supplementary groups, remote and anonymous flags, SQOS bits (all
+    /// default from a broker that does not send them).
+    pub security: ClientSecurity,
+}
+
+/// How many clients' credentials an [`InstanceChannel`] remembers.
+const CREDENTIALS_KEPT: usize = 16;
+
 /// How long dropping an [`InstanceChannel`] waits for the broker to confirm the close.
 const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
 
@@ -57,6 +78,13 @@ pub struct InstanceChannel {
     sock: FrameSocket,
     events: VecDeque<ChannelEvent>,
     gone: bool,
+    /// Credentials of the latest clients, newest last.
+    clients: VecDeque<ClientCredentials>,
+    /// The pipe's descriptor as this instance last knew it (for reregistration).
+    sddl: Option<String>,
+    /// `PIPE_REJECT_REMOTE_CLIENTS` and the access asked for (for reregistration).
+    reject_remote: bool,
+    desired_access: u32,
 }
 
 impl InstanceChannel {
@@ -85,9 +113,47 @@ impl InstanceChannel {
         name: &PipeName,
         params: &CreateParams,
     ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
+        InstanceChannel::create_secure_with(cfg, name, params, None)
+    }
+
+    /// CreateNamedPipe with `lpSecurityAttributes`' descriptor as SDDL (`None`: the default
+    /// descriptor — full control for LocalSystem, Administrators and the creator, read for
+    /// Everyone and Anonymous), with the broker of [`BrokerConfig::from_env`].
+    ///
+    /// The descriptor applies to the whole pipe: it is taken when this call creates the pipe
+    /// (`CO` / `CG` become the caller's user and primary group, an absent owner or group is
+    /// the caller's); user and group names are resolved by the broker.
+    ///
+    /// # Errors
+    ///
+    /// As [`InstanceChannel::create`], and `ERROR_ACCESS_DENIED` when the pipe exists and
+    /// either its DACL does not grant the caller `FILE_CREATE_PIPE_INSTANCE` (plus the
+    /// instance's access) or `sddl` is `Some` (an additional instance may not bring its own
+    /// descriptor); `ERROR_INVALID_PARAMETER` for malformed SDDL or unknown names;
+    /// `ERROR_INVALID_OWNER` (1307) for an owner the caller may not give.
+    pub fn create_secure(
+        name: &PipeName,
+        params: &CreateParams,
+        sddl: Option<&str>,
+    ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
+        InstanceChannel::create_secure_with(&BrokerConfig::from_env()?, name, params, sddl)
+    }
+
+    /// [`InstanceChannel::create_secure`] with an explicit configuration.
+    ///
+    /// # Errors
+    ///
+    /// As [`InstanceChannel::create_secure`].
+    pub fn create_secure_with(
+        cfg: &BrokerConfig,
+        name: &PipeName,
+        params: &CreateParams,
+        sddl: Option<&str>,
+    ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
         let req = Request::Create(CreateRequest {
             name: name.full(),
             params: *params,
+            sddl: sddl.map(str::to_owned),
         });
         let (sock, info) = register(cfg, &req)?;
         let chan = InstanceChannel {
@@ -98,8 +164,59 @@ impl InstanceChannel {
             sock,
             events: VecDeque::new(),
             gone: false,
+            clients: VecDeque::new(),
+            sddl: sddl.map(str::to_owned),
+            reject_remote: params.options.reject_remote,
+            desired_access: server_desired_access(params),
         };
         Ok((chan, info))
+    }
+
+    /// GetSecurityInfo on the server handle: the parts `info` of the pipe's descriptor, as
+    /// SDDL. A server handle always holds `READ_CONTROL`; the SACL needs
+    /// `ACCESS_SYSTEM_SECURITY` in the open mode (and root).
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_INVALID_PARAMETER` (bad `info`), `ERROR_ACCESS_DENIED`; [`BrokerError::Io`]
+    /// when the broker is gone.
+    pub fn get_security(&mut self, info: u32) -> Result<String, BrokerError> {
+        match self.call(&Request::GetSecurity { name: None, info })? {
+            Reply::Security { sddl } => Ok(sddl),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// SetSecurityInfo on the server handle: replace the parts `info` of the pipe's
+    /// descriptor (shared by every instance) by those of `sddl`. The handle must hold
+    /// `WRITE_OWNER` (owner, group) / `WRITE_DAC` (DACL): CreateNamedPipe's open mode asks
+    /// for them.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_ACCESS_DENIED`, `ERROR_INVALID_PARAMETER`, `ERROR_INVALID_OWNER` (1307);
+    /// [`BrokerError::Io`] when the broker is gone.
+    pub fn set_security(&mut self, info: u32, sddl: &str) -> Result<(), BrokerError> {
+        let req = Request::SetSecurity {
+            name: None,
+            info,
+            sddl: sddl.to_owned(),
+        };
+        match self.call(&req)? {
+            Reply::SecuritySet => {}
+            other => return Err(unexpected(other)),
+        }
+        // Remember the whole descriptor for a reregistration.
+        if let Ok(sd) = self.get_security(STANDARD_SECURITY_INFORMATION) {
+            self.sddl = Some(sd);
+        }
+        Ok(())
+    }
+
+    /// The credentials of the client of connection `conn_id` (from
+    /// [`ChannelEvent::Connected`]'s [`ConnInfo::conn_id`]); the latest few are kept.
+    pub fn client_credentials(&self, conn_id: u64) -> Option<&ClientCredentials> {
+        self.clients.iter().rev().find(|c| c.conn_id == conn_id)
     }
 
     /// The instance id given by the current broker.
@@ -160,7 +277,7 @@ impl InstanceChannel {
         }
         match self.sock.recv(timeout) {
             Ok(None) => Ok(None),
-            Ok(Some((reply, fds))) => match event_of(reply, fds, self.instance_id)? {
+            Ok(Some((reply, fds))) => match self.event_of(reply, fds)? {
                 Ok(ev) => Ok(Some(ev)),
                 Err(other) => Err(unexpected(other)),
             },
@@ -192,6 +309,9 @@ impl InstanceChannel {
             attrs: self.attrs,
             state,
             epoch,
+            sddl: self.sddl.clone(),
+            reject_remote: self.reject_remote,
+            desired_access: self.desired_access,
         };
         let (sock, info) = register(&self.cfg, &req)?;
         self.sock = sock;
@@ -209,7 +329,7 @@ impl InstanceChannel {
             let Some((reply, fds)) = self.sock.recv(None)? else {
                 continue;
             };
-            match event_of(reply, fds, self.instance_id)? {
+            match self.event_of(reply, fds)? {
                 Ok(ev) => self.events.push_back(ev),
                 Err(reply) => break Ok(reply),
             }
@@ -293,6 +413,36 @@ fn register(cfg: &BrokerConfig, req: &Request) -> Result<(FrameSocket, CreatedIn
     }
 }
 
+impl InstanceChannel {
+    /// A pushed event (its client's credentials remembered), or (as `Err`) the reply it is
+    /// not.
+    fn event_of(
+        &mut self,
+        reply: Reply,
+        fds: Vec<OwnedFd>,
+    ) -> std::io::Result<Result<ChannelEvent, Reply>> {
+        if let Reply::Connected {
+            conn_id,
+            client_pid,
+            client_uid,
+            client,
+            ..
+        } = &reply
+        {
+            if self.clients.len() >= CREDENTIALS_KEPT {
+                self.clients.pop_front();
+            }
+            self.clients.push_back(ClientCredentials {
+                conn_id: *conn_id,
+                pid: *client_pid,
+                uid: *client_uid,
+                security: client.clone(),
+            });
+        }
+        event_of(reply, fds, self.instance_id)
+    }
+}
+
 /// A pushed event, or (as `Err`) the reply it is not.
 fn event_of(
     reply: Reply,
@@ -306,7 +456,7 @@ fn event_of(
             attrs,
             server_pid,
             client_pid,
-            client_uid: _,
+            ..
         } => Ok(Ok(ChannelEvent::Connected {
             fds: fds_from(fds)?,
             info: ConnInfo {

@@ -2,13 +2,37 @@
 
 use npfs_core::name::PipeName;
 use npfs_core::namespace::PipeDetail;
-use npfs_proto::broker::{Reply, Request};
+use npfs_proto::broker::{RemoteClient, Reply, Request};
 
 use super::socket::FrameSocket;
 use super::{
     autostart, fds_from, protocol_error, BrokerConfig, BrokerError, ConnFds, ConnInfo, PipeSummary,
     WaitTimeout,
 };
+
+/// Options of [`BrokerConn::open_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Open on behalf of a remote client (a bridge running as root only; anyone else gets
+    /// `ERROR_ACCESS_DENIED`).
+    pub remote: Option<RemoteClient>,
+    /// The SQOS bits of CreateFile's `dwFlagsAndAttributes` (`SECURITY_SQOS_PRESENT`, the
+    /// impersonation level, `SECURITY_CONTEXT_TRACKING`, `SECURITY_EFFECTIVE_ONLY`), passed
+    /// to the server ([`super::ClientCredentials::security`]); 0 when none.
+    pub sqos: u32,
+}
+
+/// What [`BrokerConn::open_with`] returns.
+#[derive(Debug)]
+pub struct OpenedInfo {
+    /// The client's end of the connection.
+    pub fds: ConnFds,
+    /// About the connection.
+    pub info: ConnInfo,
+    /// The access the client handle holds: the desired access with generic rights mapped
+    /// (0 from a broker that does not report it).
+    pub granted_access: u32,
+}
 
 /// One connection to the broker for client operations, auto-starting the broker.
 ///
@@ -55,9 +79,35 @@ impl BrokerConn {
         name: &PipeName,
         desired_access: u32,
     ) -> Result<(ConnFds, ConnInfo), BrokerError> {
+        let o = self.open_with(name, desired_access, &OpenOptions::default())?;
+        Ok((o.fds, o.info))
+    }
+
+    /// CreateFile on a pipe name with SQOS flags or on behalf of a remote client, reporting
+    /// the access the handle holds.
+    ///
+    /// The broker checks `desired_access` (generic rights mapped, `FILE_CREATE_PIPE_INSTANCE`
+    /// left out) against the pipe's DACL for the caller's kernel credentials, then against
+    /// the pipe's direction. Pass the access kernelbase's CreateFileW passes
+    /// (`dwDesiredAccess | SYNCHRONIZE | FILE_READ_ATTRIBUTES`) to check exactly what Windows
+    /// checks.
+    ///
+    /// # Errors
+    ///
+    /// As [`BrokerConn::open`]; `ERROR_ACCESS_DENIED` also when the DACL refuses the access,
+    /// for a remote open of a `PIPE_REJECT_REMOTE_CLIENTS` pipe, and for a remote open asked
+    /// by a peer that is not root.
+    pub fn open_with(
+        &mut self,
+        name: &PipeName,
+        desired_access: u32,
+        opts: &OpenOptions,
+    ) -> Result<OpenedInfo, BrokerError> {
         let req = Request::Open {
             name: name.full(),
             desired_access,
+            remote: opts.remote.clone(),
+            sqos: opts.sqos,
         };
         let (reply, fds) = self.call(&req)?;
         match reply {
@@ -68,16 +118,65 @@ impl BrokerConn {
                 server_pid,
                 client_pid,
                 epoch: _,
-            } => Ok((
-                fds_from(fds)?,
-                ConnInfo {
+                granted_access,
+            } => Ok(OpenedInfo {
+                fds: fds_from(fds)?,
+                info: ConnInfo {
                     conn_id,
                     attrs,
                     server_pid,
                     client_pid,
                     instance_id,
                 },
-            )),
+                granted_access,
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// GetSecurityInfo by name: the parts `info` (`OWNER_SECURITY_INFORMATION`, ...) of the
+    /// pipe's descriptor, as SDDL (SIDs, never names). The caller's own kernel credentials
+    /// need `READ_CONTROL` in the DACL (`ACCESS_SYSTEM_SECURITY`, i.e. root, for the SACL),
+    /// as if it opened the pipe for that access.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_FILE_NOT_FOUND` (no such pipe, also once its last instance closed),
+    /// `ERROR_ACCESS_DENIED`, `ERROR_INVALID_PARAMETER` (bad `info`), `ERROR_BAD_NETPATH`.
+    pub fn get_security(&mut self, name: &PipeName, info: u32) -> Result<String, BrokerError> {
+        let req = Request::GetSecurity {
+            name: Some(name.full()),
+            info,
+        };
+        match self.call(&req)?.0 {
+            Reply::Security { sddl } => Ok(sddl),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// SetSecurityInfo by name: replace the parts `info` of the pipe's descriptor by those of
+    /// `sddl` (user and group names are resolved by the broker). The caller's kernel
+    /// credentials need `WRITE_OWNER` (owner, group), `WRITE_DAC` (DACL) in the DACL — the
+    /// owner always holds `WRITE_DAC` unless an `OW` ACE says otherwise. Every instance and
+    /// later open sees the change at once.
+    ///
+    /// # Errors
+    ///
+    /// `ERROR_FILE_NOT_FOUND`, `ERROR_ACCESS_DENIED`, `ERROR_INVALID_PARAMETER` (bad `info`
+    /// or SDDL), `ERROR_INVALID_OWNER` (1307: an owner the caller may not give).
+    pub fn set_security(
+        &mut self,
+        name: &PipeName,
+        info: u32,
+        sddl: &str,
+    ) -> Result<(), BrokerError> {
+        let req = Request::SetSecurity {
+            name: Some(name.full()),
+            info,
+            sddl: sddl.to_owned(),
+        };
+        match self.call(&req)?.0 {
+            Reply::SecuritySet => Ok(()),
             other => Err(unexpected(other)),
         }
     }

@@ -9,7 +9,20 @@
 //!   instance.
 //!
 //! Both locate the broker with a [`BrokerConfig`]; the plain constructors use
-//! [`BrokerConfig::from_env`].
+//! [`BrokerConfig::from_env`]: `$NPFS_RUNTIME_DIR` alone when it is set; otherwise the
+//! system-wide broker (`/run/npfs/npfsd.sock`, `npfsd --system`) when it accepts the
+//! connection, else the user's own broker, started on demand. The system broker is never
+//! started from here.
+//!
+//! # Security
+//!
+//! Each pipe has one security descriptor, exchanged as SDDL:
+//! [`InstanceChannel::create_secure`] gives it (first instance only),
+//! [`InstanceChannel::get_security`] / [`InstanceChannel::set_security`] read and change it
+//! through a server handle, [`BrokerConn::get_security`] / [`BrokerConn::set_security`] by
+//! name with the caller's own rights. [`BrokerConn::open_with`] reports the access the new
+//! client handle holds; the server learns the client's credentials with
+//! [`InstanceChannel::client_credentials`].
 
 mod autostart;
 mod channel;
@@ -19,9 +32,15 @@ mod socket;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-pub use channel::{ChannelEvent, CreatedInfo, InstanceChannel};
-pub use client::BrokerConn;
+pub use channel::{ChannelEvent, ClientCredentials, CreatedInfo, InstanceChannel};
+pub use client::{BrokerConn, OpenOptions, OpenedInfo};
 pub use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
+pub use npfs_core::security::{
+    ALL_SECURITY_INFORMATION, DACL_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, SACL_SECURITY_INFORMATION, STANDARD_SECURITY_INFORMATION,
+};
+pub use npfs_proto::broker::{ClientSecurity, RemoteClient};
+pub use npfs_proto::runtime::SYSTEM_RUNTIME_DIR;
 
 /// The runtime directory of the broker, created 0700: `$NPFS_RUNTIME_DIR`, else
 /// `$XDG_RUNTIME_DIR/npfs`, else `/tmp/npfs-<uid>`.
@@ -38,6 +57,13 @@ pub fn runtime_dir() -> std::io::Result<PathBuf> {
 pub struct BrokerConfig {
     /// The runtime directory (holds `npfsd.sock`).
     pub runtime_dir: PathBuf,
+    /// A shared broker's directory to try first, never started from here (the system
+    /// broker's [`SYSTEM_RUNTIME_DIR`] in [`BrokerConfig::from_env`] when
+    /// `$NPFS_RUNTIME_DIR` is unset); `None` goes straight to `runtime_dir`.
+    pub system_dir: Option<PathBuf>,
+    /// Start a broker for `runtime_dir` when none answers (and create the directory 0700).
+    /// `false` for a broker someone else runs ([`BrokerConfig::shared`]).
+    pub autostart: bool,
     /// The `npfsd` executable; `None` searches `$NPFS_BROKER`, next to the current
     /// executable, its parent directory, then `$PATH`.
     pub broker_exe: Option<PathBuf>,
@@ -47,23 +73,43 @@ pub struct BrokerConfig {
 }
 
 impl BrokerConfig {
-    /// The configuration from the environment, with the runtime directory created.
+    /// The configuration from the environment, with the runtime directory created:
+    /// `$NPFS_RUNTIME_DIR` only, when set (tests, private brokers); else the system broker
+    /// first, then the user's own (see the module documentation).
     ///
     /// # Errors
     ///
     /// See [`runtime_dir`].
     pub fn from_env() -> std::io::Result<BrokerConfig> {
+        let explicit = std::env::var_os("NPFS_RUNTIME_DIR").is_some_and(|d| !d.is_empty());
         Ok(BrokerConfig {
             runtime_dir: runtime_dir()?,
+            system_dir: (!explicit).then(|| PathBuf::from(SYSTEM_RUNTIME_DIR)),
+            autostart: true,
             broker_exe: None,
             idle_exit_ms: None,
         })
     }
 
-    /// A configuration for `runtime_dir` (created 0700 when used).
+    /// A configuration for `runtime_dir` (created 0700 when used), started on demand; no
+    /// system broker.
     pub fn with_runtime_dir(runtime_dir: impl Into<PathBuf>) -> BrokerConfig {
         BrokerConfig {
             runtime_dir: runtime_dir.into(),
+            system_dir: None,
+            autostart: true,
+            broker_exe: None,
+            idle_exit_ms: None,
+        }
+    }
+
+    /// The broker someone else runs in `runtime_dir` (`npfsd --system` or `--shared`): never
+    /// started from here, its directory never created or checked.
+    pub fn shared(runtime_dir: impl Into<PathBuf>) -> BrokerConfig {
+        BrokerConfig {
+            runtime_dir: runtime_dir.into(),
+            system_dir: None,
+            autostart: false,
             broker_exe: None,
             idle_exit_ms: None,
         }
