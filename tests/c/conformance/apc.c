@@ -1,0 +1,151 @@
+/* apc.c — completion routines of ReadFileEx / WriteFileEx run only in alertable waits, in
+ * order, once; GetOverlappedResultEx's timeout and alertable facts (spec/conformance.md:
+ * serverThreadMain5, test_readfileex_pending, read_pipe_test, test_GetOverlappedResultEx). */
+#include "../check.h"
+
+static int calls, order[16];
+static DWORD last_err, last_bytes;
+static LPOVERLAPPED last_ov;
+
+static VOID WINAPI routine(DWORD err, DWORD bytes, LPOVERLAPPED ov)
+{
+    if (calls < 16)
+        order[calls] = (int)(ULONG_PTR)ov->hEvent; /* ReadFileEx/WriteFileEx leave hEvent to the caller */
+    calls++;
+    last_err = err;
+    last_bytes = bytes;
+    last_ov = ov;
+}
+
+int main(void)
+{
+    const char *name = pipe_name("apc"), *name2 = pipe_name("apc2");
+    HANDLE server, client, s2, c2;
+    OVERLAPPED ov, ovs[3], ovw;
+    DWORD n, r, i;
+    static char buf[16384], big[1024];
+    HANDLE ev;
+
+    make_pair(name, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 1024, 1024, 0, &server, &client);
+
+    /* A pending ReadFileEx: the routine runs only in an alertable wait. */
+    memset(&ov, 0, sizeof ov);
+    calls = 0;
+    CHECK(ReadFileEx(server, buf, 1024, &ov, routine), "ReadFileEx with no data -> TRUE (pending)");
+    CHECK(calls == 0, "the routine is not called by ReadFileEx");
+    CHECK(WriteFile(client, "test", 4, &n, NULL) && n == 4, "the client writes 4 bytes");
+    CHECK(calls == 0, "nor during the client's WriteFile");
+    Sleep(50);
+    CHECK(calls == 0, "nor during a non-alertable Sleep");
+    ev = make_event(FALSE);
+    CHECK(WaitForSingleObjectEx(ev, 10, FALSE) == WAIT_TIMEOUT && calls == 0, "nor during a non-alertable WaitForSingleObjectEx");
+    r = SleepEx(1000, TRUE);
+    CHECK(r == WAIT_IO_COMPLETION, "SleepEx(alertable) returns WAIT_IO_COMPLETION (got %lu)", (unsigned long)r);
+    CHECK(calls == 1 && last_err == 0 && last_bytes == 4 && last_ov == &ov,
+          "the routine ran once with (0, 4, &ov) (calls %d, err %lu, bytes %lu)", calls, (unsigned long)last_err,
+          (unsigned long)last_bytes);
+    CHECK(memcmp(buf, "test", 4) == 0, "the data is there");
+    CHECK(SleepEx(0, TRUE) == 0 && calls == 1, "it does not run again");
+
+    /* Immediate completions still deliver their routines later, in issue order, all in one wait. */
+    calls = 0;
+    for (i = 0; i < 3; i++) {
+        memset(&ovs[i], 0, sizeof ovs[i]);
+        ovs[i].hEvent = (HANDLE)(ULONG_PTR)(i + 1);
+        CHECK(WriteFileEx(server, "abc", 3, &ovs[i], routine), "WriteFileEx #%lu completes at once -> TRUE", (unsigned long)i + 1);
+    }
+    CHECK(calls == 0, "no routine has run yet");
+    CHECK(WaitForSingleObjectEx(ev, INFINITE, TRUE) == WAIT_IO_COMPLETION, "an alertable WaitForSingleObjectEx returns WAIT_IO_COMPLETION");
+    CHECK(calls == 3 && order[0] == 1 && order[1] == 2 && order[2] == 3,
+          "all three routines ran in that one wait, in issue order (calls %d: %d %d %d)", calls, order[0], order[1], order[2]);
+    CHECK(last_bytes == 3 && last_err == 0, "with (0, 3)");
+    CHECK(ReadFile(client, buf, 9, &n, NULL) && n == 9, "the client reads the 9 bytes");
+
+    /* WaitForMultipleObjectsEx is alertable too; an immediate ReadFileEx completion queues its routine. */
+    CHECK(WriteFile(client, "xy", 2, &n, NULL), "the client writes 2 bytes");
+    calls = 0;
+    memset(&ov, 0, sizeof ov);
+    CHECK(ReadFileEx(server, buf, 100, &ov, routine) && calls == 0, "ReadFileEx with data there -> TRUE, routine not yet run");
+    r = WaitForMultipleObjectsEx(1, &ev, FALSE, INFINITE, TRUE);
+    CHECK(r == WAIT_IO_COMPLETION && calls == 1 && last_bytes == 2, "WaitForMultipleObjectsEx(alertable) runs it: 2 bytes");
+
+    /* WriteFileEx until the quota is full: the first that cannot complete stays pending. */
+    memset(big, 'q', sizeof big);
+    calls = 0;
+    for (i = 0; i < 16; i++) {
+        int before;
+        memset(&ov, 0, sizeof ov);
+        CHECK(WriteFileEx(server, big, sizeof big, &ov, routine), "WriteFileEx(1024) #%lu -> TRUE", (unsigned long)i + 1);
+        before = calls;
+        r = SleepEx(0, TRUE);
+        if (r == 0 && calls == before)
+            break; /* pending: no routine */
+        CHECK(r == WAIT_IO_COMPLETION && calls == before + 1, "it completed: its routine runs in SleepEx(0, TRUE)");
+    }
+    CHECK(i < 16, "a write that does not fit the quota stays pending: SleepEx(0, TRUE) times out with no routine");
+    {
+        int before = calls;
+        DWORD total = 0;
+        while (calls == before && total < sizeof buf) {
+            CHECK(ReadFile(client, buf, 1024, &n, NULL), "the client reads 1024");
+            total += n;
+            SleepEx(10, TRUE);
+        }
+        CHECK(calls == before + 1 && last_err == 0 && last_bytes == 1024, "once room is freed the pending write's routine runs once");
+    }
+    CloseHandle(client);
+    CloseHandle(server);
+
+    /* A read that fails at once queues no routine. */
+    make_pair(name, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 1024, 1024, 0, &server, &client);
+    CloseHandle(client);
+    calls = 0;
+    memset(&ov, 0, sizeof ov);
+    CHECK_FAIL(ReadFileEx(server, buf, 10, &ov, routine), ERROR_BROKEN_PIPE, "ReadFileEx after the writer closed");
+    CHECK(SleepEx(0, TRUE) == 0 && calls == 0, "no routine is queued for the immediate failure");
+    CloseHandle(server);
+
+    /* Synchronous pipe I/O is not alertable: a queued routine does not run during it. */
+    make_pair(name, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 1024, 1024, 0, &server, &client);
+    CHECK(WriteFile(client, "a", 1, &n, NULL), "the client writes 1 byte");
+    calls = 0;
+    memset(&ov, 0, sizeof ov);
+    CHECK(ReadFileEx(server, buf, 1, &ov, routine), "ReadFileEx completes at once (routine queued)");
+    CHECK(WriteFile(server, "b", 1, &n, NULL) && ReadFile(client, buf, 1, &n, NULL), "synchronous WriteFile and ReadFile");
+    CHECK(calls == 0, "the queued routine did not run during synchronous pipe I/O");
+    SleepEx(0, TRUE);
+    CHECK(calls == 1, "it runs in the next alertable wait");
+
+    /* GetOverlappedResultEx: a pending 8000-byte write on a 5000/6000 pipe, and a queued routine. */
+    make_pair(name2, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 5000, 6000, FILE_FLAG_OVERLAPPED, &s2, &c2);
+    memset(&ovw, 0, sizeof ovw);
+    ovw.hEvent = make_event(FALSE);
+    CHECK_FAIL(WriteFile(c2, buf, 8000, &n, &ovw), ERROR_IO_PENDING, "client's 8000-byte overlapped write pends");
+    CHECK(WriteFile(client, "c", 1, &n, NULL), "the first pipe's client writes 1 byte");
+    calls = 0;
+    memset(&ov, 0, sizeof ov);
+    CHECK(ReadFileEx(server, buf, 1, &ov, routine), "ReadFileEx completes at once (routine queued)");
+    CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 0, FALSE), ERROR_IO_INCOMPLETE, "GetOverlappedResultEx(0 ms, not alertable)");
+    CHECK(calls == 0, "the routine did not run");
+    CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 0, TRUE), ERROR_IO_INCOMPLETE, "GetOverlappedResultEx(0 ms, alertable)");
+    CHECK(calls == 0, "a zero timeout is no alertable wait: the routine did not run");
+    CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 10, FALSE), WAIT_TIMEOUT, "GetOverlappedResultEx(10 ms, not alertable)");
+    CHECK(calls == 0, "the routine did not run");
+    CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 10, TRUE), WAIT_IO_COMPLETION, "GetOverlappedResultEx(10 ms, alertable)");
+    CHECK(calls == 1, "the routine ran");
+    {
+        DWORD total = 0;
+        while (total < 8000 && ReadFile(s2, buf, sizeof buf, &n, NULL))
+            total += n;
+    }
+    CHECK(GetOverlappedResultEx(c2, &ovw, &n, 5000, FALSE) && n == 8000, "once read, GetOverlappedResultEx -> TRUE, 8000");
+
+    CloseHandle(ovw.hEvent);
+    CloseHandle(c2);
+    CloseHandle(s2);
+    CloseHandle(client);
+    CloseHandle(server);
+    CloseHandle(ev);
+    done("apc");
+    return 0;
+}
