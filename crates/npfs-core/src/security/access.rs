@@ -96,7 +96,9 @@ impl Token {
 /// asks for everything the DACL grants) that `token` gets from `sd`, or
 /// `ERROR_ACCESS_DENIED` if any asked-for right is not granted. ACEs apply in order; a deny
 /// ACE for an asked-for right that is not yet granted denies; inherit-only ACEs are skipped;
-/// the owner holds READ_CONTROL and WRITE_DAC unless an OWNER RIGHTS ACE says otherwise; a
+/// the owner holds READ_CONTROL and WRITE_DAC unless an OWNER RIGHTS ACE says otherwise;
+/// LocalSystem and Administrators hold WRITE_OWNER (SeTakeOwnershipPrivilege) when they ask
+/// for it; a
 /// NULL or absent DACL grants everything; `ACCESS_SYSTEM_SECURITY` needs LocalSystem.
 pub fn access_check(
     sd: &SecurityDescriptor,
@@ -127,6 +129,10 @@ pub fn access_check(
     let mut denied = 0u32;
     if is_owner && !dacl.aces.iter().any(|a| a.sid == owner_rights) {
         granted |= READ_CONTROL | WRITE_DAC;
+    }
+    // SeTakeOwnershipPrivilege: LocalSystem and Administrators may always take ownership.
+    if token.is_admin() && wanted_dacl & WRITE_OWNER != 0 {
+        granted |= WRITE_OWNER;
     }
     for ace in &dacl.aces {
         if ace.flags & INHERIT_ONLY_ACE != 0 {

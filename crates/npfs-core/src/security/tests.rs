@@ -354,3 +354,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn administrators_may_take_ownership() {
+    let sd = SecurityDescriptor::from_sddl("O:alice D:(A;;GR;;;alice)", &Names).unwrap();
+    assert!(access_check(&sd, &root(), WRITE_OWNER, &PIPE_MAPPING).is_ok());
+    let admin = Token::from_unix(1003, 1003, &[27], &[27]);
+    assert!(access_check(&sd, &admin, WRITE_OWNER, &PIPE_MAPPING).is_ok());
+    assert!(access_check(&sd, &admin, WRITE_DAC, &PIPE_MAPPING).is_err());
+    assert!(access_check(&sd, &bob(), WRITE_OWNER, &PIPE_MAPPING).is_err());
+}
