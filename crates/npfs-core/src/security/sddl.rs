@@ -78,7 +78,7 @@ fn parse_sid(s: &str, names: &dyn NameResolver) -> Result<Sid, Win32Error> {
             return Ok(sid);
         }
     }
-    if s.len() > 2 && s[..2].eq_ignore_ascii_case("S-") {
+    if s.len() > 2 && s.as_bytes()[..2].eq_ignore_ascii_case(b"S-") {
         return Sid::parse(s).ok_or_else(bad);
     }
     if s.is_empty() {
