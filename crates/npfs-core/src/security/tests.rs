@@ -369,7 +369,12 @@ fn administrators_may_take_ownership() {
 /// position panicked (slicing inside a character).
 #[test]
 fn non_ascii_after_s_is_an_error() {
-    for s in ["O:S\u{4cc}-0x6042", "O:O\u{1ac}\u{4b1}S-%", "G:S\u{e9}", "D:(A;;GA;;;S\u{e9}-1)"] {
+    for s in [
+        "O:S\u{4cc}-0x6042",
+        "O:O\u{1ac}\u{4b1}S-%",
+        "G:S\u{e9}",
+        "D:(A;;GA;;;S\u{e9}-1)",
+    ] {
         assert_eq!(
             SecurityDescriptor::from_sddl(s, &Names),
             Err(crate::Win32Error::INVALID_PARAMETER),
