@@ -434,6 +434,73 @@ impl Conn {
         }
     }
 
+    /// What an operation on direction `dir` would wait for, seen now without the lock (the
+    /// counter only grows after a change, so a change made after this read is never missed).
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn wait_on_now(&self, dir: usize) -> WaitOn {
+        let dir = dir & 1;
+        WaitOn {
+            dir,
+            seq: self.seg.header().seq[dir].load(Ordering::SeqCst),
+        }
+    }
+
+    /// Whether another process holds this end too (inherited): its changes ring no doorbell
+    /// here, so async waiters re-check more often.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn end_shared(&self) -> bool {
+        self.seg.header().holders[end_index(self.end)].load(Ordering::Acquire) > 1
+    }
+
+    /// The periodic re-check of an async waiter that nothing woke: a crashed peer, pending
+    /// operations of processes that no longer exist (as a blocking wait does every 200 ms).
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn recheck(&self) {
+        self.reap();
+    }
+
+    /// Readiness for reading: a read would not find the pipe empty (data, an unread empty
+    /// message, or a state that makes reads fail at once), and what to wait for otherwise.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn read_readiness(&self) -> (bool, WaitOn) {
+        let mut g = self.lock();
+        let dir = self.in_dir();
+        let on = g.wait_on(dir);
+        if self.state_of(&g) != LinkState::Connected {
+            return (true, on);
+        }
+        self.reap_dead(&mut g, dir);
+        let ready = !g.queue(dir).is_drained();
+        (ready, on)
+    }
+
+    /// Readiness for writing: the unread bytes of the outgoing queue are below the reader's
+    /// quota (or the state makes writes fail at once), and what to wait for otherwise.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn write_readiness(&self) -> (bool, WaitOn) {
+        let mut g = self.lock();
+        let dir = self.out_dir();
+        let on = g.wait_on(dir);
+        if self.state_of(&g) != LinkState::Connected {
+            return (true, on);
+        }
+        let quota = if dir == TO_CLIENT {
+            self.attrs.out_quota
+        } else {
+            self.attrs.in_quota
+        };
+        let avail = g.queue(dir).avail();
+        (avail == 0 || avail < u64::from(quota), on)
+    }
+
+    /// Unread bytes of the outgoing queue (what the other end has not read yet).
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn out_available(&self) -> u64 {
+        let mut g = self.lock();
+        let dir = self.out_dir();
+        g.queue(dir).avail()
+    }
+
     /// Empty the doorbell bytes the other end sent to this end's socket.
     #[allow(dead_code)] // used by the tokio module
     pub(crate) fn drain_doorbell(&self) {

@@ -73,6 +73,12 @@ impl ReadOp {
         }
     }
 
+    /// Whether the read is in the queue (registered, or handed data).
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn is_started(&self) -> bool {
+        self.started
+    }
+
     /// Start or continue the read into `buf` (the same buffer every time).
     pub(crate) fn step(&mut self, conn: &Conn, buf: &mut [u8]) -> Step<ReadDone> {
         let dir = conn.in_dir();
@@ -118,6 +124,25 @@ impl ReadOp {
             }
             _ => Step::Wait(g.wait_on(dir)),
         }
+    }
+
+    /// A *try* read (the async stream API): a nowait ReadFile that, when it would find
+    /// nothing for itself (the pipe empty, or waiting reads ahead of it), leaves the queue
+    /// untouched and says what to wait for instead of failing with `ERROR_NO_DATA`.
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn try_step(&mut self, conn: &Conn, buf: &mut [u8]) -> Step<ReadDone> {
+        if !self.started {
+            let dir = conn.in_dir();
+            let mut g = conn.lock();
+            if conn.state_of(&g) == LinkState::Connected {
+                conn.reap_dead(&mut g, dir);
+                let mut q = g.queue(dir);
+                if q.has_waiting_reads() || q.is_drained() {
+                    return Step::Wait(g.wait_on(dir));
+                }
+            }
+        }
+        self.step(conn, buf)
     }
 
     /// CancelIoEx: true if the read was still waiting (it consumed nothing).
@@ -206,6 +231,12 @@ impl WriteOp {
             }
             LinkState::Connected => Step::Wait(g.wait_on(dir)),
         }
+    }
+
+    /// Whether the write got into the queue (its bytes are in the pipe, completion pending).
+    #[allow(dead_code)] // used by the tokio module
+    pub(crate) fn started(&self) -> bool {
+        self.started
     }
 
     /// CancelIoEx: true if the write was pending; its unread bytes left the pipe.

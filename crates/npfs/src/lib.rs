@@ -21,6 +21,8 @@ mod engine;
 mod pipe;
 mod shm;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod watcher;
 
 pub use npfs_core::consts;

@@ -103,8 +103,8 @@ impl PipeState {
 }
 
 /// A connection held by a handle, with its watcher registration.
-struct Link {
-    conn: Arc<Conn>,
+pub(crate) struct Link {
+    pub(crate) conn: Arc<Conn>,
     token: Option<u64>,
 }
 
@@ -237,7 +237,11 @@ impl PipeHandle {
     }
 
     /// The connection to operate on, or the error the handle's state gives for `op`.
-    fn link(&self, listening: Win32Error, disconnected: Win32Error) -> Result<Arc<Link>> {
+    pub(crate) fn link(
+        &self,
+        listening: Win32Error,
+        disconnected: Win32Error,
+    ) -> Result<Arc<Link>> {
         match &self.inner.kind {
             Kind::Client(l) => Ok(l.clone()),
             Kind::Server(s) => {
@@ -254,6 +258,21 @@ impl PipeHandle {
 
     fn modes(&self) -> Modes {
         *lock(&self.inner.modes)
+    }
+
+    /// The handle is in message read mode (`PIPE_READMODE_MESSAGE`).
+    pub(crate) fn message_read_mode(&self) -> bool {
+        self.modes().read_mode == ReadMode::Message
+    }
+
+    /// The handle is in `PIPE_NOWAIT` mode.
+    pub(crate) fn is_nowait(&self) -> bool {
+        self.modes().nowait
+    }
+
+    /// The pipe's attributes.
+    pub(crate) fn attributes(&self) -> PipeAttributes {
+        self.inner.attrs
     }
 
     /// ReadFile: read up to `buf.len()` bytes; in message read mode at most one message, with
@@ -678,6 +697,7 @@ impl PipeServer {
         self.already_existed
     }
 
+
     fn side(&self) -> &Mutex<ServerSide> {
         match &self.handle.inner.kind {
             Kind::Server(s) => s,
@@ -696,27 +716,7 @@ impl PipeServer {
     /// instance keeps listening).
     pub fn connect_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        {
-            let mut s = lock(self.side());
-            poll_channel(&mut s, Some(Duration::ZERO))?;
-            match &s.link {
-                ServerLink::Connected(l) => {
-                    return Err(match l.conn.state() {
-                        LinkState::Connected => Win32Error::PIPE_CONNECTED,
-                        LinkState::Closing => Win32Error::NO_DATA,
-                        LinkState::Disconnected => Win32Error::PIPE_NOT_CONNECTED,
-                    });
-                }
-                ServerLink::Disconnected => {
-                    s.epoch = s.channel.listen().map_err(broker_err)?;
-                    s.link = ServerLink::Listening;
-                }
-                ServerLink::Listening => {}
-            }
-            if self.modes().nowait {
-                return Err(Win32Error::PIPE_LISTENING);
-            }
-        }
+        self.connect_start()?;
         loop {
             let slice = Duration::from_millis(50);
             let wait = match deadline {
@@ -739,6 +739,65 @@ impl PipeServer {
                 return Ok(());
             }
         }
+    }
+
+    /// The part of ConnectNamedPipe that never waits: `Err(ERROR_PIPE_CONNECTED)` (and the
+    /// other outcomes of a connection already there), a disconnected instance listening
+    /// again, `ERROR_PIPE_LISTENING` in nowait mode. `Ok` means: now wait for a client.
+    pub(crate) fn connect_start(&self) -> Result<()> {
+        {
+            let mut s = lock(self.side());
+            poll_channel(&mut s, Some(Duration::ZERO))?;
+            match &s.link {
+                ServerLink::Connected(l) => {
+                    return Err(match l.conn.state() {
+                        LinkState::Connected => Win32Error::PIPE_CONNECTED,
+                        LinkState::Closing => Win32Error::NO_DATA,
+                        LinkState::Disconnected => Win32Error::PIPE_NOT_CONNECTED,
+                    });
+                }
+                ServerLink::Disconnected => {
+                    s.epoch = s.channel.listen().map_err(broker_err)?;
+                    s.link = ServerLink::Listening;
+                }
+                ServerLink::Listening => {}
+            }
+            if self.modes().nowait {
+                return Err(Win32Error::PIPE_LISTENING);
+            }
+        }
+        Ok(())
+    }
+
+    /// One non-blocking look for a client (after [`PipeServer::connect_start`]): `Ok(true)`
+    /// when connected, `Ok(false)` while listening, `ERROR_PIPE_NOT_CONNECTED` when
+    /// disconnected meanwhile.
+    pub(crate) fn connect_check(&self) -> Result<bool> {
+        let mut s = lock(self.side());
+        match s.link {
+            ServerLink::Listening => poll_channel(&mut s, Some(Duration::ZERO)),
+            ServerLink::Connected(_) => Ok(true),
+            ServerLink::Disconnected => Err(Win32Error::PIPE_NOT_CONNECTED),
+        }
+    }
+
+    /// The instance's control socket, duplicated (readable: a pushed connection; HUP: the
+    /// broker is gone), with the id of the registration it belongs to (it changes when the
+    /// instance registers again with a new broker).
+    pub(crate) fn channel_fd(&self) -> Result<(u64, std::os::fd::OwnedFd)> {
+        let s = lock(self.side());
+        let fd = s
+            .channel
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|_| Win32Error::NO_SYSTEM_RESOURCES)?;
+        Ok((s.channel.instance_id(), fd))
+    }
+
+    /// Whether the instance is listening (no client yet).
+    pub(crate) fn is_listening(&self) -> bool {
+        let s = lock(self.side());
+        matches!(s.link, ServerLink::Listening)
     }
 
     /// DisconnectNamedPipe: end the connection (or stop listening). Unread data in both
