@@ -107,7 +107,7 @@ impl Kid {
         assert!(out.status.success(), "child failed: {:?}", out.status);
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| l.strip_prefix("RESULT: ").map(str::to_owned))
+            .filter_map(|l| l.find("RESULT: ").map(|i| l[i + 8..].to_owned()))
             .collect()
     }
 }
