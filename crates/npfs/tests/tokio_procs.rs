@@ -236,12 +236,10 @@ fn tokio_doc_examples_run() {
     let mut clients: Vec<KidCmd> = (0..4)
         .map(|i| {
             // The first client may find no pipe yet: retry that (the example handles busy).
-            KidCmd::spawn(
-                std::process::Command::new("sh").arg("-c").arg(format!(
-                    "for i in $(seq 100); do {} 'text {i}' && exit 0; sleep 0.05; done; exit 1",
-                    client_exe.display()
-                )),
-            )
+            KidCmd::spawn(std::process::Command::new("sh").arg("-c").arg(format!(
+                "for i in $(seq 100); do {} 'text {i}' && exit 0; sleep 0.05; done; exit 1",
+                client_exe.display()
+            )))
         })
         .collect();
     for c in clients.iter_mut() {

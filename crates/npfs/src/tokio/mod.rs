@@ -492,7 +492,7 @@ impl ClientOptions {
     }
 
     fn access(&self) -> u32 {
-        u32::from(self.read) * GENERIC_READ | u32::from(self.write) * GENERIC_WRITE
+        (u32::from(self.read) * GENERIC_READ) | (u32::from(self.write) * GENERIC_WRITE)
     }
 
     /// CreateFile: connect to an instance of `addr` that is listening, without waiting.
