@@ -2,6 +2,9 @@
 
 use std::ffi::OsStr;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ::tokio::sync::mpsc;
 use ::tokio::task::JoinHandle;
@@ -12,9 +15,11 @@ use super::{name_of, NamedPipeServer, ServerOptions};
 /// of `ERROR_PIPE_BUSY` — the usual complaint about named-pipe servers. Each instance is
 /// watched by a task of its own; when a client connects to it, the task creates the
 /// replacement *first* and then queues the connected instance for [`PipeListener::accept`].
-/// A burst larger than `idle` that arrives faster than replacements are made still finds
-/// every instance busy; clients that use [`super::ClientOptions::open_wait`] then wait for
-/// the next one instead of failing.
+/// Under a burst — an instance taken within a few milliseconds of its creation — a slot adds
+/// a second instance, so the pool grows (up to 8 × `idle`, and never beyond the pipe's
+/// instance limit) while clients arrive faster than one-for-one replacement keeps up; it
+/// does not shrink. A burst that outruns even that finds every instance busy; clients that
+/// use [`super::ClientOptions::open_wait`] then wait for the next one instead of failing.
 ///
 /// Dropping the listener closes the idle instances; connected instances already accepted
 /// are unaffected. Needs a tokio runtime (it spawns tasks).
@@ -38,8 +43,31 @@ use super::{name_of, NamedPipeServer, ServerOptions};
 /// ```
 pub struct PipeListener {
     rx: mpsc::Receiver<io::Result<NamedPipeServer>>,
-    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
     name: String,
+}
+
+struct Shared {
+    options: ServerOptions,
+    name: String,
+    tx: mpsc::Sender<io::Result<NamedPipeServer>>,
+    slots: AtomicUsize,
+    max_slots: usize,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// An instance taken sooner than this after its creation counts as a burst.
+const BURST: Duration = Duration::from_millis(5);
+
+impl Shared {
+    fn spawn(self: &Arc<Shared>, server: NamedPipeServer) {
+        self.slots.fetch_add(1, Ordering::AcqRel);
+        let h = ::tokio::spawn(slot(server, self.clone()));
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(h);
+    }
 }
 
 impl PipeListener {
@@ -65,11 +93,18 @@ impl PipeListener {
             servers.push(more.create(&name)?);
         }
         let (tx, rx) = mpsc::channel(1024);
-        let tasks = servers
-            .into_iter()
-            .map(|s| ::tokio::spawn(slot(s, more.clone(), name.clone(), tx.clone())))
-            .collect();
-        Ok(PipeListener { rx, tasks, name })
+        let shared = Arc::new(Shared {
+            options: more,
+            name: name.clone(),
+            tx,
+            slots: AtomicUsize::new(0),
+            max_slots: idle.saturating_mul(8),
+            tasks: Mutex::new(Vec::new()),
+        });
+        for s in servers {
+            shared.spawn(s);
+        }
+        Ok(PipeListener { rx, shared, name })
     }
 
     /// The next connected instance (its client may have closed already: reads then report
@@ -95,7 +130,13 @@ impl PipeListener {
 
 impl Drop for PipeListener {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self
+            .shared
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
     }
@@ -105,18 +146,15 @@ impl std::fmt::Debug for PipeListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipeListener")
             .field("name", &self.name)
-            .field("slots", &self.tasks.len())
+            .field("slots", &self.shared.slots.load(Ordering::Relaxed))
             .finish()
     }
 }
 
 /// One idle instance at a time: wait for its client, put the replacement up, hand it over.
-async fn slot(
-    mut server: NamedPipeServer,
-    options: ServerOptions,
-    name: String,
-    tx: mpsc::Sender<io::Result<NamedPipeServer>>,
-) {
+async fn slot(mut server: NamedPipeServer, shared: Arc<Shared>) {
+    let (options, name, tx) = (&shared.options, &shared.name, &shared.tx);
+    let mut born = Instant::now();
     loop {
         match server.connect().await {
             // A client that connected and left at once: the instance is still a valid accept
@@ -128,7 +166,7 @@ async fn slot(
                 return;
             }
         }
-        let next = match options.create(&name) {
+        let next = match options.create(name) {
             Ok(n) => n,
             Err(e) => {
                 let _ = tx.send(Ok(server)).await;
@@ -136,6 +174,14 @@ async fn slot(
                 return;
             }
         };
+        if born.elapsed() < BURST && shared.slots.load(Ordering::Acquire) < shared.max_slots {
+            // Clients come faster than one-for-one replacement: one more idle instance.
+            // (At the pipe's instance limit there is simply no extra one.)
+            if let Ok(extra) = options.create(name) {
+                shared.spawn(extra);
+            }
+        }
+        born = Instant::now();
         if tx
             .send(Ok(std::mem::replace(&mut server, next)))
             .await
