@@ -63,10 +63,7 @@ impl Shared {
     fn spawn(self: &Arc<Shared>, server: NamedPipeServer) {
         self.slots.fetch_add(1, Ordering::AcqRel);
         let h = ::tokio::spawn(slot(server, self.clone()));
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(h);
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).push(h);
     }
 }
 
