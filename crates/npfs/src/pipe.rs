@@ -795,6 +795,7 @@ impl PipeServer {
     }
 
     /// Whether the instance is listening (no client yet).
+    #[allow(dead_code)] // used by the tokio module
     pub(crate) fn is_listening(&self) -> bool {
         let s = lock(self.side());
         matches!(s.link, ServerLink::Listening)
