@@ -231,6 +231,48 @@ fn wine_rows(place: Placement, rows: &[wine::WineRow]) -> Vec<Row> {
         .collect()
 }
 
+/// The rows of winpipe.c built against libnpfs (the C ABI), or one skipped row saying why.
+fn cabi_rows(place: Placement, e: &measure::Effort, failures: &mut usize) -> Vec<Row> {
+    let skipped = |why: String| {
+        vec![Row {
+            placement: place,
+            id: "npfs-cabi".into(),
+            label: "npfs through the C ABI (winpipe.c)".into(),
+            data: RowData::Skipped(why),
+        }]
+    };
+    let native = match wine::Native::setup(&broker_side_dir("cabi")) {
+        Ok(n) => n,
+        Err(err) => return skipped(format!("skipped: {err}")),
+    };
+    progress(&format!("{} npfs through the C ABI", place.id()));
+    match native.run(place, e.runs, e.secs, &TPUT_SIZES, &LAT_SIZES) {
+        Ok(rows) => wine_rows(place, &rows)
+            .into_iter()
+            .map(|mut r| {
+                let message = r.id == "wine-msg";
+                r.id = if message {
+                    "npfs-cabi-msg"
+                } else {
+                    "npfs-cabi-byte"
+                }
+                .into();
+                r.label = if message {
+                    "npfs through the C ABI (winpipe.c), message"
+                } else {
+                    "npfs through the C ABI (winpipe.c), byte"
+                }
+                .into();
+                r
+            })
+            .collect(),
+        Err(err) => {
+            *failures += 1;
+            skipped(format!("failed: {err}"))
+        }
+    }
+}
+
 fn skipped_wine(place: Placement, why: &str) -> Vec<Row> {
     [
         ("wine-byte", "Wine named pipe, byte"),
@@ -309,12 +351,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
                 data,
             });
             if kind == Kind::NpfsMsg {
-                results.rows.push(Row {
-                    placement: place,
-                    id: "npfs-cabi".into(),
-                    label: "npfs through the C ABI (winpipe.c)".into(),
-                    data: RowData::Skipped("not built yet (C ABI issue)".into()),
-                });
+                results.rows.extend(cabi_rows(place, &e, &mut failures));
             }
         }
         match (&mut wine, &wine_skip) {

@@ -254,6 +254,81 @@ impl Wine {
     }
 }
 
+/// The same winpipe.c built natively against libnpfs (`include/windows.h`, `-lnpfs`): the
+/// row "npfs through the C ABI". Needs `target/release/libnpfs.so` (`cargo build --release`).
+pub struct Native {
+    exe: PathBuf,
+}
+
+impl Native {
+    /// Build winpipe under `work` with gcc against the repository's `include/` and
+    /// `target/release/libnpfs.so`.
+    pub fn setup(work: &Path) -> io::Result<Native> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let lib = root.join("target/release");
+        if !lib.join("libnpfs.so").is_file() {
+            return Err(io::Error::other(
+                "no target/release/libnpfs.so (build it with: cargo build --release -p npfs-capi)",
+            ));
+        }
+        std::fs::create_dir_all(work)?;
+        let src = work.join("winpipe.c");
+        std::fs::write(&src, WINPIPE_C)?;
+        let exe = work.join("winpipe-npfs");
+        run_limited(
+            Command::new("gcc")
+                .args(["-std=gnu11", "-O2", "-I"])
+                .arg(root.join("include"))
+                .arg("-o")
+                .arg(&exe)
+                .arg(&src)
+                .arg("-L")
+                .arg(&lib)
+                .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .args(["-lnpfs", "-lpthread"]),
+            Duration::from_secs(120),
+            None,
+        )?;
+        Ok(Native { exe })
+    }
+
+    /// Both pipe types at one placement (the broker and runtime directory come from this
+    /// process's environment, which the suite points at its private broker).
+    pub fn run(
+        &self,
+        place: Placement,
+        runs: usize,
+        secs: f64,
+        sizes: &[usize],
+        lat_sizes: &[usize],
+    ) -> io::Result<Vec<WineRow>> {
+        match place {
+            Placement::Same => sys::pin(&[0])?,
+            Placement::Cross => sys::pin(&[])?,
+        }
+        let list = |v: &[usize]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut rows = Vec::new();
+        for message in [false, true] {
+            let out = self.exe.with_extension("out");
+            let mut cmd = Command::new(&self.exe);
+            cmd.args(["-p", if message { "msg" } else { "byte" }])
+                .args(["-R", &runs.to_string(), "-T", &secs.to_string()])
+                .args(["-s", &list(sizes), "-l", &list(lat_sizes)]);
+            if place == Placement::Cross {
+                cmd.arg("-a");
+            }
+            run_limited(&mut cmd, Duration::from_secs(900), Some(&out))?;
+            rows.push(parse(&std::fs::read_to_string(&out)?, message));
+        }
+        Ok(rows)
+    }
+}
+
 impl Drop for Wine {
     fn drop(&mut self) {
         self.stop_server();

@@ -52,6 +52,7 @@ pub const CURRENT_THREAD: usize = usize::MAX - 1; // (HANDLE)-2
 
 /// Put `object` in the table and return its new handle.
 pub fn insert(object: Arc<dyn HandleObject>, flags: DWORD) -> HANDLE {
+    crate::inherit::init();
     let mut t = table();
     let t = t.get_or_insert_with(|| Table {
         next: 0x100,
@@ -66,8 +67,32 @@ pub fn insert(object: Arc<dyn HandleObject>, flags: DWORD) -> HANDLE {
     h as HANDLE
 }
 
+/// Put `object` in the table under the handle value `h` (an inherited handle).
+pub fn insert_at(h: HANDLE, object: Arc<dyn HandleObject>, flags: DWORD) {
+    let mut t = table();
+    let t = t.get_or_insert_with(|| Table {
+        next: 0x100,
+        map: HashMap::new(),
+    });
+    t.map.insert(h as usize, Entry { object, flags });
+}
+
+/// Every inheritable handle and its object.
+pub fn inheritable() -> Vec<(usize, Arc<dyn HandleObject>)> {
+    let t = table();
+    let Some(t) = t.as_ref() else {
+        return Vec::new();
+    };
+    t.map
+        .iter()
+        .filter(|(_, e)| e.flags & HANDLE_FLAG_INHERIT != 0)
+        .map(|(h, e)| (*h, e.object.clone()))
+        .collect()
+}
+
 /// The object `h` names.
 pub fn get(h: HANDLE) -> Option<Arc<dyn HandleObject>> {
+    crate::inherit::init();
     let h = h as usize;
     if h == CURRENT_THREAD {
         return Some(crate::sync::current_thread() as Arc<dyn HandleObject>);
@@ -104,7 +129,11 @@ fn close(h: HANDLE) -> Result<(), DWORD> {
         t.map.remove(&h).map(|e| e.object)
     };
     if let Some(o) = object {
-        let last = Arc::strong_count(&o) == 1;
+        // The last handle: no other table entry names the same object (operations in
+        // flight hold references of their own, which do not count).
+        let last = !table()
+            .as_ref()
+            .is_some_and(|t| t.map.values().any(|e| Arc::ptr_eq(&e.object, &o)));
         o.closing(last);
     }
     Ok(())
@@ -114,11 +143,15 @@ fn close(h: HANDLE) -> Result<(), DWORD> {
 #[no_mangle]
 pub extern "C" fn CloseHandle(h: HANDLE) -> BOOL {
     guard(FALSE, || {
+        crate::inherit::init();
         if h as usize == CURRENT_PROCESS || h as usize == CURRENT_THREAD {
             return TRUE;
         }
         match close(h) {
-            Ok(()) => TRUE,
+            Ok(()) => {
+                crate::inherit::changed();
+                TRUE
+            }
             Err(e) => fail(e),
         }
     })
@@ -140,6 +173,7 @@ pub extern "C" fn GetCurrentThread() -> HANDLE {
 #[no_mangle]
 pub unsafe extern "C" fn GetHandleInformation(h: HANDLE, flags: *mut DWORD) -> BOOL {
     guard(FALSE, || {
+        crate::inherit::init();
         let t = table();
         let Some(e) = t.as_ref().and_then(|t| t.map.get(&(h as usize))) else {
             return fail(ERROR_INVALID_HANDLE);
@@ -157,12 +191,15 @@ pub unsafe extern "C" fn GetHandleInformation(h: HANDLE, flags: *mut DWORD) -> B
 #[no_mangle]
 pub extern "C" fn SetHandleInformation(h: HANDLE, mask: DWORD, flags: DWORD) -> BOOL {
     guard(FALSE, || {
+        crate::inherit::init();
         let mut t = table();
         let Some(e) = t.as_mut().and_then(|t| t.map.get_mut(&(h as usize))) else {
             return fail(ERROR_INVALID_HANDLE);
         };
         let mask = mask & (HANDLE_FLAG_INHERIT | HANDLE_FLAG_PROTECT_FROM_CLOSE);
         e.flags = (e.flags & !mask) | (flags & mask);
+        drop(t);
+        crate::inherit::changed();
         TRUE
     })
 }
@@ -200,6 +237,7 @@ pub unsafe extern "C" fn DuplicateHandle(
         if options & DUPLICATE_CLOSE_SOURCE != 0 {
             let _ = close(source);
         }
+        crate::inherit::changed();
         TRUE
     })
 }

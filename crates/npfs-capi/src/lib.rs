@@ -9,7 +9,9 @@
 
 pub mod error;
 pub mod handles;
+pub mod inherit;
 pub mod misc;
+pub mod pipes;
 pub mod status;
 pub mod sync;
 pub mod types;

@@ -73,7 +73,12 @@ pub type Apc = Box<dyn FnOnce() + Send>;
 
 /// A thread (CreateThread, or any thread that touched the ABI).
 pub struct ThreadObj {
+    /// Suspend count (CREATE_SUSPENDED, ResumeThread).
+    suspended: Mutex<u32>,
+    resumed: std::sync::Condvar,
     id: AtomicU32,
+    /// The cancel token of the synchronous call the thread is blocked in (CancelSynchronousIo).
+    sync_io: Mutex<Option<Arc<npfs_lib::ffi::CancelToken>>>,
     done: AtomicBool,
     exit_code: AtomicU32,
     apcs: Mutex<VecDeque<Apc>>,
@@ -82,11 +87,34 @@ pub struct ThreadObj {
 impl ThreadObj {
     fn new() -> Arc<ThreadObj> {
         Arc::new(ThreadObj {
+            suspended: Mutex::new(0),
+            resumed: std::sync::Condvar::new(),
             id: AtomicU32::new(gettid()),
             done: AtomicBool::new(false),
             exit_code: AtomicU32::new(STILL_ACTIVE),
             apcs: Mutex::new(VecDeque::new()),
+            sync_io: Mutex::new(None),
         })
+    }
+
+    /// Record (or clear) the synchronous call this thread is blocked in.
+    pub fn set_sync_io(&self, token: Option<Arc<npfs_lib::ffi::CancelToken>>) {
+        *self.sync_io.lock().unwrap_or_else(|e| e.into_inner()) = token;
+    }
+
+    /// The synchronous call this thread is blocked in.
+    pub fn sync_io(&self) -> Option<Arc<npfs_lib::ffi::CancelToken>> {
+        self.sync_io
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn wait_resumed(&self) {
+        let mut n = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            n = self.resumed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Queue `apc` to run in this thread's next alertable wait.
@@ -150,9 +178,35 @@ thread_local! {
     static CURRENT: std::cell::RefCell<Option<Arc<ThreadObj>>> = const { std::cell::RefCell::new(None) };
 }
 
+static BY_ID: Mutex<Vec<(u32, std::sync::Weak<ThreadObj>)>> = Mutex::new(Vec::new());
+
+fn register(t: &Arc<ThreadObj>) {
+    let mut v = BY_ID.lock().unwrap_or_else(|e| e.into_inner());
+    v.retain(|(_, w)| w.strong_count() > 0);
+    v.push((t.id.load(Ordering::SeqCst), Arc::downgrade(t)));
+}
+
+/// The thread object of thread `id` (to queue a completion routine to its issuer).
+pub fn thread_by_id(id: u32) -> Option<Arc<ThreadObj>> {
+    let v = BY_ID.lock().unwrap_or_else(|e| e.into_inner());
+    v.iter()
+        .rev()
+        .find(|(i, _)| *i == id)
+        .and_then(|(_, w)| w.upgrade())
+}
+
 /// The calling thread's object (made on first use for threads CreateThread did not start).
 pub fn current_thread() -> Arc<ThreadObj> {
-    CURRENT.with(|c| c.borrow_mut().get_or_insert_with(ThreadObj::new).clone())
+    CURRENT.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(t) = c.as_ref() {
+            return t.clone();
+        }
+        let t = ThreadObj::new();
+        register(&t);
+        *c = Some(t.clone());
+        t
+    })
 }
 
 /// CreateEventA.
@@ -204,25 +258,30 @@ pub extern "C" fn ResetEvent(h: HANDLE) -> BOOL {
     })
 }
 
+/// `LPTHREAD_START_ROUTINE`. "C-unwind": ExitThread ends the thread by forced unwinding.
+type StartRoutine = unsafe extern "C-unwind" fn(*mut c_void) -> DWORD;
+
 struct Start {
-    func: unsafe extern "C" fn(*mut c_void) -> DWORD,
+    func: StartRoutine,
     arg: *mut c_void,
     thread: Arc<ThreadObj>,
     /// Set to the kernel thread id once the thread runs (CreateThread reports it).
     started: Arc<(Mutex<bool>, std::sync::Condvar)>,
 }
 
-extern "C" fn trampoline(p: *mut c_void) -> *mut c_void {
+extern "C-unwind" fn trampoline(p: *mut c_void) -> *mut c_void {
     // SAFETY: `p` is the Box<Start> CreateThread leaked for this thread.
     let start = unsafe { Box::from_raw(p.cast::<Start>()) };
     let (func, arg) = (start.func, start.arg);
     start.thread.id.store(gettid(), Ordering::SeqCst);
+    register(&start.thread);
     CURRENT.with(|c| *c.borrow_mut() = Some(start.thread.clone()));
     {
         let (lock, cv) = &*start.started;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
     }
+    start.thread.wait_resumed();
     drop(start);
     // SAFETY: calling the application's LPTHREAD_START_ROUTINE with its own argument.
     let code = unsafe { func(arg) };
@@ -235,9 +294,9 @@ extern "C" fn trampoline(p: *mut c_void) -> *mut c_void {
 pub unsafe extern "C" fn CreateThread(
     _sa: *mut SECURITY_ATTRIBUTES,
     _stack: usize,
-    func: Option<unsafe extern "C" fn(*mut c_void) -> DWORD>,
+    func: Option<StartRoutine>,
     arg: *mut c_void,
-    _flags: DWORD,
+    flags: DWORD,
     id: *mut DWORD,
 ) -> HANDLE {
     guard(std::ptr::null_mut(), || {
@@ -246,10 +305,13 @@ pub unsafe extern "C" fn CreateThread(
             return std::ptr::null_mut();
         };
         let thread = Arc::new(ThreadObj {
+            suspended: Mutex::new(u32::from(flags & CREATE_SUSPENDED != 0)),
+            resumed: std::sync::Condvar::new(),
             id: AtomicU32::new(0),
             done: AtomicBool::new(false),
             exit_code: AtomicU32::new(STILL_ACTIVE),
             apcs: Mutex::new(VecDeque::new()),
+            sync_io: Mutex::new(None),
         });
         let started = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
         let start = Box::into_raw(Box::new(Start {
@@ -259,9 +321,16 @@ pub unsafe extern "C" fn CreateThread(
             started: started.clone(),
         }));
         let mut tid: libc::pthread_t = 0;
+        // SAFETY: "C" and "C-unwind" share the machine ABI; the trampoline is "C-unwind" so
+        // that ExitThread's forced unwind may leave it.
+        let entry = unsafe {
+            std::mem::transmute::<
+                extern "C-unwind" fn(*mut c_void) -> *mut c_void,
+                extern "C" fn(*mut c_void) -> *mut c_void,
+            >(trampoline)
+        };
         // SAFETY: a plain pthread with our trampoline, which takes back the Box.
-        let rc =
-            unsafe { libc::pthread_create(&mut tid, std::ptr::null(), trampoline, start.cast()) };
+        let rc = unsafe { libc::pthread_create(&mut tid, std::ptr::null(), entry, start.cast()) };
         if rc != 0 {
             // SAFETY: the thread was not created, so the Box is still ours.
             drop(unsafe { Box::from_raw(start) });
@@ -284,9 +353,29 @@ pub unsafe extern "C" fn CreateThread(
     })
 }
 
-/// ExitThread: end the calling thread with `code`.
+/// `CREATE_SUSPENDED`.
+const CREATE_SUSPENDED: DWORD = 0x4;
+
+/// ResumeThread: returns the previous suspend count.
 #[no_mangle]
-pub extern "C" fn ExitThread(code: DWORD) -> ! {
+pub extern "C" fn ResumeThread(h: HANDLE) -> DWORD {
+    guard(u32::MAX, || {
+        let Some(t) = handles::get_as::<ThreadObj>(h) else {
+            set_last_error(ERROR_INVALID_HANDLE);
+            return u32::MAX;
+        };
+        let mut n = t.suspended.lock().unwrap_or_else(|e| e.into_inner());
+        let prev = *n;
+        *n = n.saturating_sub(1);
+        t.resumed.notify_all();
+        prev
+    })
+}
+
+/// ExitThread: end the calling thread with `code` (by pthread_exit's forced unwinding, which
+/// only crosses frames that own nothing).
+#[no_mangle]
+pub extern "C-unwind" fn ExitThread(code: DWORD) -> ! {
     let me = current_thread();
     me.finish(code);
     drop(me);

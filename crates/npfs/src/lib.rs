@@ -18,6 +18,8 @@
 pub mod broker;
 mod conn;
 mod engine;
+#[doc(hidden)]
+pub mod ffi;
 mod pipe;
 mod shm;
 mod sys;

@@ -697,6 +697,15 @@ impl PipeServer {
         self.already_existed
     }
 
+    /// Another reference to the same instance (for operations that outlive a borrow).
+    pub(crate) fn clone_handle(&self) -> PipeServer {
+        PipeServer {
+            handle: PipeHandle {
+                inner: self.handle.inner.clone(),
+            },
+            already_existed: self.already_existed,
+        }
+    }
 
     fn side(&self) -> &Mutex<ServerSide> {
         match &self.handle.inner.kind {

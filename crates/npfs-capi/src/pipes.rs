@@ -1,0 +1,1300 @@
+//! The pipe family: CreateNamedPipe, ConnectNamedPipe, CreateFile on pipe names, ReadFile,
+//! WriteFile (synchronous and OVERLAPPED), the Ex forms with completion routines, the
+//! completion-port packets, GetOverlappedResult(Ex), cancellation, and the query functions.
+//!
+//! Every data operation is an [`npfs_lib::ffi::IoOp`] of the library's engine. It is stepped
+//! once on the calling thread: if it completes, the call completes at once (OVERLAPPED written,
+//! event set, completion packet posted — or, for an immediate failure, nothing touched but the
+//! last error). Otherwise it is handed to a worker thread that waits for it and completes the
+//! OVERLAPPED exactly as the kernel would.
+
+use std::any::Any;
+use std::ffi::{c_void, CStr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use npfs_lib::ffi::{CancelToken, Completion, IoOp, RawBufs};
+use npfs_lib::{PipeClient, PipeHandle, PipeServer, ServerOptions, Win32Error};
+
+use crate::error::*;
+use crate::handles::{self, HandleObject};
+use crate::status::{self, STATUS_BUFFER_OVERFLOW, STATUS_PENDING};
+use crate::sync::{self, current_thread, Packet, Port};
+use crate::types::*;
+
+const FILE_FLAG_OVERLAPPED: DWORD = 0x4000_0000;
+const ERROR_IO_PENDING: DWORD = 997;
+const ERROR_IO_INCOMPLETE: DWORD = 996;
+const ERROR_MORE_DATA: DWORD = 234;
+const ERROR_NOT_FOUND: DWORD = 1168;
+const ERROR_INVALID_FUNCTION: DWORD = 1;
+const ERROR_PATH_NOT_FOUND: DWORD = 3;
+const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
+const ERROR_ALREADY_EXISTS: DWORD = 183;
+const ERROR_NOACCESS: DWORD = 998;
+
+enum End {
+    Server(PipeServer),
+    Client(PipeClient),
+    Inherited(PipeHandle),
+}
+
+struct Pending {
+    ov: usize,
+    thread: u32,
+    token: Arc<CancelToken>,
+    cancelled: bool,
+}
+
+/// A pipe handle's object.
+pub struct PipeObj {
+    end: End,
+    overlapped: bool,
+    /// The handle's own signal: set when idle, reset while an overlapped operation pends.
+    signalled: AtomicBool,
+    pending: Mutex<Vec<Pending>>,
+    port: Mutex<Option<(Arc<Port>, usize)>>,
+    /// The last handle was closed.
+    closed: AtomicBool,
+}
+
+impl PipeObj {
+    fn handle(&self) -> &PipeHandle {
+        match &self.end {
+            End::Server(s) => s,
+            End::Client(c) => c,
+            End::Inherited(h) => h,
+        }
+    }
+
+    fn server(&self) -> Option<&PipeServer> {
+        match &self.end {
+            End::Server(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl HandleObject for PipeObj {
+    fn signalled(&self) -> Option<bool> {
+        if !self.signalled.load(Ordering::SeqCst) {
+            return Some(false);
+        }
+        // A client detached by DisconnectNamedPipe is not signalled.
+        let detached = matches!(self.end, End::Client(_) | End::Inherited(_))
+            && self.handle().state() == npfs_lib::PipeState::Disconnected;
+        Some(!detached)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn closing(&self, last: bool) {
+        if !last {
+            return;
+        }
+        // The last handle closes: its pending I/O is cancelled, and completes before
+        // CloseHandle returns (so the instance is gone by then, as on Windows).
+        self.closed.store(true, Ordering::SeqCst);
+        for p in self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            p.token.cancel();
+        }
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+            && std::time::Instant::now() < end
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    fn associate(&self, port: Arc<Port>, key: usize) -> bool {
+        *self.port.lock().unwrap_or_else(|e| e.into_inner()) = Some((port, key));
+        true
+    }
+}
+
+fn new_handle(end: End, overlapped: bool, inherit: bool) -> HANDLE {
+    let obj = Arc::new(PipeObj {
+        end,
+        overlapped,
+        signalled: AtomicBool::new(true),
+        pending: Mutex::new(Vec::new()),
+        port: Mutex::new(None),
+        closed: AtomicBool::new(false),
+    });
+    handles::insert(obj, if inherit { HANDLE_FLAG_INHERIT } else { 0 })
+}
+
+fn pipe(h: HANDLE) -> Result<Arc<PipeObj>, DWORD> {
+    handles::get_as::<PipeObj>(h).ok_or(ERROR_INVALID_HANDLE)
+}
+
+unsafe fn cstr(p: *const u8) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string, as the API requires.
+    Some(
+        unsafe { CStr::from_ptr(p.cast()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+unsafe fn wstr(p: *const u16) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    let mut n = 0;
+    // SAFETY: a NUL-terminated UTF-16 string, as the API requires.
+    unsafe {
+        while *p.add(n) != 0 {
+            n += 1;
+        }
+        Some(String::from_utf16_lossy(std::slice::from_raw_parts(p, n)))
+    }
+}
+
+unsafe fn inherit_of(sa: *const SECURITY_ATTRIBUTES) -> bool {
+    // SAFETY: a valid SECURITY_ATTRIBUTES or NULL.
+    !sa.is_null() && unsafe { (*sa).bInheritHandle } != 0
+}
+
+#[allow(clippy::too_many_arguments)]
+fn create_named_pipe(
+    name: Option<String>,
+    open_mode: DWORD,
+    pipe_mode: DWORD,
+    max: DWORD,
+    out: DWORD,
+    inb: DWORD,
+    timeout: DWORD,
+    inherit: bool,
+) -> HANDLE {
+    let Some(name) = name else {
+        set_last_error(ERROR_PATH_NOT_FOUND);
+        return INVALID_HANDLE_VALUE;
+    };
+    match ServerOptions::from_raw(open_mode, pipe_mode, max, out, inb, timeout).create(&name) {
+        Ok(s) => {
+            let existed = s.already_existed();
+            let h = new_handle(
+                End::Server(s),
+                open_mode & FILE_FLAG_OVERLAPPED != 0,
+                inherit,
+            );
+            crate::inherit::changed();
+            set_last_error(if existed { ERROR_ALREADY_EXISTS } else { 0 });
+            h
+        }
+        Err(e) => {
+            set_last_error(e.0);
+            INVALID_HANDLE_VALUE
+        }
+    }
+}
+
+/// CreateNamedPipeA.
+#[no_mangle]
+pub unsafe extern "C" fn CreateNamedPipeA(
+    name: *const u8,
+    open_mode: DWORD,
+    pipe_mode: DWORD,
+    max: DWORD,
+    out: DWORD,
+    inb: DWORD,
+    timeout: DWORD,
+    sa: *const SECURITY_ATTRIBUTES,
+) -> HANDLE {
+    // SAFETY: the caller's strings and attributes, per the API contract.
+    guard(INVALID_HANDLE_VALUE, || unsafe {
+        create_named_pipe(
+            cstr(name),
+            open_mode,
+            pipe_mode,
+            max,
+            out,
+            inb,
+            timeout,
+            inherit_of(sa),
+        )
+    })
+}
+
+/// CreateNamedPipeW.
+#[no_mangle]
+pub unsafe extern "C" fn CreateNamedPipeW(
+    name: *const u16,
+    open_mode: DWORD,
+    pipe_mode: DWORD,
+    max: DWORD,
+    out: DWORD,
+    inb: DWORD,
+    timeout: DWORD,
+    sa: *const SECURITY_ATTRIBUTES,
+) -> HANDLE {
+    // SAFETY: as above.
+    guard(INVALID_HANDLE_VALUE, || unsafe {
+        create_named_pipe(
+            wstr(name),
+            open_mode,
+            pipe_mode,
+            max,
+            out,
+            inb,
+            timeout,
+            inherit_of(sa),
+        )
+    })
+}
+
+fn create_file(name: Option<String>, access: DWORD, flags: DWORD, inherit: bool) -> HANDLE {
+    let Some(name) = name else {
+        set_last_error(ERROR_PATH_NOT_FOUND);
+        return INVALID_HANDLE_VALUE;
+    };
+    match PipeClient::open(&name, access) {
+        Ok(c) => {
+            let h = new_handle(End::Client(c), flags & FILE_FLAG_OVERLAPPED != 0, inherit);
+            crate::inherit::changed();
+            set_last_error(0);
+            h
+        }
+        Err(e) => {
+            set_last_error(e.0);
+            INVALID_HANDLE_VALUE
+        }
+    }
+}
+
+/// CreateFileA (pipe names: `\\.\pipe\NAME`).
+#[no_mangle]
+pub unsafe extern "C" fn CreateFileA(
+    name: *const u8,
+    access: DWORD,
+    _share: DWORD,
+    sa: *const SECURITY_ATTRIBUTES,
+    _disposition: DWORD,
+    flags: DWORD,
+    _template: HANDLE,
+) -> HANDLE {
+    // SAFETY: the caller's string and attributes.
+    guard(INVALID_HANDLE_VALUE, || unsafe {
+        create_file(cstr(name), access, flags, inherit_of(sa))
+    })
+}
+
+/// CreateFileW.
+#[no_mangle]
+pub unsafe extern "C" fn CreateFileW(
+    name: *const u16,
+    access: DWORD,
+    _share: DWORD,
+    sa: *const SECURITY_ATTRIBUTES,
+    _disposition: DWORD,
+    flags: DWORD,
+    _template: HANDLE,
+) -> HANDLE {
+    // SAFETY: as above.
+    guard(INVALID_HANDLE_VALUE, || unsafe {
+        create_file(wstr(name), access, flags, inherit_of(sa))
+    })
+}
+
+/// Adopt an inherited end (see [`crate::inherit`]).
+pub fn adopt(handle: HANDLE, h: PipeHandle, overlapped: bool) {
+    let obj = Arc::new(PipeObj {
+        end: End::Inherited(h),
+        overlapped,
+        signalled: AtomicBool::new(true),
+        pending: Mutex::new(Vec::new()),
+        port: Mutex::new(None),
+        closed: AtomicBool::new(false),
+    });
+    handles::insert_at(handle, obj, HANDLE_FLAG_INHERIT);
+}
+
+/// The inheritance token of a pipe handle (for a child process).
+pub fn token_of(obj: &Arc<dyn HandleObject>) -> Option<(String, bool)> {
+    let p = obj.as_any().downcast_ref::<PipeObj>()?;
+    p.handle().inherit_token().ok().map(|t| (t, p.overlapped))
+}
+
+// ----- completing operations ------------------------------------------------------------------
+
+/// How an operation reports its completion.
+#[derive(Clone, Copy)]
+struct Report {
+    ov: *mut OVERLAPPED,
+    routine: CompletionRoutine,
+    thread: u32,
+}
+
+// SAFETY: the OVERLAPPED belongs to the caller, who keeps it alive until completion; only the
+// completing thread writes it.
+unsafe impl Send for Report {}
+
+fn nt_status(r: &Result<Completion, Win32Error>) -> (u32, usize) {
+    match r {
+        Ok(c) if c.more_data => (STATUS_BUFFER_OVERFLOW, c.bytes),
+        Ok(c) => (0, c.bytes),
+        Err(e) => (status::from_win32(e.0), 0),
+    }
+}
+
+/// Write the result into the OVERLAPPED, signal, post the packet, queue the routine.
+fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>) {
+    let (st, bytes) = nt_status(r);
+    if !rep.ov.is_null() {
+        // SAFETY: the caller's OVERLAPPED, alive until completion (Win32 contract).
+        unsafe {
+            std::ptr::write_volatile(&mut (*rep.ov).InternalHigh, bytes);
+            std::ptr::write_volatile(&mut (*rep.ov).Internal, st as usize);
+        }
+    }
+    obj.pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|p| p.ov != rep.ov as usize);
+    let event = if rep.ov.is_null() || rep.routine.is_some() {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: as above.
+        unsafe { (*rep.ov).hEvent }
+    };
+    if event.is_null() {
+        // Without an event, the file handle itself is what signals completion.
+        obj.signalled.store(true, Ordering::SeqCst);
+    } else {
+        sync::set_event_handle(event);
+    }
+    if let Some(routine) = rep.routine {
+        let ov = rep.ov as usize;
+        let err = status::to_win32(st);
+        if let Some(t) = sync::thread_by_id(rep.thread) {
+            t.queue_apc(Box::new(move || {
+                // SAFETY: the application's completion routine with its own OVERLAPPED.
+                unsafe { routine(err, bytes as DWORD, ov as *mut OVERLAPPED) }
+            }));
+        }
+    } else if let Some((port, key)) = obj.port.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+        port.post(Packet {
+            key,
+            overlapped: rep.ov as usize,
+            bytes: bytes as DWORD,
+            status: st,
+        });
+    }
+    crate::wait::notify();
+}
+
+/// Start `op`; complete it at once or hand it to a worker. Returns the Win32 result of the
+/// call itself.
+fn start(
+    obj: Arc<PipeObj>,
+    mut op: IoOp,
+    bufs: RawBufs,
+    ov: *mut OVERLAPPED,
+    routine: CompletionRoutine,
+    out_bytes: *mut DWORD,
+) -> BOOL {
+    // SAFETY: buffers and OVERLAPPED per the Win32 contract.
+    let first = unsafe { op.step(bufs) };
+    let rep = Report {
+        ov,
+        routine,
+        thread: current_thread_id(),
+    };
+    match first {
+        Some(Err(e)) => fail(e.0),
+        Some(r) => {
+            // Immediate completion: event reset then set, packet posted, routine queued.
+            if !ov.is_null() && routine.is_none() {
+                // SAFETY: the caller's OVERLAPPED.
+                sync::reset_event_handle(unsafe { (*ov).hEvent });
+            }
+            complete(&obj, rep, &r);
+            let c = r.unwrap_or(Completion {
+                bytes: 0,
+                more_data: false,
+            });
+            if c.more_data {
+                if routine.is_some() {
+                    set_last_error(ERROR_MORE_DATA);
+                    return TRUE;
+                }
+                return fail(ERROR_MORE_DATA);
+            }
+            if !out_bytes.is_null() {
+                // SAFETY: the caller's DWORD out-pointer.
+                unsafe { *out_bytes = c.bytes as DWORD };
+            }
+            set_last_error(0);
+            TRUE
+        }
+        None => {
+            if !ov.is_null() && routine.is_none() {
+                // SAFETY: the caller's OVERLAPPED.
+                sync::reset_event_handle(unsafe { (*ov).hEvent });
+            }
+            obj.signalled.store(false, Ordering::SeqCst);
+            obj.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Pending {
+                    ov: ov as usize,
+                    thread: rep.thread,
+                    token: op.token(),
+                    cancelled: false,
+                });
+            let worker_obj = obj.clone();
+            let spawned = std::thread::Builder::new()
+                .name("npfs-io".into())
+                .spawn(move || {
+                    let rep = rep;
+                    let bufs = bufs;
+                    let token = op.token();
+                    let r = loop {
+                        if token.is_cancelled() && op.cancel() {
+                            // A listen ended by closing the server handle completes with
+                            // STATUS_PIPE_BROKEN; everything else with STATUS_CANCELLED.
+                            break Err(
+                                if worker_obj.closed.load(Ordering::SeqCst) && op.is_connect() {
+                                    Win32Error::BROKEN_PIPE
+                                } else {
+                                    Win32Error::OPERATION_ABORTED
+                                },
+                            );
+                        }
+                        op.wait(None);
+                        // SAFETY: the caller keeps the buffers alive until completion.
+                        if let Some(r) = unsafe { op.step(bufs) } {
+                            break r;
+                        }
+                    };
+                    complete(&worker_obj, rep, &r);
+                });
+            if spawned.is_err() {
+                return fail(ERROR_NOT_ENOUGH_MEMORY);
+            }
+            if routine.is_some() {
+                set_last_error(0);
+                return TRUE;
+            }
+            fail(ERROR_IO_PENDING)
+        }
+    }
+}
+
+fn current_thread_id() -> u32 {
+    crate::sync::GetCurrentThreadId()
+}
+
+/// Run `op` on this thread (a synchronous call), cancellable by CancelSynchronousIo. The
+/// handle is not signalled while the call waits.
+fn run_sync(obj: &PipeObj, mut op: IoOp, bufs: RawBufs) -> Result<Completion, Win32Error> {
+    // SAFETY: the caller's buffers, alive for the call.
+    if let Some(r) = unsafe { op.step(bufs) } {
+        return r;
+    }
+    let me = current_thread();
+    me.set_sync_io(Some(op.token()));
+    obj.signalled.store(false, Ordering::SeqCst);
+    // SAFETY: as above.
+    let r = unsafe { op.run(bufs) };
+    obj.signalled.store(true, Ordering::SeqCst);
+    me.set_sync_io(None);
+    crate::wait::notify();
+    r
+}
+
+enum Io {
+    Read,
+    Write,
+    Transact,
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn do_io(
+    h: HANDLE,
+    kind: Io,
+    bufs: RawBufs,
+    out_bytes: *mut DWORD,
+    ov: *mut OVERLAPPED,
+    routine: CompletionRoutine,
+    ex: bool,
+) -> BOOL {
+    if !out_bytes.is_null() {
+        // SAFETY: the caller's DWORD out-pointer: zeroed before any work, as Windows does.
+        unsafe { *out_bytes = 0 };
+    }
+    let obj = match pipe(h) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if ex && !obj.overlapped {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    if !ov.is_null() {
+        // kernel32 marks the OVERLAPPED pending before anything else.
+        // SAFETY: the caller's OVERLAPPED.
+        unsafe { std::ptr::write_volatile(&mut (*ov).Internal, STATUS_PENDING as usize) };
+    } else if out_bytes.is_null() {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    let handle = obj.handle();
+    let op = match kind {
+        Io::Read => IoOp::read(handle),
+        Io::Write => IoOp::write(handle),
+        Io::Transact => IoOp::transact(handle),
+    };
+    let op = match op {
+        Ok(op) => op,
+        Err(e) => return fail(e.0),
+    };
+    if obj.overlapped && !ov.is_null() {
+        return start(obj, op, bufs, ov, routine, out_bytes);
+    }
+    // A synchronous handle (or no OVERLAPPED): the call completes here.
+    let r = run_sync(&obj, op, bufs);
+    if !ov.is_null() {
+        let (st, bytes) = nt_status(&r);
+        if r.is_ok() {
+            // SAFETY: the caller's OVERLAPPED.
+            unsafe {
+                (*ov).Internal = st as usize;
+                (*ov).InternalHigh = bytes;
+            }
+        }
+    }
+    match r {
+        Ok(c) => {
+            if !out_bytes.is_null() && (ov.is_null() || !c.more_data) {
+                // SAFETY: the caller's DWORD out-pointer.
+                unsafe { *out_bytes = c.bytes as DWORD };
+            }
+            if c.more_data {
+                fail(ERROR_MORE_DATA)
+            } else {
+                set_last_error(0);
+                TRUE
+            }
+        }
+        Err(e) => fail(e.0),
+    }
+}
+
+/// ReadFile.
+#[no_mangle]
+pub unsafe extern "C" fn ReadFile(
+    h: HANDLE,
+    buf: *mut c_void,
+    len: DWORD,
+    read: *mut DWORD,
+    ov: *mut OVERLAPPED,
+) -> BOOL {
+    let bufs = RawBufs {
+        buf: buf.cast(),
+        buf_len: len as usize,
+        data: std::ptr::null(),
+        data_len: 0,
+    };
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        do_io(h, Io::Read, bufs, read, ov, None, false)
+    })
+}
+
+/// WriteFile.
+#[no_mangle]
+pub unsafe extern "C" fn WriteFile(
+    h: HANDLE,
+    buf: *const c_void,
+    len: DWORD,
+    written: *mut DWORD,
+    ov: *mut OVERLAPPED,
+) -> BOOL {
+    let bufs = RawBufs {
+        buf: std::ptr::null_mut(),
+        buf_len: 0,
+        data: buf.cast(),
+        data_len: len as usize,
+    };
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        do_io(h, Io::Write, bufs, written, ov, None, false)
+    })
+}
+
+/// ReadFileEx: the routine runs in the issuing thread's next alertable wait.
+#[no_mangle]
+pub unsafe extern "C" fn ReadFileEx(
+    h: HANDLE,
+    buf: *mut c_void,
+    len: DWORD,
+    ov: *mut OVERLAPPED,
+    routine: CompletionRoutine,
+) -> BOOL {
+    let bufs = RawBufs {
+        buf: buf.cast(),
+        buf_len: len as usize,
+        data: std::ptr::null(),
+        data_len: 0,
+    };
+    if ov.is_null() || routine.is_none() {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        do_io(h, Io::Read, bufs, std::ptr::null_mut(), ov, routine, true)
+    })
+}
+
+/// WriteFileEx.
+#[no_mangle]
+pub unsafe extern "C" fn WriteFileEx(
+    h: HANDLE,
+    buf: *const c_void,
+    len: DWORD,
+    ov: *mut OVERLAPPED,
+    routine: CompletionRoutine,
+) -> BOOL {
+    let bufs = RawBufs {
+        buf: std::ptr::null_mut(),
+        buf_len: 0,
+        data: buf.cast(),
+        data_len: len as usize,
+    };
+    if ov.is_null() || routine.is_none() {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        do_io(h, Io::Write, bufs, std::ptr::null_mut(), ov, routine, true)
+    })
+}
+
+/// TransactNamedPipe.
+#[no_mangle]
+pub unsafe extern "C" fn TransactNamedPipe(
+    h: HANDLE,
+    inbuf: *const c_void,
+    inlen: DWORD,
+    outbuf: *mut c_void,
+    outlen: DWORD,
+    read: *mut DWORD,
+    ov: *mut OVERLAPPED,
+) -> BOOL {
+    let bufs = RawBufs {
+        buf: outbuf.cast(),
+        buf_len: outlen as usize,
+        data: inbuf.cast(),
+        data_len: inlen as usize,
+    };
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        do_io(h, Io::Transact, bufs, read, ov, None, false)
+    })
+}
+
+/// ConnectNamedPipe.
+#[no_mangle]
+pub unsafe extern "C" fn ConnectNamedPipe(h: HANDLE, ov: *mut OVERLAPPED) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        let Some(server) = obj.server() else {
+            return fail(ERROR_INVALID_FUNCTION);
+        };
+        if obj.overlapped && !ov.is_null() {
+            // kernel32 marks the OVERLAPPED pending before anything else.
+            // SAFETY: the caller's OVERLAPPED.
+            unsafe { std::ptr::write_volatile(&mut (*ov).Internal, STATUS_PENDING as usize) };
+        }
+        let op = match IoOp::connect(server) {
+            Ok(op) => op,
+            Err(e) => return fail(e.0),
+        };
+        let none = RawBufs {
+            buf: std::ptr::null_mut(),
+            buf_len: 0,
+            data: std::ptr::null(),
+            data_len: 0,
+        };
+        if obj.overlapped && !ov.is_null() {
+            return start(obj.clone(), op, none, ov, None, std::ptr::null_mut());
+        }
+        match run_sync(&obj, op, none) {
+            Ok(_) => {
+                set_last_error(0);
+                TRUE
+            }
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+/// DisconnectNamedPipe.
+#[no_mangle]
+pub extern "C" fn DisconnectNamedPipe(h: HANDLE) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        let Some(server) = obj.server() else {
+            return fail(ERROR_INVALID_FUNCTION);
+        };
+        match server.disconnect() {
+            Ok(()) => TRUE,
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+/// FlushFileBuffers (waits even on an overlapped handle, as on Windows).
+#[no_mangle]
+pub extern "C" fn FlushFileBuffers(h: HANDLE) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        let none = RawBufs {
+            buf: std::ptr::null_mut(),
+            buf_len: 0,
+            data: std::ptr::null(),
+            data_len: 0,
+        };
+        match IoOp::flush(obj.handle()) {
+            Ok(None) => TRUE,
+            Ok(Some(op)) => match run_sync(&obj, op, none) {
+                Ok(_) => TRUE,
+                Err(e) => fail(e.0),
+            },
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+fn read_status(ov: *const OVERLAPPED) -> (usize, usize) {
+    // SAFETY: the caller's OVERLAPPED; the completing thread writes it with volatile stores.
+    unsafe {
+        (
+            std::ptr::read_volatile(&(*ov).Internal),
+            std::ptr::read_volatile(&(*ov).InternalHigh),
+        )
+    }
+}
+
+fn overlapped_result(ov: *const OVERLAPPED, bytes: *mut DWORD) -> BOOL {
+    let (st, n) = read_status(ov);
+    if !bytes.is_null() {
+        // SAFETY: the caller's DWORD out-pointer.
+        unsafe { *bytes = n as DWORD };
+    }
+    if st == 0 {
+        set_last_error(0);
+        TRUE
+    } else {
+        fail(status::to_win32(st as u32))
+    }
+}
+
+unsafe fn get_overlapped_result(
+    h: HANDLE,
+    ov: *mut OVERLAPPED,
+    bytes: *mut DWORD,
+    ms: DWORD,
+    alertable: bool,
+) -> BOOL {
+    if ov.is_null() {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    if read_status(ov).0 != STATUS_PENDING as usize {
+        return overlapped_result(ov, bytes);
+    }
+    if ms == 0 {
+        return fail(ERROR_IO_INCOMPLETE);
+    }
+    // SAFETY: the caller's OVERLAPPED.
+    let event = unsafe { (*ov).hEvent };
+    let obj = handles::get(if event.is_null() { h } else { event });
+    let r = crate::wait::wait_until(ms, alertable, || {
+        (read_status(ov).0 != STATUS_PENDING as usize).then_some(())
+    });
+    if let (Ok(()), Some(o)) = (&r, obj) {
+        o.acquire();
+    }
+    match r {
+        Ok(()) => overlapped_result(ov, bytes),
+        Err(code) => fail(code),
+    }
+}
+
+/// GetOverlappedResult.
+#[no_mangle]
+pub unsafe extern "C" fn GetOverlappedResult(
+    h: HANDLE,
+    ov: *mut OVERLAPPED,
+    bytes: *mut DWORD,
+    wait: BOOL,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        get_overlapped_result(h, ov, bytes, if wait != 0 { INFINITE } else { 0 }, false)
+    })
+}
+
+/// GetOverlappedResultEx.
+#[no_mangle]
+pub unsafe extern "C" fn GetOverlappedResultEx(
+    h: HANDLE,
+    ov: *mut OVERLAPPED,
+    bytes: *mut DWORD,
+    ms: DWORD,
+    alertable: BOOL,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        get_overlapped_result(h, ov, bytes, ms, alertable != 0)
+    })
+}
+
+fn cancel(h: HANDLE, pick: impl Fn(&Pending) -> bool) -> BOOL {
+    let obj = match pipe(h) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let mut any = false;
+    for p in obj
+        .pending
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter_mut()
+    {
+        if !p.cancelled && pick(p) {
+            p.cancelled = true;
+            p.token.cancel();
+            any = true;
+        }
+    }
+    if any {
+        TRUE
+    } else {
+        fail(ERROR_NOT_FOUND)
+    }
+}
+
+/// CancelIo: the calling thread's pending I/O on `h`.
+#[no_mangle]
+pub extern "C" fn CancelIo(h: HANDLE) -> BOOL {
+    guard(FALSE, || {
+        let me = current_thread_id();
+        match cancel(h, |p| p.thread == me) {
+            FALSE if last_error() == ERROR_NOT_FOUND => {
+                set_last_error(0);
+                TRUE
+            }
+            r => r,
+        }
+    })
+}
+
+/// CancelIoEx: every pending operation on `h` (NULL), or those using `ov`.
+#[no_mangle]
+pub extern "C" fn CancelIoEx(h: HANDLE, ov: *mut OVERLAPPED) -> BOOL {
+    guard(FALSE, || cancel(h, |p| ov.is_null() || p.ov == ov as usize))
+}
+
+/// CancelSynchronousIo: the synchronous call `thread` is blocked in.
+#[no_mangle]
+pub extern "C" fn CancelSynchronousIo(thread: HANDLE) -> BOOL {
+    guard(FALSE, || {
+        let Some(t) = handles::get_as::<sync::ThreadObj>(thread) else {
+            return fail(ERROR_INVALID_HANDLE);
+        };
+        match t.sync_io() {
+            Some(token) => {
+                token.cancel();
+                TRUE
+            }
+            None => fail(ERROR_NOT_FOUND),
+        }
+    })
+}
+
+/// PeekNamedPipe.
+#[no_mangle]
+pub unsafe extern "C" fn PeekNamedPipe(
+    h: HANDLE,
+    buf: *mut c_void,
+    size: DWORD,
+    read: *mut DWORD,
+    avail: *mut DWORD,
+    left: *mut DWORD,
+) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        let mut tmp;
+        let slice: &mut [u8] = if buf.is_null() || size == 0 {
+            tmp = [];
+            &mut tmp
+        } else {
+            // SAFETY: the caller's buffer of `size` bytes.
+            unsafe { std::slice::from_raw_parts_mut(buf.cast(), size as usize) }
+        };
+        match obj.handle().peek(slice) {
+            Ok(p) => {
+                // SAFETY: the caller's optional out-pointers, each checked non-null.
+                unsafe {
+                    if !read.is_null() {
+                        *read = p.bytes_read;
+                    }
+                    if !avail.is_null() {
+                        *avail = p.total_bytes_avail;
+                    }
+                    if !left.is_null() {
+                        *left = p.bytes_left_this_message;
+                    }
+                }
+                TRUE
+            }
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+fn wait_named_pipe(name: Option<String>, timeout: DWORD) -> BOOL {
+    let Some(name) = name else {
+        return fail(ERROR_PATH_NOT_FOUND);
+    };
+    match npfs_lib::wait_named_pipe(&name, timeout) {
+        Ok(()) => TRUE,
+        Err(e) => fail(e.0),
+    }
+}
+
+/// WaitNamedPipeA.
+#[no_mangle]
+pub unsafe extern "C" fn WaitNamedPipeA(name: *const u8, timeout: DWORD) -> BOOL {
+    // SAFETY: the caller's string.
+    guard(FALSE, || wait_named_pipe(unsafe { cstr(name) }, timeout))
+}
+
+/// WaitNamedPipeW.
+#[no_mangle]
+pub unsafe extern "C" fn WaitNamedPipeW(name: *const u16, timeout: DWORD) -> BOOL {
+    // SAFETY: the caller's string.
+    guard(FALSE, || wait_named_pipe(unsafe { wstr(name) }, timeout))
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn call_named_pipe(
+    name: Option<String>,
+    inbuf: *const c_void,
+    inlen: DWORD,
+    outbuf: *mut c_void,
+    outlen: DWORD,
+    read: *mut DWORD,
+    timeout: DWORD,
+) -> BOOL {
+    let Some(name) = name else {
+        return fail(ERROR_PATH_NOT_FOUND);
+    };
+    // SAFETY: the caller's buffers.
+    let (req, reply) = unsafe {
+        (
+            if inbuf.is_null() {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(inbuf.cast::<u8>(), inlen as usize)
+            },
+            if outbuf.is_null() {
+                &mut [][..]
+            } else {
+                std::slice::from_raw_parts_mut(outbuf.cast::<u8>(), outlen as usize)
+            },
+        )
+    };
+    let r = npfs_lib::call_named_pipe(&name, req, reply, timeout);
+    if let Ok(o) = &r {
+        if !read.is_null() {
+            // SAFETY: the caller's DWORD out-pointer.
+            unsafe { *read = o.len as DWORD };
+        }
+    }
+    match r {
+        Ok(o) if o.more_data => fail(ERROR_MORE_DATA),
+        Ok(_) => TRUE,
+        Err(e) => fail(e.0),
+    }
+}
+
+/// CallNamedPipeA.
+#[no_mangle]
+pub unsafe extern "C" fn CallNamedPipeA(
+    name: *const u8,
+    inbuf: *const c_void,
+    inlen: DWORD,
+    outbuf: *mut c_void,
+    outlen: DWORD,
+    read: *mut DWORD,
+    timeout: DWORD,
+) -> BOOL {
+    // SAFETY: the caller's string and buffers.
+    guard(FALSE, || unsafe {
+        call_named_pipe(cstr(name), inbuf, inlen, outbuf, outlen, read, timeout)
+    })
+}
+
+/// CallNamedPipeW.
+#[no_mangle]
+pub unsafe extern "C" fn CallNamedPipeW(
+    name: *const u16,
+    inbuf: *const c_void,
+    inlen: DWORD,
+    outbuf: *mut c_void,
+    outlen: DWORD,
+    read: *mut DWORD,
+    timeout: DWORD,
+) -> BOOL {
+    // SAFETY: the caller's string and buffers.
+    guard(FALSE, || unsafe {
+        call_named_pipe(wstr(name), inbuf, inlen, outbuf, outlen, read, timeout)
+    })
+}
+
+/// GetNamedPipeInfo.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeInfo(
+    h: HANDLE,
+    flags: *mut DWORD,
+    out: *mut DWORD,
+    inb: *mut DWORD,
+    max: *mut DWORD,
+) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        match obj.handle().info() {
+            Ok(i) => {
+                // SAFETY: the caller's optional out-pointers, each checked non-null.
+                unsafe {
+                    for (p, v) in [
+                        (flags, i.flags),
+                        (out, i.out_buffer_size),
+                        (inb, i.in_buffer_size),
+                        (max, i.max_instances),
+                    ] {
+                        if !p.is_null() {
+                            *p = v;
+                        }
+                    }
+                }
+                TRUE
+            }
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+unsafe fn get_handle_state(
+    h: HANDLE,
+    state: *mut DWORD,
+    cur: *mut DWORD,
+    coll: *mut DWORD,
+    timeout: *mut DWORD,
+    user_set: bool,
+) -> BOOL {
+    let obj = match pipe(h) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    // Remote-only outputs on a local pipe (and the user name, for now: the security issue).
+    if !coll.is_null() || !timeout.is_null() || user_set {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
+    let handle = obj.handle();
+    if !state.is_null() {
+        match handle.handle_mode() {
+            // SAFETY: checked non-null.
+            Ok(m) => unsafe { *state = m },
+            Err(e) => return fail(e.0),
+        }
+    }
+    if !cur.is_null() {
+        match handle.current_instances() {
+            // SAFETY: checked non-null.
+            Ok(n) => unsafe { *cur = n },
+            Err(e) => return fail(e.0),
+        }
+    }
+    TRUE
+}
+
+/// GetNamedPipeHandleStateA.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeHandleStateA(
+    h: HANDLE,
+    state: *mut DWORD,
+    cur: *mut DWORD,
+    coll: *mut DWORD,
+    timeout: *mut DWORD,
+    user: *mut u8,
+    _user_size: DWORD,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        get_handle_state(h, state, cur, coll, timeout, !user.is_null())
+    })
+}
+
+/// GetNamedPipeHandleStateW.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeHandleStateW(
+    h: HANDLE,
+    state: *mut DWORD,
+    cur: *mut DWORD,
+    coll: *mut DWORD,
+    timeout: *mut DWORD,
+    user: *mut u16,
+    _user_size: DWORD,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        get_handle_state(h, state, cur, coll, timeout, !user.is_null())
+    })
+}
+
+/// SetNamedPipeHandleState.
+#[no_mangle]
+pub unsafe extern "C" fn SetNamedPipeHandleState(
+    h: HANDLE,
+    mode: *const DWORD,
+    coll: *const DWORD,
+    timeout: *const DWORD,
+) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        if !coll.is_null() || !timeout.is_null() {
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        if mode.is_null() {
+            return TRUE;
+        }
+        // SAFETY: checked non-null.
+        match obj.handle().set_handle_mode(unsafe { *mode }) {
+            Ok(()) => TRUE,
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+unsafe fn pid_query(
+    h: HANDLE,
+    out: *mut u32,
+    f: impl Fn(&PipeHandle) -> Result<u32, Win32Error>,
+) -> BOOL {
+    let obj = match pipe(h) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if out.is_null() {
+        return fail(ERROR_INSUFFICIENT_BUFFER);
+    }
+    match f(obj.handle()) {
+        Ok(v) => {
+            // SAFETY: checked non-null.
+            unsafe { *out = v };
+            TRUE
+        }
+        Err(e) => fail(e.0),
+    }
+}
+
+/// GetNamedPipeClientProcessId.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeClientProcessId(h: HANDLE, out: *mut u32) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        pid_query(h, out, |p| p.client_process_id())
+    })
+}
+
+/// GetNamedPipeServerProcessId.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeServerProcessId(h: HANDLE, out: *mut u32) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        pid_query(h, out, |p| p.server_process_id())
+    })
+}
+
+/// GetNamedPipeClientSessionId.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeClientSessionId(h: HANDLE, out: *mut u32) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        pid_query(h, out, |p| {
+            p.client_process_id().and_then(|_| p.session_id())
+        })
+    })
+}
+
+/// GetNamedPipeServerSessionId.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeServerSessionId(h: HANDLE, out: *mut u32) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        pid_query(h, out, |p| {
+            p.server_process_id().and_then(|_| p.session_id())
+        })
+    })
+}
+
+/// CreatePipe: an anonymous pipe (read end, write end).
+#[no_mangle]
+pub unsafe extern "C" fn CreatePipe(
+    read: *mut HANDLE,
+    write: *mut HANDLE,
+    sa: *const SECURITY_ATTRIBUTES,
+    size: DWORD,
+) -> BOOL {
+    guard(FALSE, || {
+        if read.is_null() || write.is_null() {
+            return fail(ERROR_NOACCESS);
+        }
+        // SAFETY: the caller's attributes.
+        let inherit = unsafe { inherit_of(sa) };
+        match npfs_lib::create_pipe(size) {
+            Ok((r, w)) => {
+                // SAFETY: checked non-null.
+                unsafe {
+                    *read = new_handle(End::Server(r), false, inherit);
+                    *write = new_handle(End::Client(w), false, inherit);
+                }
+                crate::inherit::changed();
+                TRUE
+            }
+            Err(e) => fail(e.0),
+        }
+    })
+}

@@ -1,0 +1,274 @@
+//! Operations for the Win32 C ABI (`npfs-capi`): the engine's operations over raw buffers
+//! that the C caller keeps alive until completion (OVERLAPPED I/O), with a cancel token that
+//! another thread can fire (CancelIo, CancelIoEx, CancelSynchronousIo).
+//!
+//! Not a stable Rust API: Rust programs use [`crate::PipeHandle`] or [`crate::tokio`].
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use npfs_core::Win32Error;
+
+use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WaitOn, WriteOp};
+use crate::pipe::{Link, PipeHandle, PipeServer};
+
+/// How often a blocked operation looks at its cancel token.
+const CANCEL_SLICE: Duration = Duration::from_millis(10);
+
+/// Fired by CancelIo / CancelIoEx / CancelSynchronousIo; the operation notices within
+/// [`CANCEL_SLICE`].
+#[derive(Debug, Default)]
+pub struct CancelToken {
+    fired: AtomicBool,
+}
+
+impl CancelToken {
+    /// Ask the operation to cancel.
+    pub fn cancel(&self) {
+        self.fired.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether cancellation was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+enum Kind {
+    Read(ReadOp),
+    Write(WriteOp),
+    Transact(TransactOp),
+    Flush(FlushOp),
+    Connect(PipeServer),
+}
+
+/// What an operation completed with: bytes transferred and whether a message continues
+/// (STATUS_BUFFER_OVERFLOW / ERROR_MORE_DATA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Bytes transferred (read, or written).
+    pub bytes: usize,
+    /// A partial message read.
+    pub more_data: bool,
+}
+
+/// One I/O operation on a pipe handle.
+pub struct IoOp {
+    link: Option<Arc<Link>>,
+    kind: Kind,
+    wait_on: Option<WaitOn>,
+    token: Arc<CancelToken>,
+}
+
+/// The raw buffers of an operation: `buf` receives data (read, transact), `data` is sent
+/// (write, transact).
+#[derive(Clone, Copy, Debug)]
+pub struct RawBufs {
+    /// Receive buffer.
+    pub buf: *mut u8,
+    /// Its size.
+    pub buf_len: usize,
+    /// Bytes to send.
+    pub data: *const u8,
+    /// Their number.
+    pub data_len: usize,
+}
+
+// SAFETY: the pointers are the C caller's buffers, which the Win32 contract keeps alive and
+// untouched until the operation completes; only the thread running the operation uses them.
+unsafe impl Send for RawBufs {}
+
+impl IoOp {
+    fn new(link: Option<Arc<Link>>, kind: Kind) -> IoOp {
+        IoOp {
+            link,
+            kind,
+            wait_on: None,
+            token: Arc::new(CancelToken::default()),
+        }
+    }
+
+    /// ReadFile.
+    pub fn read(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        Ok(Self::new(
+            Some(link),
+            Kind::Read(ReadOp::new(h.message_read_mode(), h.is_nowait())),
+        ))
+    }
+
+    /// WriteFile.
+    pub fn write(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        Ok(Self::new(
+            Some(link),
+            Kind::Write(WriteOp::new(h.is_nowait())),
+        ))
+    }
+
+    /// TransactNamedPipe (checks the pipe type and read mode: `ERROR_BAD_PIPE`).
+    pub fn transact(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        let link = h.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
+        if h.attributes().pipe_type != npfs_core::config::PipeType::Message
+            || !h.message_read_mode()
+        {
+            return Err(Win32Error::BAD_PIPE);
+        }
+        Ok(Self::new(Some(link), Kind::Transact(TransactOp::new())))
+    }
+
+    /// FlushFileBuffers (`None`: nothing to flush, it succeeds at once).
+    pub fn flush(h: &PipeHandle) -> Result<Option<IoOp>, Win32Error> {
+        match h.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
+            Ok(link) => Ok(Some(Self::new(Some(link), Kind::Flush(FlushOp::default())))),
+            Err(e) if e == Win32Error::SUCCESS => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// ConnectNamedPipe: `Err` for the outcomes that never wait (ERROR_PIPE_CONNECTED,
+    /// ERROR_NO_DATA, ERROR_PIPE_LISTENING in nowait mode), else an operation that completes
+    /// when a client connects.
+    pub fn connect(s: &PipeServer) -> Result<IoOp, Win32Error> {
+        s.connect_start()?;
+        Ok(Self::new(None, Kind::Connect(s.clone_handle())))
+    }
+
+    /// Whether this is a ConnectNamedPipe.
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, Kind::Connect(_))
+    }
+
+    /// The token that cancels this operation from another thread.
+    pub fn token(&self) -> Arc<CancelToken> {
+        self.token.clone()
+    }
+
+    /// One step. `Some` when the operation completed.
+    ///
+    /// # Safety
+    /// `bufs` describes valid buffers that stay alive and unaliased until completion.
+    pub unsafe fn step(&mut self, bufs: RawBufs) -> Option<Result<Completion, Win32Error>> {
+        let conn = self.link.as_ref().map(|l| l.conn.clone());
+        // SAFETY: the caller's contract above.
+        let (buf, data) = unsafe {
+            (
+                if bufs.buf.is_null() {
+                    &mut [][..]
+                } else {
+                    std::slice::from_raw_parts_mut(bufs.buf, bufs.buf_len)
+                },
+                if bufs.data.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(bufs.data, bufs.data_len)
+                },
+            )
+        };
+        let step = match (&mut self.kind, conn.as_deref()) {
+            (Kind::Read(op), Some(c)) => map(op.step(c, buf), |d| Completion {
+                bytes: d.len,
+                more_data: d.more_data,
+            }),
+            (Kind::Write(op), Some(c)) => map(op.step(c, data), |n| Completion {
+                bytes: n,
+                more_data: false,
+            }),
+            (Kind::Transact(op), Some(c)) => map(op.step(c, data, buf), |d| Completion {
+                bytes: d.len,
+                more_data: d.more_data,
+            }),
+            (Kind::Flush(op), Some(c)) => map(op.step(c), |()| Completion {
+                bytes: 0,
+                more_data: false,
+            }),
+            (Kind::Connect(s), _) => {
+                return match s.connect_check() {
+                    Ok(true) => Some(Ok(Completion {
+                        bytes: 0,
+                        more_data: false,
+                    })),
+                    Ok(false) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            }
+            _ => return Some(Err(Win32Error::INVALID_HANDLE)),
+        };
+        match step {
+            Step::Done(r) => Some(r),
+            Step::Wait(on) => {
+                self.wait_on = Some(on);
+                None
+            }
+        }
+    }
+
+    /// Block until the operation may have progressed, its token fired, or `deadline`.
+    pub fn wait(&self, deadline: Option<Instant>) {
+        let slice = Instant::now() + CANCEL_SLICE;
+        let until = deadline.map_or(slice, |d| d.min(slice));
+        match (&self.kind, &self.link, self.wait_on) {
+            (Kind::Connect(s), _, _) => {
+                if let Ok((_, fd)) = s.channel_fd() {
+                    let mut fds = [rustix::event::PollFd::new(
+                        &fd,
+                        rustix::event::PollFlags::IN,
+                    )];
+                    let left = until.saturating_duration_since(Instant::now());
+                    let ts = rustix::time::Timespec {
+                        tv_sec: left.as_secs() as i64,
+                        tv_nsec: left.subsec_nanos().into(),
+                    };
+                    let _ = rustix::event::poll(&mut fds, Some(&ts));
+                    let _ = fd.as_fd();
+                }
+            }
+            (_, Some(l), Some(on)) => {
+                l.conn.wait_blocking(on, Some(until));
+            }
+            _ => std::thread::sleep(CANCEL_SLICE),
+        }
+    }
+
+    /// CancelIoEx on this operation: true if it was still pending (it then completes with
+    /// ERROR_OPERATION_ABORTED); false if it had completed already.
+    pub fn cancel(&mut self) -> bool {
+        let Some(l) = &self.link else {
+            // A pending connect: nothing was consumed; the instance keeps listening.
+            return true;
+        };
+        let c = &l.conn;
+        match &mut self.kind {
+            Kind::Read(op) => op.cancel(c),
+            Kind::Write(op) => op.cancel(c),
+            Kind::Transact(op) => op.cancel(c),
+            Kind::Flush(_) | Kind::Connect(_) => true,
+        }
+    }
+
+    /// Run to completion on this thread (a synchronous handle), unless the token fires first.
+    ///
+    /// # Safety
+    /// As [`IoOp::step`].
+    pub unsafe fn run(&mut self, bufs: RawBufs) -> Result<Completion, Win32Error> {
+        loop {
+            // SAFETY: forwarded contract.
+            if let Some(r) = unsafe { self.step(bufs) } {
+                return r;
+            }
+            if self.token.is_cancelled() && self.cancel() {
+                return Err(Win32Error::OPERATION_ABORTED);
+            }
+            self.wait(None);
+        }
+    }
+}
+
+fn map<T>(s: Step<T>, f: impl FnOnce(T) -> Completion) -> Step<Completion> {
+    match s {
+        Step::Done(r) => Step::Done(r.map(f)),
+        Step::Wait(w) => Step::Wait(w),
+    }
+}
