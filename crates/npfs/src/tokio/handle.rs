@@ -217,8 +217,24 @@ impl Core {
             Err(e) if e.raw_os_error() == Some(0) => return Ok(()),
             Err(e) => return Err(e),
         };
-        // The stream half's write in flight first, then FlushFileBuffers.
-        std::future::poll_fn(|cx| self.poll_flush(cx)).await?;
+        // The stream half's write in flight first (with a waiter of this future's own), then
+        // FlushFileBuffers.
+        let mut w = Waiter::default();
+        std::future::poll_fn(|cx| loop {
+            w.disarm();
+            let r = lock(&self.write).finish(&io.link);
+            match r {
+                Err(e) => return Poll::Ready(Err(to_io(e))),
+                Ok(Try::Block(on)) => {
+                    if w.poll_wait(&io, on, cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+                Ok(_) => return Poll::Ready(Ok(())),
+            }
+        })
+        .await?;
+        drop(w);
         let mut op = FlushOp::default();
         drive(&io, |c| op.step(c)).await.map_err(to_io)
     }
