@@ -59,6 +59,8 @@ pub(crate) struct Waiter {
     armed: Option<Arc<LinkIo>>,
     bell: Option<(Arc<LinkIo>, BoxFut)>,
     tick: Option<(u64, bool)>,
+    /// The ticker generation this waiter's task is registered for (once per generation).
+    registered: Option<(u64, bool)>,
 }
 
 impl Waiter {
@@ -74,6 +76,7 @@ impl Waiter {
         self.disarm();
         self.bell = None;
         self.tick = None;
+        self.registered = None;
     }
 
     /// After a step said `Wait(on)`: `Ready` means step again now, `Pending` that the task
@@ -145,7 +148,15 @@ impl Waiter {
             }
             _ => self.tick = Some((ticker::epoch(), shared)),
         }
-        ticker::register(cx.waker(), shared);
+        let generation = if shared {
+            ticker::epoch()
+        } else {
+            ticker::epoch() / SLOW_EVERY
+        };
+        if self.registered != Some((generation, shared)) {
+            self.registered = Some((generation, shared));
+            ticker::register(cx.waker(), shared);
+        }
         Poll::Pending
     }
 }
@@ -253,10 +264,9 @@ pub(crate) mod ticker {
             });
         }
         if let Some(s) = g.as_mut() {
+            // Each waiter registers once per generation (see `Waiter::registered`).
             let list = if fast { &mut s.fast } else { &mut s.slow };
-            if !list.iter().any(|x| x.will_wake(w)) {
-                list.push(w.clone());
-            }
+            list.push(w.clone());
         }
         CV.notify_one();
     }
