@@ -587,3 +587,29 @@ async fn works_on_a_current_thread_runtime() {
         assert_eq!(m, format!("message {i} {}", "x".repeat(i % 20)).as_bytes());
     }
 }
+
+#[tokio::test]
+async fn blocking_handles_convert_into_async_ones() {
+    use npfs::consts::*;
+    let name = pipe_name("from-raw");
+    let raw = npfs::ServerOptions::from_raw(
+        PIPE_ACCESS_DUPLEX,
+        PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE,
+        1,
+        512,
+        512,
+        0,
+    )
+    .create(&name)
+    .unwrap();
+    let server = NamedPipeServer::from(raw);
+    let client = npfs::PipeClient::open_duplex(&name).unwrap();
+    client.set_handle_mode(PIPE_READMODE_MESSAGE).unwrap();
+    let client = NamedPipeClient::from(client);
+    t(server.connect()).await.unwrap();
+    t(client.write_msg(b"converted")).await.unwrap();
+    let mut buf = [0u8; 4];
+    let r = t(server.recv_msg(&mut buf)).await.unwrap();
+    assert_eq!((r.len, r.more_data), (4, true));
+    assert_eq!(server.info().unwrap().in_buffer_size, 512);
+}

@@ -828,6 +828,26 @@ impl NamedPipeServer {
 
 common!(NamedPipeServer, "server");
 
+/// Not in tokio: take a blocking server handle into the async API — for example one made by
+/// [`crate::ServerOptions::from_raw`] with exact Win32 arguments.
+impl From<crate::PipeServer> for NamedPipeServer {
+    fn from(pipe: crate::PipeServer) -> Self {
+        NamedPipeServer {
+            core: Core::new(Pipe::Server(pipe)),
+        }
+    }
+}
+
+/// Not in tokio: take a blocking client handle (its read mode and wait mode carry over)
+/// into the async API.
+impl From<crate::PipeClient> for NamedPipeClient {
+    fn from(pipe: crate::PipeClient) -> Self {
+        NamedPipeClient {
+            core: Core::new(Pipe::Client(pipe)),
+        }
+    }
+}
+
 /// A pipe's client end ([`ClientOptions::open`]), as tokio's `NamedPipeClient`.
 pub struct NamedPipeClient {
     core: Core,
