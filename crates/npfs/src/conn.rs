@@ -13,8 +13,8 @@ use npfs_core::queue::{OpId, PeekInfo, Queue};
 use npfs_core::Win32Error;
 
 use crate::shm::{
-    Segment, CLIENT_GONE, CLIENT_GONE_DRAINED, DISCONNECTED, SERVER_GONE, SERVER_GONE_DRAINED,
-    TO_CLIENT, TO_SERVER,
+    Segment, ShmRing, CLIENT_GONE, CLIENT_GONE_DRAINED, DISCONNECTED, SERVER_GONE,
+    SERVER_GONE_DRAINED, TO_CLIENT, TO_SERVER,
 };
 use crate::sys;
 
@@ -75,6 +75,8 @@ pub(crate) struct Guard<'a> {
     conn: &'a Conn,
     before: Snapshot,
     touched: bool,
+    /// The rings the current `Queue` views borrow.
+    rings: [Option<ShmRing>; 2],
 }
 
 impl Guard<'_> {
@@ -89,7 +91,7 @@ impl Guard<'_> {
     }
 
     /// The queue of direction `dir`.
-    pub(crate) fn queue(&mut self, dir: usize) -> Queue<'_> {
+    pub(crate) fn queue(&mut self, dir: usize) -> Queue<'_, ShmRing> {
         let quota = if dir == TO_CLIENT {
             self.conn.attrs.out_quota
         } else {
@@ -98,6 +100,7 @@ impl Guard<'_> {
         // SAFETY: the lock is held for the guard's lifetime, and the &mut self borrow keeps
         // any other reference into this direction from existing at the same time.
         let (h, ring) = unsafe { self.conn.seg.queue_parts(dir) };
+        let ring = self.rings[dir & 1].insert(ring);
         Queue::new(
             h,
             ring,
@@ -165,6 +168,11 @@ fn lock_spins() -> u32 {
 const RECHECK: Duration = Duration::from_millis(200);
 
 impl Conn {
+    /// The data ring of direction `dir` (for copies outside the lock of bytes a read claimed).
+    pub(crate) fn ring(&self, dir: usize) -> ShmRing {
+        self.seg.ring(dir)
+    }
+
     /// A fresh operation id (unique in this process).
     pub(crate) fn new_op() -> OpId {
         OpId {
@@ -283,6 +291,7 @@ impl Conn {
         }
         hdr.lock_pid.store(sys::my_pid(), Ordering::Relaxed);
         let mut g = Guard {
+            rings: [None, None],
             conn: self,
             before: Guard::snapshot(self),
             touched: false,

@@ -10,10 +10,15 @@
 
 use std::time::Instant;
 
-use npfs_core::queue::{OpId, ReadDone, ReadProgress, WriteKind, WriteProgress};
+use npfs_core::queue::{
+    ring_read, OpId, ReadClaim, ReadDone, ReadProgress, WriteKind, WriteProgress,
+};
 use npfs_core::Win32Error;
 
 use crate::conn::{Conn, LinkState};
+
+/// Copies at least this large run outside the connection lock.
+const UNLOCKED_COPY: usize = 16 * 1024;
 
 /// What a pending operation waits for: a change of direction `dir` after `seq`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,10 +114,31 @@ impl ReadOp {
             }
             self.started = true;
         }
-        match g.queue(dir).read_poll(self.op, buf) {
-            Err(e) => return Step::Done(Err(e)),
-            Ok(ReadProgress::Done(d)) => return Step::Done(Ok(d)),
-            Ok(ReadProgress::Pending) => {}
+        // Copy what the queue assigned to this read; large copies run outside the lock, so
+        // that the writer can fill the ring meanwhile (the two copies of a transfer overlap).
+        loop {
+            match g.queue(dir).read_claim(self.op, buf.len()) {
+                Err(e) => return Step::Done(Err(e)),
+                Ok(ReadClaim::Ready(ReadProgress::Done(d))) => return Step::Done(Ok(d)),
+                Ok(ReadClaim::Ready(ReadProgress::Pending)) => break,
+                Ok(ReadClaim::Copy { pos, buf_off, len }) => {
+                    let Some(dst) = buf.get_mut(buf_off..buf_off.saturating_add(len)) else {
+                        return Step::Done(Err(Win32Error::BROKEN_PIPE));
+                    };
+                    if len >= UNLOCKED_COPY {
+                        drop(g);
+                        ring_read(&conn.ring(dir), pos, dst);
+                        g = conn.lock();
+                    } else {
+                        ring_read(&conn.ring(dir), pos, dst);
+                    }
+                    match g.queue(dir).read_copied(self.op, len, buf.len()) {
+                        Err(e) => return Step::Done(Err(e)),
+                        Ok(ReadProgress::Done(d)) => return Step::Done(Ok(d)),
+                        Ok(ReadProgress::Pending) => {}
+                    }
+                }
+            }
         }
         match conn.state_of(&g) {
             LinkState::Disconnected => {

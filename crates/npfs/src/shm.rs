@@ -104,17 +104,14 @@ impl Segment {
         unsafe { &*self.base.as_ptr().cast::<ConnHeader>() }
     }
 
-    /// Raw parts of direction `dir`: its queue header and ring.
-    ///
-    /// The references are mutable although `self` is shared: the memory is shared with other
-    /// processes anyway, and the connection lock, not Rust's borrow of `self`, is what makes
-    /// them exclusive.
+    /// The queue header and the ring of direction `dir`.
     ///
     /// # Safety
-    /// The caller holds the connection lock and creates no other reference to them while the
-    /// returned ones live.
+    /// The caller holds the connection lock and creates no other reference to the header
+    /// while the returned one lives. The ring is not a Rust reference: its bytes are also
+    /// read by readers outside the lock (see [`ShmRing`]).
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn queue_parts(&self, dir: usize) -> (&mut QueueHeader, &mut [u8]) {
+    pub(crate) unsafe fn queue_parts(&self, dir: usize) -> (&mut QueueHeader, ShmRing) {
         let dir = dir & 1;
         // SAFETY: both ranges lie inside the mapping (checked by the const asserts above and
         // SEGMENT_SIZE); QueueHeader is plain integers, valid for any bit pattern; exclusivity
@@ -125,9 +122,42 @@ impl Segment {
                 .as_ptr()
                 .add(QUEUE_OFF + dir * QUEUE_STRIDE)
                 .cast::<QueueHeader>();
-            let ring = self.base.as_ptr().add(HEADER_SIZE + dir * RING_SIZE);
-            (&mut *h, std::slice::from_raw_parts_mut(ring, RING_SIZE))
+            (&mut *h, self.ring(dir))
         }
+    }
+
+    /// The ring of direction `dir`.
+    pub(crate) fn ring(&self, dir: usize) -> ShmRing {
+        // SAFETY: the ring lies inside the mapping (HEADER_SIZE + 2 × RING_SIZE = SEGMENT_SIZE).
+        let base = unsafe { self.base.as_ptr().add(HEADER_SIZE + (dir & 1) * RING_SIZE) };
+        ShmRing { base }
+    }
+}
+
+/// One direction's data ring in shared memory, accessed through raw copies only (never as a
+/// Rust slice): writers fill it under the connection lock, readers may copy their claimed
+/// bytes out of it without the lock, and those ranges never overlap (the queue guarantees it).
+pub(crate) struct ShmRing {
+    base: *mut u8,
+}
+
+impl npfs_core::queue::Ring for ShmRing {
+    fn len(&self) -> usize {
+        RING_SIZE
+    }
+
+    fn read_at(&self, off: usize, dst: &mut [u8]) {
+        let n = dst.len().min(RING_SIZE.saturating_sub(off));
+        // SAFETY: `off + n` ≤ RING_SIZE keeps the copy inside the ring; `dst` is a distinct
+        // private buffer. Concurrent writers never touch the bytes a reader was given.
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), dst.as_mut_ptr(), n) }
+    }
+
+    fn write_at(&mut self, off: usize, src: &[u8]) {
+        let n = src.len().min(RING_SIZE.saturating_sub(off));
+        // SAFETY: inside the ring as above; writes happen under the connection lock, into
+        // bytes no reader has been given.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off), n) }
     }
 }
 
