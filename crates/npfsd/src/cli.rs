@@ -14,7 +14,7 @@ pub const DEFAULT_IDLE_EXIT_MS: u64 = 10_000;
 )]
 pub struct Args {
     /// Runtime directory (default: $NPFS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npfs, else
-    /// /tmp/npfs-<uid>).
+    /// /tmp/npfs-UID).
     #[arg(long)]
     pub runtime_dir: Option<PathBuf>,
     /// Stay in the foreground and log to stderr (default: daemonize, log to DIR/npfsd.log).
