@@ -61,6 +61,8 @@ pub(crate) struct Conn {
     spin_ns: AtomicU64,
     /// Sleeps since the budget dropped to zero (to probe again now and then).
     spin_probe: AtomicU32,
+    /// Something was read on this end (ImpersonateNamedPipeClient needs it).
+    read_any: std::sync::atomic::AtomicBool,
     /// Async tasks of this process waiting on this connection.
     local_wakers: std::sync::Mutex<Vec<std::task::Waker>>,
 }
@@ -168,6 +170,16 @@ fn lock_spins() -> u32 {
 const RECHECK: Duration = Duration::from_millis(200);
 
 impl Conn {
+    /// Note that a read completed on this end.
+    pub(crate) fn mark_read(&self) {
+        self.read_any.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a read completed on this end.
+    pub(crate) fn has_read(&self) -> bool {
+        self.read_any.load(Ordering::Relaxed)
+    }
+
     /// The data ring of direction `dir` (for copies outside the lock of bytes a read claimed).
     pub(crate) fn ring(&self, dir: usize) -> ShmRing {
         self.seg.ring(dir)
@@ -209,6 +221,7 @@ impl Conn {
             spin_ns: AtomicU64::new(sys::spin_max_ns()),
             spin_probe: AtomicU32::new(0),
             local_wakers: std::sync::Mutex::new(Vec::new()),
+            read_any: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

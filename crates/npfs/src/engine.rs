@@ -119,7 +119,10 @@ impl ReadOp {
         loop {
             match g.queue(dir).read_claim(self.op, buf.len()) {
                 Err(e) => return Step::Done(Err(e)),
-                Ok(ReadClaim::Ready(ReadProgress::Done(d))) => return Step::Done(Ok(d)),
+                Ok(ReadClaim::Ready(ReadProgress::Done(d))) => {
+                    conn.mark_read();
+                    return Step::Done(Ok(d));
+                }
                 Ok(ReadClaim::Ready(ReadProgress::Pending)) => break,
                 Ok(ReadClaim::Copy { pos, buf_off, len }) => {
                     let Some(dst) = buf.get_mut(buf_off..buf_off.saturating_add(len)) else {
@@ -134,7 +137,10 @@ impl ReadOp {
                     }
                     match g.queue(dir).read_copied(self.op, len, buf.len()) {
                         Err(e) => return Step::Done(Err(e)),
-                        Ok(ReadProgress::Done(d)) => return Step::Done(Ok(d)),
+                        Ok(ReadProgress::Done(d)) => {
+                            conn.mark_read();
+                            return Step::Done(Ok(d));
+                        }
                         Ok(ReadProgress::Pending) => {}
                     }
                 }

@@ -20,6 +20,7 @@ mod conn;
 mod engine;
 #[doc(hidden)]
 pub mod ffi;
+mod impersonate;
 mod pipe;
 mod shm;
 mod sys;
@@ -27,7 +28,9 @@ mod sys;
 pub mod tokio;
 mod watcher;
 
+pub use impersonate::revert_to_self;
 pub use npfs_core::consts;
+pub use npfs_core::security::{self, SecurityDescriptor};
 pub use npfs_core::Win32Error;
 pub use pipe::{
     call_named_pipe, create_pipe, wait_named_pipe, PeekOutcome, PipeClient, PipeHandle, PipeInfo,

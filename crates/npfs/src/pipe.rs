@@ -9,6 +9,7 @@ use npfs_core::config::{self, CreateParams, PipeAttributes, PipeType, ReadMode};
 use npfs_core::consts::*;
 use npfs_core::name::PipeName;
 use npfs_core::queue::ReadDone;
+use npfs_core::security::SecurityDescriptor;
 use npfs_core::Win32Error;
 
 use crate::broker::{
@@ -165,6 +166,8 @@ struct ServerSide {
     /// Epoch of the last DisconnectNamedPipe: connections of that or an older cycle are stale.
     disconnected_epoch: Option<u64>,
     link: ServerLink,
+    /// The broker's id of the current connection (to find the client's credentials).
+    conn_id: u64,
 }
 
 impl Drop for ServerSide {
@@ -635,6 +638,39 @@ impl PipeHandle {
         })
     }
 
+    /// GetSecurityInfo: the parts `info` (`OWNER_SECURITY_INFORMATION` 1,
+    /// `GROUP_SECURITY_INFORMATION` 2, `DACL_SECURITY_INFORMATION` 4,
+    /// `SACL_SECURITY_INFORMATION` 8) of the pipe's descriptor, shared by all its instances.
+    pub fn security(&self, info: u32) -> Result<SecurityDescriptor> {
+        let sddl = match &self.inner.kind {
+            Kind::Server(s) => lock(s).channel.get_security(info).map_err(broker_err)?,
+            Kind::Client(_) => {
+                self.check_attached()?;
+                let mut b = BrokerConn::connect().map_err(broker_err)?;
+                b.get_security(&self.inner.name, info).map_err(broker_err)?
+            }
+        };
+        SecurityDescriptor::from_sddl(&sddl, &npfs_core::security::NoNames)
+    }
+
+    /// SetSecurityInfo: replace the parts `info` of the pipe's descriptor (needs `WRITE_DAC`
+    /// for the DACL, `WRITE_OWNER` for owner and group).
+    pub fn set_security(&self, info: u32, sd: &SecurityDescriptor) -> Result<()> {
+        let sddl = sd.to_sddl();
+        match &self.inner.kind {
+            Kind::Server(s) => lock(s)
+                .channel
+                .set_security(info, &sddl)
+                .map_err(broker_err),
+            Kind::Client(_) => {
+                self.check_attached()?;
+                let mut b = BrokerConn::connect().map_err(broker_err)?;
+                b.set_security(&self.inner.name, info, &sddl)
+                    .map_err(broker_err)
+            }
+        }
+    }
+
     /// The pipe's full name (`\\.\pipe\NAME`).
     pub fn name(&self) -> String {
         self.inner.name.full()
@@ -671,6 +707,7 @@ fn poll_channel(s: &mut ServerSide, timeout: Option<Duration>) -> Result<bool> {
                     continue;
                 }
                 s.link = ServerLink::Connected(link);
+                s.conn_id = info.conn_id;
                 return Ok(true);
             }
         }
@@ -810,6 +847,52 @@ impl PipeServer {
         matches!(s.link, ServerLink::Listening)
     }
 
+    /// ImpersonateNamedPipeClient: the calling thread takes the identity of the client (its
+    /// uid, gid and groups, for file access) until [`crate::revert_to_self`].
+    /// `ERROR_CANNOT_IMPERSONATE` before anything was read from the pipe (or with no client);
+    /// `ERROR_PRIVILEGE_NOT_HELD` (1314) when this process may not take another user's
+    /// identity (it is not root). A client that opened with SQOS Anonymous or Identification
+    /// is impersonated as nobody (65534): its identity is not lent for access.
+    pub fn impersonate_client(&self) -> Result<()> {
+        let s = lock(self.side());
+        let ServerLink::Connected(l) = &s.link else {
+            return Err(Win32Error::CANNOT_IMPERSONATE);
+        };
+        if !l.conn.has_read() {
+            return Err(Win32Error::CANNOT_IMPERSONATE);
+        }
+        let Some(c) = s.channel.client_credentials(s.conn_id) else {
+            return Err(Win32Error::CANNOT_IMPERSONATE);
+        };
+        let sqos = c.security.sqos;
+        let level = if sqos & SECURITY_SQOS_PRESENT != 0 {
+            (sqos >> 16) & 3
+        } else {
+            2
+        };
+        if level < 2 || c.security.anonymous {
+            return crate::impersonate::impersonate(
+                crate::impersonate::NOBODY,
+                crate::impersonate::NOBODY,
+                &[],
+            );
+        }
+        crate::impersonate::impersonate(c.uid, c.security.gid, &c.security.groups)
+    }
+
+    /// The client's user name (GetNamedPipeHandleState's `lpUserName`): its Unix user name,
+    /// or its SID string if it has none. Needs a connected client.
+    pub fn client_user_name(&self) -> Result<String> {
+        let s = lock(self.side());
+        let ServerLink::Connected(_) = &s.link else {
+            return Err(Win32Error::PIPE_NOT_CONNECTED);
+        };
+        let Some(c) = s.channel.client_credentials(s.conn_id) else {
+            return Err(Win32Error::CANNOT_IMPERSONATE);
+        };
+        Ok(user_name(c.uid))
+    }
+
     /// DisconnectNamedPipe: end the connection (or stop listening). Unread data in both
     /// directions is discarded and the client's handle is detached.
     pub fn disconnect(&self) -> Result<()> {
@@ -856,6 +939,8 @@ fn poll_channel_stale(s: &mut ServerSide) -> Result<()> {
 /// CreateNamedPipe's arguments, with the names of tokio's `ServerOptions`.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
+    /// The descriptor of a new pipe (lpSecurityAttributes), as SDDL.
+    sddl: Option<String>,
     open_mode: u32,
     pipe_mode: u32,
     max_instances: u32,
@@ -875,6 +960,7 @@ impl ServerOptions {
     /// default time-out 50 ms.
     pub fn new() -> Self {
         ServerOptions {
+            sddl: None,
             open_mode: PIPE_ACCESS_DUPLEX,
             pipe_mode: 0,
             max_instances: PIPE_UNLIMITED_INSTANCES,
@@ -895,6 +981,7 @@ impl ServerOptions {
         timeout: u32,
     ) -> Self {
         ServerOptions {
+            sddl: None,
             open_mode,
             pipe_mode,
             max_instances,
@@ -999,6 +1086,21 @@ impl ServerOptions {
         self
     }
 
+    /// `lpSecurityAttributes->lpSecurityDescriptor`: the descriptor of a new pipe (without
+    /// one, the default DACL of the CreateNamedPipe page). Creating an *additional* instance
+    /// with a descriptor fails with `ERROR_ACCESS_DENIED`, as on Windows.
+    pub fn security_descriptor(&mut self, sd: &SecurityDescriptor) -> &mut Self {
+        self.sddl = Some(sd.to_sddl());
+        self
+    }
+
+    /// [`ServerOptions::security_descriptor`] given as SDDL (names of users and groups are
+    /// resolved by the broker).
+    pub fn sddl(&mut self, sddl: &str) -> &mut Self {
+        self.sddl = Some(sddl.to_owned());
+        self
+    }
+
     /// CreateNamedPipe: create the pipe or another instance of it. The instance listens at
     /// once; clients may connect before [`PipeServer::connect`].
     pub fn create(&self, name: &str) -> Result<PipeServer> {
@@ -1011,7 +1113,9 @@ impl ServerOptions {
             self.in_buffer_size,
             self.default_timeout,
         )?;
-        let (channel, created) = InstanceChannel::create(&name, &params).map_err(broker_err)?;
+        let (channel, created) =
+            InstanceChannel::create_secure(&name, &params, self.sddl.as_deref())
+                .map_err(broker_err)?;
         let inner = Arc::new(Inner {
             name,
             attrs: created.attrs,
@@ -1022,6 +1126,7 @@ impl ServerOptions {
                 epoch: 0,
                 disconnected_epoch: None,
                 link: ServerLink::Listening,
+                conn_id: 0,
             }))),
             modes: Mutex::new(Modes {
                 read_mode: params.options.read_mode,
@@ -1093,6 +1198,38 @@ impl PipeClient {
             return Err(Win32Error::INVALID_HANDLE);
         }
         Ok(PipeClient { handle })
+    }
+
+    /// CreateFile with `dwFlagsAndAttributes`: its SQOS bits (`SECURITY_SQOS_PRESENT`, the
+    /// impersonation level, `SECURITY_CONTEXT_TRACKING`, `SECURITY_EFFECTIVE_ONLY`) limit what
+    /// the server may do with the client's identity.
+    pub fn open_with_flags(name: &str, desired_access: u32, flags: u32) -> Result<PipeClient> {
+        let name = PipeName::parse(name)?;
+        if !name.is_local() {
+            return Err(Win32Error::BAD_NETPATH);
+        }
+        let mut b = BrokerConn::connect().map_err(broker_err)?;
+        let opts = broker::OpenOptions {
+            remote: None,
+            sqos: flags & 0x001F_0000,
+        };
+        let opened = b
+            .open_with(&name, desired_access, &opts)
+            .map_err(broker_err)?;
+        let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client)?);
+        Ok(PipeClient {
+            handle: PipeHandle {
+                inner: Arc::new(Inner {
+                    name,
+                    attrs: opened.info.attrs,
+                    kind: Kind::Client(link),
+                    modes: Mutex::new(Modes {
+                        read_mode: ReadMode::Byte,
+                        nowait: false,
+                    }),
+                }),
+            },
+        })
     }
 
     /// CreateFile with read and write access.
@@ -1206,3 +1343,28 @@ macro_rules! io_impls {
 }
 io_impls!(PipeServer);
 io_impls!(PipeClient);
+
+/// `SECURITY_SQOS_PRESENT`.
+const SECURITY_SQOS_PRESENT: u32 = 0x0010_0000;
+
+/// The Unix name of user `uid`, or its SID string.
+fn user_name(uid: u32) -> String {
+    let mut buf = vec![0u8; 4096];
+    let mut pw: libc::passwd = unsafe_zeroed_passwd();
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r with a buffer we own and out-pointers to locals.
+    let rc =
+        unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut out) };
+    if rc == 0 && !out.is_null() && !pw.pw_name.is_null() {
+        // SAFETY: getpwuid_r filled pw_name with a NUL-terminated string inside `buf`.
+        return unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }
+            .to_string_lossy()
+            .into_owned();
+    }
+    npfs_core::security::Sid::unix_user(uid).to_string()
+}
+
+fn unsafe_zeroed_passwd() -> libc::passwd {
+    // SAFETY: libc::passwd is a plain C struct of integers and pointers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}

@@ -16,6 +16,8 @@
 //!   `ready`, then N times: connect, read one message, write it back, flush, disconnect.
 //! - `pids NAME`: open NAME and print `<own pid> <client_process_id> <server_process_id>`;
 //!   also send that line through the pipe, then wait for the server to close.
+//! - `flags-write-then-hold NAME HEXFLAGS N`: open with CreateFile flags (SQOS), write N
+//!   bytes, print `wrote`, hold the handle.
 //! - `inherited-server-echo`: take the server end from `$NPFS_TEST_TOKEN`, read one message,
 //!   write it back upper-cased, exit.
 //! - `inherited-write N`: take the client end from `$NPFS_TEST_TOKEN`, print `start`, write N
@@ -107,6 +109,17 @@ fn main() {
             let c = open_retry(arg(1));
             c.write(&pattern(num(2)))
                 .unwrap_or_else(|e| fail(&format!("write: {e:?}")));
+        }
+        "flags-write-then-hold" => {
+            // Open with CreateFile's dwFlagsAndAttributes (SQOS bits), write N bytes, hold.
+            let flags = u32::from_str_radix(arg(2).trim_start_matches("0x"), 16).unwrap_or(0);
+            let c = npfs::PipeClient::open_with_flags(arg(1), GENERIC_READ | GENERIC_WRITE, flags)
+                .unwrap_or_else(|e| fail(&format!("open: {e:?}")));
+            c.write(&pattern(num(3)))
+                .unwrap_or_else(|e| fail(&format!("write: {e:?}")));
+            say("wrote");
+            let _keep = c;
+            sleep_forever();
         }
         "write-then-hold" => {
             let c = open_retry(arg(1));

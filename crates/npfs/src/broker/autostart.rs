@@ -46,7 +46,14 @@ pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
             )
         });
     }
-    ensure_dir(&cfg.runtime_dir)?;
+    // A shared broker's directory (0755) stays as it is; ours is made (or tightened to) 0700.
+    let shared = std::fs::metadata(&cfg.runtime_dir).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.is_dir() && m.permissions().mode() & 0o7777 == 0o755
+    });
+    if !shared {
+        ensure_dir(&cfg.runtime_dir)?;
+    }
     let path = cfg.runtime_dir.join(SOCKET_NAME);
     let start = Instant::now();
     let mut last_spawn: Option<Instant> = None;

@@ -82,10 +82,24 @@ impl BrokerConfig {
     /// See [`runtime_dir`].
     pub fn from_env() -> std::io::Result<BrokerConfig> {
         let explicit = std::env::var_os("NPFS_RUNTIME_DIR").is_some_and(|d| !d.is_empty());
+        // A directory a shared broker made (mode 0755, `npfsd --shared`) is used as it is:
+        // never tightened to 0700, and never given a broker of ours if someone else owns it.
+        let dir = npfs_proto::runtime::runtime_dir_from_env();
+        let shared = std::fs::metadata(&dir).is_ok_and(|m| {
+            use std::os::unix::fs::PermissionsExt;
+            m.is_dir() && m.permissions().mode() & 0o7777 == 0o755
+        });
+        let mine = std::fs::metadata(&dir)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.uid() == rustix::process::geteuid().as_raw()
+            })
+            .unwrap_or(true);
+        let runtime_dir = if shared { dir } else { runtime_dir()? };
         Ok(BrokerConfig {
-            runtime_dir: runtime_dir()?,
+            runtime_dir,
             system_dir: (!explicit).then(|| PathBuf::from(SYSTEM_RUNTIME_DIR)),
-            autostart: true,
+            autostart: !shared || mine,
             broker_exe: None,
             idle_exit_ms: None,
         })
