@@ -12,9 +12,9 @@ use npfs_proto::broker::Reply;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Most connections one user may hold open to the broker.
-pub const MAX_CONNS_PER_UID: usize = 4096;
+pub const MAX_CONNS_PER_UID: usize = 16384;
 /// Most connections the broker serves at once.
-pub const MAX_CONNS: usize = 16384;
+pub const MAX_CONNS: usize = 32768;
 
 /// An event pushed to an instance's control channel: a [`Reply::Connected`] and the server's
 /// descriptors (socket end, memfd).
@@ -35,7 +35,7 @@ pub struct Broker {
     /// The namespace.
     pub ns: Namespace,
     /// Control channel of each instance.
-    pub channels: HashMap<InstanceId, mpsc::UnboundedSender<Push>>,
+    pub channels: HashMap<InstanceId, mpsc::UnboundedSender<Box<Push>>>,
     /// Reply slot of each pending wait.
     pub waiters: HashMap<WaiterId, oneshot::Sender<Result<(), Win32Error>>>,
     /// Open client connections, in total and per uid.
@@ -123,7 +123,7 @@ impl Broker {
     /// Register the control channel of a new instance. Done under the same lock as the
     /// instance's creation, so that an instance in the namespace always has a channel to push
     /// to (pushes queue until the channel's task runs).
-    pub fn register_channel(&mut self, instance: InstanceId) -> mpsc::UnboundedReceiver<Push> {
+    pub fn register_channel(&mut self, instance: InstanceId) -> mpsc::UnboundedReceiver<Box<Push>> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.channels.insert(instance, tx);
         rx
