@@ -739,6 +739,8 @@ WINBASEAPI BOOL WINAPI HeapFree(HANDLE hHeap, DWORD dwFlags, LPVOID lpMem);
 WINBASEAPI HGLOBAL WINAPI GlobalAlloc(UINT uFlags, SIZE_T dwBytes);
 WINBASEAPI HGLOBAL WINAPI GlobalFree(HGLOBAL hMem);
 WINBASEAPI HLOCAL WINAPI LocalFree(HLOCAL hMem);
+WINADVAPI BOOL WINAPI GetSecurityDescriptorDacl(PSECURITY_DESCRIPTOR pSecurityDescriptor, LPBOOL lpbDaclPresent,
+                                                PACL *pDacl, LPBOOL lpbDaclDefaulted);
 
 /* Strings and time */
 WINBASEAPI int WINAPI lstrlenA(LPCSTR lpString);

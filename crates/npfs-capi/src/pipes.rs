@@ -59,7 +59,8 @@ pub struct PipeObj {
 }
 
 impl PipeObj {
-    fn handle(&self) -> &PipeHandle {
+    /// The pipe handle behind this object.
+    pub fn handle(&self) -> &PipeHandle {
         match &self.end {
             End::Server(s) => s,
             End::Client(c) => c,
@@ -162,6 +163,18 @@ unsafe fn wstr(p: *const u16) -> Option<String> {
     }
 }
 
+/// The descriptor of a SECURITY_ATTRIBUTES, if it has one.
+unsafe fn descriptor_of(
+    sa: *const SECURITY_ATTRIBUTES,
+) -> Result<Option<npfs_lib::SecurityDescriptor>, Win32Error> {
+    // SAFETY: a valid SECURITY_ATTRIBUTES or NULL.
+    if sa.is_null() || unsafe { (*sa).lpSecurityDescriptor }.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's descriptor.
+    unsafe { crate::security::read_descriptor((*sa).lpSecurityDescriptor) }.map(Some)
+}
+
 unsafe fn inherit_of(sa: *const SECURITY_ATTRIBUTES) -> bool {
     // SAFETY: a valid SECURITY_ATTRIBUTES or NULL.
     !sa.is_null() && unsafe { (*sa).bInheritHandle } != 0
@@ -169,6 +182,7 @@ unsafe fn inherit_of(sa: *const SECURITY_ATTRIBUTES) -> bool {
 
 #[allow(clippy::too_many_arguments)]
 fn create_named_pipe(
+    sd: Option<npfs_lib::SecurityDescriptor>,
     name: Option<String>,
     open_mode: DWORD,
     pipe_mode: DWORD,
@@ -182,7 +196,11 @@ fn create_named_pipe(
         set_last_error(ERROR_PATH_NOT_FOUND);
         return INVALID_HANDLE_VALUE;
     };
-    match ServerOptions::from_raw(open_mode, pipe_mode, max, out, inb, timeout).create(&name) {
+    let mut opts = ServerOptions::from_raw(open_mode, pipe_mode, max, out, inb, timeout);
+    if let Some(sd) = &sd {
+        opts.security_descriptor(sd);
+    }
+    match opts.create(&name) {
         Ok(s) => {
             let existed = s.already_existed();
             let h = new_handle(
@@ -215,7 +233,15 @@ pub unsafe extern "C" fn CreateNamedPipeA(
 ) -> HANDLE {
     // SAFETY: the caller's strings and attributes, per the API contract.
     guard(INVALID_HANDLE_VALUE, || unsafe {
+        let sd = match descriptor_of(sa) {
+            Ok(sd) => sd,
+            Err(e) => {
+                set_last_error(e.0);
+                return INVALID_HANDLE_VALUE;
+            }
+        };
         create_named_pipe(
+            sd,
             cstr(name),
             open_mode,
             pipe_mode,
@@ -242,7 +268,15 @@ pub unsafe extern "C" fn CreateNamedPipeW(
 ) -> HANDLE {
     // SAFETY: as above.
     guard(INVALID_HANDLE_VALUE, || unsafe {
+        let sd = match descriptor_of(sa) {
+            Ok(sd) => sd,
+            Err(e) => {
+                set_last_error(e.0);
+                return INVALID_HANDLE_VALUE;
+            }
+        };
         create_named_pipe(
+            sd,
             wstr(name),
             open_mode,
             pipe_mode,
@@ -1113,20 +1147,26 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
     })
 }
 
+enum UserBuf {
+    None,
+    Narrow(*mut u8, DWORD),
+    Wide(*mut u16, DWORD),
+}
+
 unsafe fn get_handle_state(
     h: HANDLE,
     state: *mut DWORD,
     cur: *mut DWORD,
     coll: *mut DWORD,
     timeout: *mut DWORD,
-    user_set: bool,
+    user: UserBuf,
 ) -> BOOL {
     let obj = match pipe(h) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    // Remote-only outputs on a local pipe (and the user name, for now: the security issue).
-    if !coll.is_null() || !timeout.is_null() || user_set {
+    // The remote-only outputs on a local pipe.
+    if !coll.is_null() || !timeout.is_null() {
         return fail(ERROR_INVALID_PARAMETER);
     }
     let handle = obj.handle();
@@ -1144,6 +1184,37 @@ unsafe fn get_handle_state(
             Err(e) => return fail(e.0),
         }
     }
+    if !matches!(user, UserBuf::None) {
+        // Server end only: the client's user name.
+        let Some(server) = obj.server() else {
+            return fail(ERROR_INVALID_PARAMETER);
+        };
+        let name = match server.client_user_name() {
+            Ok(n) => n,
+            Err(e) => return fail(e.0),
+        };
+        // SAFETY: the caller's buffer of `size` characters.
+        unsafe {
+            match user {
+                UserBuf::Narrow(p, size) => {
+                    if (size as usize) < name.len() + 1 {
+                        return fail(ERROR_INSUFFICIENT_BUFFER);
+                    }
+                    std::ptr::copy_nonoverlapping(name.as_ptr(), p, name.len());
+                    *p.add(name.len()) = 0;
+                }
+                UserBuf::Wide(p, size) => {
+                    let w: Vec<u16> = name.encode_utf16().collect();
+                    if (size as usize) < w.len() + 1 {
+                        return fail(ERROR_INSUFFICIENT_BUFFER);
+                    }
+                    std::ptr::copy_nonoverlapping(w.as_ptr(), p, w.len());
+                    *p.add(w.len()) = 0;
+                }
+                UserBuf::None => {}
+            }
+        }
+    }
     TRUE
 }
 
@@ -1156,11 +1227,22 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
     coll: *mut DWORD,
     timeout: *mut DWORD,
     user: *mut u8,
-    _user_size: DWORD,
+    user_size: DWORD,
 ) -> BOOL {
     // SAFETY: forwarded contract.
     guard(FALSE, || unsafe {
-        get_handle_state(h, state, cur, coll, timeout, !user.is_null())
+        get_handle_state(
+            h,
+            state,
+            cur,
+            coll,
+            timeout,
+            if user.is_null() {
+                UserBuf::None
+            } else {
+                UserBuf::Narrow(user, user_size)
+            },
+        )
     })
 }
 
@@ -1173,11 +1255,22 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateW(
     coll: *mut DWORD,
     timeout: *mut DWORD,
     user: *mut u16,
-    _user_size: DWORD,
+    user_size: DWORD,
 ) -> BOOL {
     // SAFETY: forwarded contract.
     guard(FALSE, || unsafe {
-        get_handle_state(h, state, cur, coll, timeout, !user.is_null())
+        get_handle_state(
+            h,
+            state,
+            cur,
+            coll,
+            timeout,
+            if user.is_null() {
+                UserBuf::None
+            } else {
+                UserBuf::Wide(user, user_size)
+            },
+        )
     })
 }
 

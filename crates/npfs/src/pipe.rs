@@ -854,7 +854,8 @@ impl PipeServer {
     /// identity (it is not root). A client that opened with SQOS Anonymous or Identification
     /// is impersonated as nobody (65534): its identity is not lent for access.
     pub fn impersonate_client(&self) -> Result<()> {
-        let s = lock(self.side());
+        let mut s = lock(self.side());
+        let _ = poll_channel(&mut s, Some(Duration::ZERO));
         let ServerLink::Connected(l) = &s.link else {
             return Err(Win32Error::CANNOT_IMPERSONATE);
         };
@@ -883,7 +884,8 @@ impl PipeServer {
     /// The client's user name (GetNamedPipeHandleState's `lpUserName`): its Unix user name,
     /// or its SID string if it has none. Needs a connected client.
     pub fn client_user_name(&self) -> Result<String> {
-        let s = lock(self.side());
+        let mut s = lock(self.side());
+        let _ = poll_channel(&mut s, Some(Duration::ZERO));
         let ServerLink::Connected(_) = &s.link else {
             return Err(Win32Error::PIPE_NOT_CONNECTED);
         };

@@ -3,12 +3,14 @@
 //! enforces with it and tests run it exhaustively.
 
 mod access;
+mod binary;
 mod descriptor;
 mod info;
 mod sddl;
 mod sid;
 
 pub use access::{access_check, Token};
+pub use binary::*;
 pub use descriptor::*;
 pub use info::*;
 pub use sddl::{NameResolver, NoNames, MAX_SDDL_LEN};

@@ -328,6 +328,25 @@ fn arb_acl() -> impl Strategy<Value = Acl> {
 }
 
 proptest! {
+    /// The self-relative binary form round-trips too, and its parser never panics.
+    #[test]
+    fn binary_round_trips(owner in proptest::option::of(arb_sid()), group in proptest::option::of(arb_sid()),
+                          dacl in proptest::option::of(arb_acl()), sacl in proptest::option::of(arb_acl())) {
+        let sd = SecurityDescriptor { owner, group, dacl, sacl };
+        let b = sd.to_self_relative();
+        prop_assert_eq!(SecurityDescriptor::from_self_relative(&b), Ok(sd));
+        for cut in [0, 1, 19, 20, b.len() / 2, b.len().saturating_sub(1)] {
+            let _ = SecurityDescriptor::from_self_relative(&b[..cut.min(b.len())]);
+        }
+    }
+
+    #[test]
+    fn binary_parser_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = SecurityDescriptor::from_self_relative(&b);
+        let _ = Acl::from_bytes(&b);
+        let _ = Sid::from_bytes(&b);
+    }
+
     /// issue 4 §6: SDDL round-trips.
     #[test]
     fn sddl_round_trips(owner in proptest::option::of(arb_sid()), group in proptest::option::of(arb_sid()),
