@@ -83,10 +83,13 @@ impl Drop for BuiltinBroker {
 
 /// `npfs daemon`: exec `npfsd` with the options, or run the built-in broker when there is no
 /// `npfsd` executable. Returns the exit status (only when not exec'd).
-pub fn daemon(foreground: bool, runtime_dir: Option<PathBuf>) -> i32 {
+pub fn daemon(foreground: bool, system: bool, runtime_dir: Option<PathBuf>) -> i32 {
     let mut args: Vec<OsString> = Vec::new();
     if foreground {
         args.push("--foreground".into());
+    }
+    if system {
+        args.push("--system".into());
     }
     if let Some(dir) = &runtime_dir {
         args.push("--runtime-dir".into());

@@ -22,8 +22,6 @@ pub const BUSY: i32 = 4;
 pub const TIMED_OUT: i32 = 5;
 /// The reply was cut short (`ERROR_MORE_DATA`); what arrived was printed.
 pub const MORE_DATA: i32 = 6;
-/// The option belongs to a later issue (security: `--sddl`, `--system`).
-pub const UNSUPPORTED: i32 = 7;
 
 /// The exit-code table, as `--help` and the README show it.
 pub const TABLE: &str = "\
@@ -34,8 +32,7 @@ Exit status:
   3  no pipe of that name (ERROR_FILE_NOT_FOUND)
   4  all instances of the pipe are busy (ERROR_PIPE_BUSY)
   5  timed out (ERROR_SEM_TIMEOUT)
-  6  the reply was cut short (ERROR_MORE_DATA)
-  7  not supported yet (--sddl, --system: the security issue)";
+  6  the reply was cut short (ERROR_MORE_DATA)";
 
 /// The exit code of a failed pipe operation.
 pub fn code_of(e: Win32Error) -> i32 {
@@ -91,10 +88,4 @@ pub fn report(e: Win32Error, name: &str) -> i32 {
 pub fn fail(msg: impl std::fmt::Display) -> i32 {
     eprintln!("npfs: {msg}");
     FAILED
-}
-
-/// Print that `what` is not supported yet; returns [`UNSUPPORTED`].
-pub fn unsupported(what: &str) -> i32 {
-    eprintln!("npfs: {what} is not supported yet (security issue)");
-    UNSUPPORTED
 }

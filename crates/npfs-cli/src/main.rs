@@ -114,7 +114,7 @@ enum Cmd {
         /// Refuse remote clients (PIPE_REJECT_REMOTE_CLIENTS; shown by `npfs list`).
         #[arg(long)]
         reject_remote: bool,
-        /// The pipe's security descriptor (not supported yet: exit status 7).
+        /// The pipe's security descriptor, as SDDL (e.g. `D:(A;;GA;;;SY)(A;;GA;;;OW)(A;;0x12019b;;;AU)`).
         #[arg(long, value_name = "SDDL")]
         sddl: Option<String>,
         /// Echo what each client sends.
@@ -203,7 +203,7 @@ enum Cmd {
         /// Stay in the foreground and log to stderr.
         #[arg(long)]
         foreground: bool,
-        /// The machine-wide broker shared between users (not supported yet: exit status 7).
+        /// The machine-wide broker shared between users (root; under /run/npfs).
         #[arg(long)]
         system: bool,
         /// Runtime directory (default: $NPFS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/npfs, else
@@ -280,13 +280,7 @@ fn main() {
             foreground,
             system,
             runtime_dir,
-        } => {
-            if system {
-                exit::unsupported("--system")
-            } else {
-                broker::daemon(foreground, runtime_dir)
-            }
-        }
+        } => broker::daemon(foreground, system, runtime_dir),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "npfs", &mut std::io::stdout());
             exit::OK
@@ -315,24 +309,21 @@ fn main() {
             echo,
             command,
         } => {
-            if sddl.is_some() {
-                exit::unsupported("--sddl")
-            } else {
-                ensure_broker();
-                serve::run(serve::ServeArgs {
-                    name,
-                    message,
-                    instances,
-                    inbound,
-                    outbound,
-                    in_buffer,
-                    out_buffer,
-                    timeout,
-                    reject_remote,
-                    echo,
-                    command,
-                })
-            }
+            ensure_broker();
+            serve::run(serve::ServeArgs {
+                sddl,
+                name,
+                message,
+                instances,
+                inbound,
+                outbound,
+                in_buffer,
+                out_buffer,
+                timeout,
+                reject_remote,
+                echo,
+                command,
+            })
         }
         Cmd::Connect {
             name,

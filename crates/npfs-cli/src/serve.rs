@@ -27,6 +27,8 @@ use crate::exit;
 /// What `npfs serve` was asked to do.
 #[derive(Debug, Clone)]
 pub struct ServeArgs {
+    /// The pipe's security descriptor, as SDDL (`--sddl`).
+    pub sddl: Option<String>,
     /// Full pipe name.
     pub name: String,
     /// Message pipe, message read mode.
@@ -114,8 +116,14 @@ pub fn run(args: ServeArgs) -> i32 {
         opts.access_inbound(false);
     }
     let mut instances = Vec::new();
-    for _ in 0..args.instances {
-        match opts.create(&args.name) {
+    let mut first = opts.clone();
+    if let Some(sddl) = &args.sddl {
+        // The descriptor belongs to the pipe: only the instance that creates it brings one.
+        first.sddl(sddl);
+    }
+    for i in 0..args.instances {
+        let o = if i == 0 { &first } else { &opts };
+        match o.create(&args.name) {
             Ok(s) => instances.push(Arc::new(s)),
             Err(e) => {
                 let code = exit::report(e, &args.name);

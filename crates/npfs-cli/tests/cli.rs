@@ -546,13 +546,14 @@ fn bad_input() {
             text(&out.stderr)
         );
     }
-    // Security options: a clear "not supported yet", status 7.
-    let out = env.run(&["serve", "x", "--sddl", "D:P(A;;GA;;;WD)", "--echo"], b"");
-    assert_eq!(out.status.code(), Some(7));
-    assert!(text(&out.stderr).contains("--sddl is not supported yet (security issue)"));
-    let out = env.run(&["daemon", "--system"], b"");
-    assert_eq!(out.status.code(), Some(7));
-    assert!(text(&out.stderr).contains("--system is not supported yet"));
+    // A malformed descriptor: ERROR_INVALID_PARAMETER, named.
+    let out = env.run(&["serve", "x", "--sddl", "D:(Q;;GA;;;WD)", "--echo"], b"");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("ERROR_INVALID_PARAMETER (87)"),
+        "{}",
+        text(&out.stderr)
+    );
     // --echo needs a duplex pipe.
     let out = env.run(&["serve", "x", "--inbound", "--echo"], b"");
     assert_eq!(out.status.code(), Some(2));
