@@ -1391,3 +1391,31 @@ pub unsafe extern "C" fn CreatePipe(
         }
     })
 }
+
+/// ImpersonateNamedPipeClient: the calling thread takes the client's identity (server end
+/// only: `ERROR_INVALID_FUNCTION` on a client end).
+#[no_mangle]
+pub extern "C" fn ImpersonateNamedPipeClient(h: HANDLE) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        let Some(server) = obj.server() else {
+            return fail(ERROR_INVALID_FUNCTION);
+        };
+        match server.impersonate_client() {
+            Ok(()) => TRUE,
+            Err(e) => fail(e.0),
+        }
+    })
+}
+
+/// RevertToSelf.
+#[no_mangle]
+pub extern "C" fn RevertToSelf() -> BOOL {
+    guard(FALSE, || match npfs_lib::revert_to_self() {
+        Ok(()) => TRUE,
+        Err(e) => fail(e.0),
+    })
+}
