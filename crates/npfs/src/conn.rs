@@ -61,6 +61,8 @@ pub(crate) struct Conn {
     spin_ns: AtomicU64,
     /// Sleeps since the budget dropped to zero (to probe again now and then).
     spin_probe: AtomicU32,
+    /// When this process last looked for dead processes' pending operations (ms).
+    last_reap: AtomicU64,
     /// Something was read on this end (ImpersonateNamedPipeClient needs it).
     read_any: std::sync::atomic::AtomicBool,
     /// Async tasks of this process waiting on this connection.
@@ -166,6 +168,9 @@ fn lock_spins() -> u32 {
     }
 }
 
+/// Least time between two rounds of liveness checks on one connection.
+const REAP_INTERVAL_MS: u64 = 50;
+
 /// How long a waiter sleeps before it re-checks for a crashed lock holder or peer.
 const RECHECK: Duration = Duration::from_millis(200);
 
@@ -222,6 +227,7 @@ impl Conn {
             spin_probe: AtomicU32::new(0),
             local_wakers: std::sync::Mutex::new(Vec::new()),
             read_any: std::sync::atomic::AtomicBool::new(false),
+            last_reap: AtomicU64::new(0),
         })
     }
 
@@ -592,6 +598,15 @@ impl Conn {
         if !g.queue(dir).has_foreign(sys::my_pid()) {
             return;
         }
+        // Liveness checks cost system calls (and a /proc read for zombies): at most one
+        // round per REAP_INTERVAL per connection, so a busy cross-process stream does not pay
+        // them on every read.
+        let now = sys::monotonic_ms();
+        let last = self.last_reap.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < REAP_INTERVAL_MS {
+            return;
+        }
+        self.last_reap.store(now, Ordering::Relaxed);
         let pids = g.queue(dir).foreign_pids(sys::my_pid());
         if pids.iter().any(|&p| !sys::pid_alive(p)) {
             g.queue(dir).reap(&mut |p| sys::pid_alive(p));

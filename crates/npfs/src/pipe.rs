@@ -1169,8 +1169,7 @@ impl PipeClient {
         if !name.is_local() {
             return Err(Win32Error::BAD_NETPATH);
         }
-        let mut b = BrokerConn::connect().map_err(broker_err)?;
-        let (fds, info) = b.open(&name, desired_access).map_err(broker_err)?;
+        let (fds, info) = with_broker(|b| b.open(&name, desired_access))?;
         let link = Arc::new(Link::new(fds, &info, End::Client)?);
         Ok(PipeClient {
             handle: PipeHandle {
@@ -1210,14 +1209,11 @@ impl PipeClient {
         if !name.is_local() {
             return Err(Win32Error::BAD_NETPATH);
         }
-        let mut b = BrokerConn::connect().map_err(broker_err)?;
         let opts = broker::OpenOptions {
             remote: None,
             sqos: flags & 0x001F_0000,
         };
-        let opened = b
-            .open_with(&name, desired_access, &opts)
-            .map_err(broker_err)?;
+        let opened = with_broker(|b| b.open_with(&name, desired_access, &opts))?;
         let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client)?);
         Ok(PipeClient {
             handle: PipeHandle {
@@ -1369,4 +1365,40 @@ fn user_name(uid: u32) -> String {
 fn unsafe_zeroed_passwd() -> libc::passwd {
     // SAFETY: libc::passwd is a plain C struct of integers and pointers; all-zero is valid.
     unsafe { std::mem::zeroed() }
+}
+
+/// Connections to the broker this process keeps for opens (one per concurrent caller), with
+/// the process and runtime directory they belong to: a forked child or another directory
+/// never reuses them.
+static BROKERS: Mutex<Vec<(u32, Option<std::ffi::OsString>, BrokerConn)>> = Mutex::new(Vec::new());
+
+/// Run a broker request on a kept connection (saving a connect and the broker's accept on
+/// every CreateFile), or a new one. A connection that failed is dropped.
+fn with_broker<T>(
+    f: impl FnOnce(&mut BrokerConn) -> std::result::Result<T, BrokerError>,
+) -> Result<T> {
+    let pid = crate::sys::my_pid();
+    let dir = std::env::var_os("NPFS_RUNTIME_DIR");
+    let kept = {
+        let mut v = lock(&BROKERS);
+        v.retain(|(p, _, _)| *p == pid);
+        let i = v.iter().position(|(_, d, _)| *d == dir);
+        i.map(|i| v.swap_remove(i).2)
+    };
+    let mut b = match kept {
+        Some(b) => b,
+        None => BrokerConn::connect().map_err(broker_err)?,
+    };
+    match f(&mut b) {
+        Ok(v) => {
+            lock(&BROKERS).push((pid, dir, b));
+            Ok(v)
+        }
+        Err(BrokerError::Win32(e)) => {
+            // A Win32 answer: the connection is fine.
+            lock(&BROKERS).push((pid, dir, b));
+            Err(e)
+        }
+        Err(e) => Err(broker_err(e)),
+    }
 }

@@ -115,3 +115,9 @@ pub(crate) fn spin_max_ns() -> u64 {
         }
     })
 }
+
+/// Milliseconds on a monotonic clock (from an arbitrary start).
+pub(crate) fn monotonic_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+}
