@@ -13,7 +13,9 @@ use rustix::thread::{sched_setaffinity, CpuSet};
 pub fn pin(cpus: &[usize]) -> io::Result<()> {
     let mut set = CpuSet::new();
     if cpus.is_empty() {
-        for c in 0..num_cpus().min(CpuSet::MAX_CPU) {
+        // Every CPU (not `num_cpus()`, which only counts those of the current affinity: after
+        // a pin to CPU 0 it would keep the process there). The kernel ignores absent ones.
+        for c in 0..CpuSet::MAX_CPU {
             set.set(c);
         }
     } else {
