@@ -56,6 +56,8 @@ pub struct PipeObj {
     port: Mutex<Option<(Arc<Port>, usize)>>,
     /// The last handle was closed.
     closed: AtomicBool,
+    /// Worker threads still running (they hold references to this object and the pipe).
+    workers: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl PipeObj {
@@ -104,14 +106,10 @@ impl HandleObject for PipeObj {
         {
             p.token.cancel();
         }
+        // Wait for the workers to finish and let go of the pipe, so that the instance is gone
+        // when CloseHandle returns.
         let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while !self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-            && std::time::Instant::now() < end
-        {
+        while self.workers.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < end {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
@@ -129,6 +127,7 @@ fn new_handle(end: End, overlapped: bool, inherit: bool) -> HANDLE {
         pending: Mutex::new(Vec::new()),
         port: Mutex::new(None),
         closed: AtomicBool::new(false),
+        workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     });
     handles::insert(obj, if inherit { HANDLE_FLAG_INHERIT } else { 0 })
 }
@@ -351,6 +350,7 @@ pub fn adopt(handle: HANDLE, h: PipeHandle, overlapped: bool) {
         pending: Mutex::new(Vec::new()),
         port: Mutex::new(None),
         closed: AtomicBool::new(false),
+        workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     });
     handles::insert_at(handle, obj, HANDLE_FLAG_INHERIT);
 }
@@ -489,6 +489,8 @@ fn start(
                     cancelled: false,
                 });
             let worker_obj = obj.clone();
+            let workers = obj.workers.clone();
+            workers.fetch_add(1, Ordering::SeqCst);
             let spawned = std::thread::Builder::new()
                 .name("npfs-io".into())
                 .spawn(move || {
@@ -514,8 +516,12 @@ fn start(
                         }
                     };
                     complete(&worker_obj, rep, &r);
+                    drop(op);
+                    drop(worker_obj);
+                    workers.fetch_sub(1, Ordering::SeqCst);
                 });
             if spawned.is_err() {
+                obj.workers.fetch_sub(1, Ordering::SeqCst);
                 return fail(ERROR_NOT_ENOUGH_MEMORY);
             }
             if routine.is_some() {
