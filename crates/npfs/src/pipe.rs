@@ -232,6 +232,22 @@ pub struct PipeHandle {
 }
 
 impl PipeHandle {
+    /// A handle of a client end (or an adopted end): byte read mode, blocking, as CreateFile
+    /// leaves a new client.
+    fn for_client(name: PipeName, attrs: PipeAttributes, link: Arc<Link>) -> PipeHandle {
+        PipeHandle {
+            inner: Arc::new(Inner {
+                name,
+                attrs,
+                kind: Kind::Client(link),
+                modes: Mutex::new(Modes {
+                    read_mode: ReadMode::Byte,
+                    nowait: false,
+                }),
+            }),
+        }
+    }
+
     fn is_server(&self) -> bool {
         match &self.inner.kind {
             Kind::Server(_) => true,
@@ -625,17 +641,7 @@ impl PipeHandle {
             let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
         }
         let link = Arc::new(Link::adopt(ConnFds { sock, shm }, &info, end)?);
-        Ok(PipeHandle {
-            inner: Arc::new(Inner {
-                name,
-                attrs,
-                kind: Kind::Client(link),
-                modes: Mutex::new(Modes {
-                    read_mode: ReadMode::Byte,
-                    nowait: false,
-                }),
-            }),
-        })
+        Ok(PipeHandle::for_client(name, attrs, link))
     }
 
     /// GetSecurityInfo: the parts `info` (`OWNER_SECURITY_INFORMATION` 1,
@@ -1165,25 +1171,7 @@ impl PipeClient {
     /// The handle starts in byte read mode and blocking mode. Errors: `ERROR_FILE_NOT_FOUND`,
     /// `ERROR_PIPE_BUSY` (no instance listening), `ERROR_ACCESS_DENIED` (direction).
     pub fn open(name: &str, desired_access: u32) -> Result<PipeClient> {
-        let name = PipeName::parse(name)?;
-        if !name.is_local() {
-            return Err(Win32Error::BAD_NETPATH);
-        }
-        let (fds, info) = with_broker(|b| b.open(&name, desired_access))?;
-        let link = Arc::new(Link::new(fds, &info, End::Client)?);
-        Ok(PipeClient {
-            handle: PipeHandle {
-                inner: Arc::new(Inner {
-                    name,
-                    attrs: info.attrs,
-                    kind: Kind::Client(link),
-                    modes: Mutex::new(Modes {
-                        read_mode: ReadMode::Byte,
-                        nowait: false,
-                    }),
-                }),
-            },
-        })
+        Self::open_with_flags(name, desired_access, 0)
     }
 
     /// Prepare this client end for a child process: see [`PipeHandle::inherit_token`].
@@ -1216,17 +1204,7 @@ impl PipeClient {
         let opened = with_broker(|b| b.open_with(&name, desired_access, &opts))?;
         let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client)?);
         Ok(PipeClient {
-            handle: PipeHandle {
-                inner: Arc::new(Inner {
-                    name,
-                    attrs: opened.info.attrs,
-                    kind: Kind::Client(link),
-                    modes: Mutex::new(Modes {
-                        read_mode: ReadMode::Byte,
-                        nowait: false,
-                    }),
-                }),
-            },
+            handle: PipeHandle::for_client(name, opened.info.attrs, link),
         })
     }
 
