@@ -199,11 +199,7 @@ impl Wine {
         sizes: &[usize],
         lat_sizes: &[usize],
     ) -> io::Result<Vec<WineRow>> {
-        // Children inherit the affinity: all on CPU 0 for "same", free for "cross".
-        match place {
-            Placement::Same => sys::pin(&[0])?,
-            Placement::Cross => sys::pin(&[])?,
-        }
+        pin_for(place)?;
         self.start_server()?;
         let res = self.run_both(place, runs, secs, sizes, lat_sizes);
         self.stop_server();
@@ -219,38 +215,22 @@ impl Wine {
         lat_sizes: &[usize],
     ) -> io::Result<Vec<WineRow>> {
         run_limited(&mut self.cmd("wineboot"), Duration::from_secs(300), None)?;
-        let list = |v: &[usize]| {
-            v.iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut rows = Vec::new();
-        for message in [false, true] {
-            let out = self.work.join("winpipe.out");
-            let mut cmd = self.cmd("wine");
-            cmd.arg(&self.exe)
-                .args(["-p", if message { "msg" } else { "byte" }])
-                .args(["-R", &runs.to_string(), "-T", &secs.to_string()])
-                .args(["-s", &list(sizes), "-l", &list(lat_sizes)]);
-            if place == Placement::Cross {
-                cmd.arg("-a");
-            }
-            if let Err(e) = run_limited(&mut cmd, Duration::from_secs(900), Some(&out)) {
-                let text = std::fs::read_to_string(&out).unwrap_or_default();
-                let why = text
-                    .lines()
-                    .rev()
-                    .find(|l| !l.starts_with("RESULT"))
-                    .unwrap_or("");
-                return Err(io::Error::other(format!(
-                    "winpipe -p {} failed: {why} ({e})",
-                    if message { "msg" } else { "byte" }
-                )));
-            }
-            rows.push(parse(&std::fs::read_to_string(&out)?, message));
-        }
-        Ok(rows)
+        let out = self.work.join("winpipe.out");
+        run_winpipe(
+            || {
+                let mut cmd = self.cmd("wine");
+                cmd.arg(&self.exe);
+                cmd
+            },
+            &out,
+            place,
+            &Params {
+                runs,
+                secs,
+                sizes,
+                lat_sizes,
+            },
+        )
     }
 }
 
@@ -302,31 +282,76 @@ impl Native {
         sizes: &[usize],
         lat_sizes: &[usize],
     ) -> io::Result<Vec<WineRow>> {
-        match place {
-            Placement::Same => sys::pin(&[0])?,
-            Placement::Cross => sys::pin(&[])?,
-        }
-        let list = |v: &[usize]| {
-            v.iter()
-                .map(|s| s.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut rows = Vec::new();
-        for message in [false, true] {
-            let out = self.exe.with_extension("out");
-            let mut cmd = Command::new(&self.exe);
-            cmd.args(["-p", if message { "msg" } else { "byte" }])
-                .args(["-R", &runs.to_string(), "-T", &secs.to_string()])
-                .args(["-s", &list(sizes), "-l", &list(lat_sizes)]);
-            if place == Placement::Cross {
-                cmd.arg("-a");
-            }
-            run_limited(&mut cmd, Duration::from_secs(900), Some(&out))?;
-            rows.push(parse(&std::fs::read_to_string(&out)?, message));
-        }
-        Ok(rows)
+        pin_for(place)?;
+        run_winpipe(
+            || Command::new(&self.exe),
+            &self.exe.with_extension("out"),
+            place,
+            &Params {
+                runs,
+                secs,
+                sizes,
+                lat_sizes,
+            },
+        )
     }
+}
+
+/// What one winpipe run measures.
+struct Params<'a> {
+    runs: usize,
+    secs: f64,
+    sizes: &'a [usize],
+    lat_sizes: &'a [usize],
+}
+
+/// Pin this process (children inherit it) for `place`: all on CPU 0 for "same", free for
+/// "cross".
+fn pin_for(place: Placement) -> io::Result<()> {
+    match place {
+        Placement::Same => sys::pin(&[0]),
+        Placement::Cross => sys::pin(&[]),
+    }
+}
+
+/// Run winpipe (`program()` is the command up to its first flag) once per pipe type, its
+/// output captured in `out`, and parse the rows.
+fn run_winpipe(
+    program: impl Fn() -> Command,
+    out: &Path,
+    place: Placement,
+    p: &Params,
+) -> io::Result<Vec<WineRow>> {
+    let list = |v: &[usize]| {
+        v.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut rows = Vec::new();
+    for message in [false, true] {
+        let kind = if message { "msg" } else { "byte" };
+        let mut cmd = program();
+        cmd.args(["-p", kind])
+            .args(["-R", &p.runs.to_string(), "-T", &p.secs.to_string()])
+            .args(["-s", &list(p.sizes), "-l", &list(p.lat_sizes)]);
+        if place == Placement::Cross {
+            cmd.arg("-a");
+        }
+        if let Err(e) = run_limited(&mut cmd, Duration::from_secs(900), Some(out)) {
+            let text = std::fs::read_to_string(out).unwrap_or_default();
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| !l.starts_with("RESULT"))
+                .unwrap_or("");
+            return Err(io::Error::other(format!(
+                "winpipe -p {kind} failed: {why} ({e})"
+            )));
+        }
+        rows.push(parse(&std::fs::read_to_string(out)?, message));
+    }
+    Ok(rows)
 }
 
 impl Drop for Wine {
