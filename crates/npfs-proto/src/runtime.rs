@@ -34,18 +34,8 @@ pub fn runtime_dir_from_env() -> PathBuf {
     PathBuf::from(format!("/tmp/npfs-{}", rustix::process::getuid().as_raw()))
 }
 
-/// Create `dir` (and its parents) with mode 0700 if missing, and check that it belongs to the
-/// calling user; a directory of ours with looser permissions is tightened to 0700.
-///
-/// # Errors
-///
-/// I/O errors, or `PermissionDenied` when the directory belongs to someone else.
-pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::metadata(dir)?;
+/// `dir` (described by `meta`) is a directory that belongs to the calling user.
+fn check_owned_dir(dir: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
     if !meta.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
@@ -58,6 +48,22 @@ pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
             format!("{} belongs to another user", dir.display()),
         ));
     }
+    Ok(())
+}
+
+/// Create `dir` (and its parents) with mode 0700 if missing, and check that it belongs to the
+/// calling user; a directory of ours with looser permissions is tightened to 0700.
+///
+/// # Errors
+///
+/// I/O errors, or `PermissionDenied` when the directory belongs to someone else.
+pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    check_owned_dir(dir, &meta)?;
     if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
@@ -77,18 +83,7 @@ pub fn ensure_shared_dir(dir: &Path) -> std::io::Result<()> {
         .mode(0o755)
         .create(dir)?;
     let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            format!("{} is not a directory", dir.display()),
-        ));
-    }
-    if meta.uid() != rustix::process::geteuid().as_raw() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!("{} belongs to another user", dir.display()),
-        ));
-    }
+    check_owned_dir(dir, &meta)?;
     if meta.mode() & 0o7777 != 0o755 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
