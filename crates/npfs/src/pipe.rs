@@ -517,9 +517,7 @@ impl PipeHandle {
     /// session of the process (one per login), so both report this process's session id.
     pub fn session_id(&self) -> Result<u32> {
         self.pids()?;
-        Ok(rustix::process::getsid(None)
-            .map(|p| p.as_raw_nonzero().get() as u32)
-            .unwrap_or(0))
+        Ok(crate::sys::session_id())
     }
 
     /// The handle's connection state (`FILE_PIPE_*_STATE`).

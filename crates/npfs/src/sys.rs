@@ -78,6 +78,16 @@ pub(crate) fn my_pid() -> u32 {
     p
 }
 
+/// This process's Unix session id, which npfs reports as the Windows session id
+/// (ProcessIdToSessionId). A session led from outside this PID namespace (as in a container)
+/// reads as 0 — the id Windows gives services — rather than as an error.
+pub(crate) fn session_id() -> u32 {
+    // rustix's getsid asserts a nonzero id, which a container breaks; libc reports it as is.
+    // SAFETY: getsid(0) takes no pointers and only reads this process's session.
+    let sid = unsafe { libc::getsid(0) };
+    u32::try_from(sid).unwrap_or(0)
+}
+
 /// True when the peer of this socket has gone (its last descriptor closed).
 pub(crate) fn socket_hung_up(sock: &impl AsFd) -> bool {
     let mut fds = [PollFd::new(sock, PollFlags::RDHUP)];
