@@ -159,6 +159,12 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// The spin policy of [`Conn::worth_spinning`]: spin for incoming data only, and only while
+/// the peer was last seen waiting (`peer_cpu`, 1 + CPU, 0 unknown) on a CPU other than ours.
+fn spin_pays(for_incoming: bool, my_cpu: u32, peer_cpu: u32) -> bool {
+    for_incoming && peer_cpu != 0 && peer_cpu != my_cpu
+}
+
 /// How many times a lock waiter spins before it sleeps: none on one CPU.
 fn lock_spins() -> u32 {
     if sys::spin_max_ns() == 0 {
@@ -398,7 +404,7 @@ impl Conn {
             timeout = timeout.min(d - now);
         }
         hdr.waiters[dir].fetch_add(1, Ordering::SeqCst);
-        if !self.spin(&hdr.seq[dir], on.seq) {
+        if !self.worth_spinning(dir) || !self.spin(&hdr.seq[dir], on.seq) {
             sys::futex_wait(&hdr.seq[dir], on.seq, Some(timeout));
         }
         hdr.waiters[dir].fetch_sub(1, Ordering::SeqCst);
@@ -544,11 +550,30 @@ impl Conn {
         }
     }
 
+    /// Whether a wait on direction `dir` should spin before it sleeps, and a note of the CPU
+    /// this end waits on for the peer's own decision. Only waits for incoming data spin (a
+    /// request's reply): a writer waiting for room would only contend with the reader that
+    /// drains it, which costs streams more than the wake-up it saves. And only while the peer
+    /// was last seen waiting on another CPU; on this one it cannot answer during the spin.
+    fn worth_spinning(&self, dir: usize) -> bool {
+        let hdr = self.seg.header();
+        let me = match self.end {
+            End::Server => 0,
+            End::Client => 1,
+        };
+        let cpu = rustix::thread::sched_getcpu() as u32 + 1;
+        if hdr.wait_cpu[me].load(Ordering::Relaxed) != cpu {
+            hdr.wait_cpu[me].store(cpu, Ordering::Relaxed);
+        }
+        let peer = hdr.wait_cpu[1 - me].load(Ordering::Relaxed);
+        spin_pays(dir == self.in_dir(), cpu, peer)
+    }
+
     /// Adaptive brief spinning before sleeping: on a machine with more than one CPU, watch
     /// `word` for a change for up to the current budget. The budget doubles (up to
-    /// [`sys::spin_max_ns`]) when a spin saw the change and halves when it did not, so an idle
-    /// or slow peer costs next to nothing, and a busy one on another core is answered without
-    /// a sleep and a wake-up. Returns true when the word changed.
+    /// [`sys::spin_max_ns`]) when a spin saw the change and drops to a quarter when it did
+    /// not, so an idle or slow peer costs next to nothing, and a busy one on another core is
+    /// answered without a sleep and a wake-up. Returns true when the word changed.
     fn spin(&self, word: &AtomicU32, seen: u32) -> bool {
         let max = sys::spin_max_ns();
         let budget = self.spin_ns.load(Ordering::Relaxed).min(max);
@@ -695,4 +720,20 @@ fn end_gone(g: &mut Guard<'_>, end: End) {
     g.set_flags(flags);
     g.queue(to_end).reader_closed();
     g.queue(1 - to_end).writer_closed();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spin_pays;
+
+    #[test]
+    fn spins_only_for_replies_from_a_peer_on_another_cpu() {
+        assert!(spin_pays(true, 1, 2), "reply awaited from another CPU");
+        assert!(
+            !spin_pays(true, 1, 1),
+            "peer on this CPU cannot answer during a spin"
+        );
+        assert!(!spin_pays(true, 1, 0), "peer never waited: unknown CPU");
+        assert!(!spin_pays(false, 1, 2), "a writer waiting for room sleeps");
+    }
 }

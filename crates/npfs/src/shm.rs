@@ -55,6 +55,10 @@ pub(crate) struct ConnHeader {
     /// Per end: async tasks waiting; changes made by the other end then ring this end's
     /// doorbell (a byte on the connection socket).
     pub async_waiters: [AtomicU32; 2],
+    /// Per end: 1 + the CPU this end last waited on (0: it has not waited yet). A waiter
+    /// spins only while its peer was last seen on another CPU: on the same CPU the peer
+    /// cannot run until the spinner gives the CPU up.
+    pub wait_cpu: [AtomicU32; 2],
 }
 
 const QUEUE_OFF: usize = 4096;

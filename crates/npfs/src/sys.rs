@@ -104,8 +104,10 @@ pub(crate) fn socket_hung_up(sock: &impl AsFd) -> bool {
     }
 }
 
-/// The longest a waiter spins before it sleeps, in ns: 0 on a single CPU (the peer could not
-/// run meanwhile), else 50 µs, or `NPFS_SPIN_US` when set.
+/// The longest a waiter spins before it sleeps, in ns: 0 on a machine with one CPU online (the
+/// peer could not run meanwhile), else 50 µs, or `NPFS_SPIN_US` when set. The count is of the
+/// machine's CPUs, not of this process's affinity: a process pinned to one CPU still talks to
+/// peers on the others, and a spin that fails (a peer on the same CPU) shrinks its own budget.
 pub(crate) fn spin_max_ns() -> u64 {
     static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *MAX.get_or_init(|| {
@@ -115,9 +117,8 @@ pub(crate) fn spin_max_ns() -> u64 {
         {
             return us * 1000;
         }
-        let cpus = rustix::thread::sched_getaffinity(None)
-            .map(|s| s.count())
-            .unwrap_or(1);
+        // SAFETY: sysconf takes no pointers.
+        let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
         if cpus > 1 {
             50_000
         } else {
