@@ -16,7 +16,7 @@
 //!   mode, with "more data" when the buffer is smaller). Assignment is logical consumption:
 //!   quota is released at once; the reader copies its bytes out of the ring afterwards.
 //! - Writers copy into the ring as space allows; a write larger than the free ring keeps
-//!   copying as readers free space (see docs/DEVIATIONS.md for what that means above 1 MiB).
+//!   copying as readers free space (see docs/DEVIATIONS.md for what that means above 2 MiB).
 
 use crate::error::Win32Error;
 

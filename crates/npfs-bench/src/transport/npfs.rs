@@ -1,6 +1,6 @@
 //! npfs through its blocking API: the parent is the server (CreateNamedPipe, then
 //! ConnectNamedPipe once the child has opened), the child is the client (CreateFile).
-//! Both directions get a 1 MiB quota (`nInBufferSize`/`nOutBufferSize`), the size of each
+//! Both directions get a 1 MiB quota (`nInBufferSize`/`nOutBufferSize`), half of each
 //! direction's shared-memory ring.
 
 use std::io;
