@@ -58,6 +58,15 @@ fn check_owned_dir(dir: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> 
 ///
 /// I/O errors, or `PermissionDenied` when the directory belongs to someone else.
 pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
+    // The usual case, one stat: the directory is there, ours, and private.
+    if let Ok(meta) = std::fs::symlink_metadata(dir) {
+        if meta.is_dir()
+            && meta.uid() == rustix::process::geteuid().as_raw()
+            && meta.mode() & 0o077 == 0
+        {
+            return Ok(());
+        }
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -84,17 +84,15 @@ impl BrokerConfig {
         let explicit = std::env::var_os("NPFS_RUNTIME_DIR").is_some_and(|d| !d.is_empty());
         // A directory a shared broker made (mode 0755, `npfsd --shared`) is used as it is:
         // never tightened to 0700, and never given a broker of ours if someone else owns it.
+        use std::os::unix::fs::MetadataExt;
         let dir = npfs_proto::runtime::runtime_dir_from_env();
-        let shared = std::fs::metadata(&dir).is_ok_and(|m| {
-            use std::os::unix::fs::PermissionsExt;
-            m.is_dir() && m.permissions().mode() & 0o7777 == 0o755
-        });
-        let mine = std::fs::metadata(&dir)
-            .map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                m.uid() == rustix::process::geteuid().as_raw()
-            })
-            .unwrap_or(true);
+        let meta = std::fs::metadata(&dir).ok();
+        let shared = meta
+            .as_ref()
+            .is_some_and(|m| m.is_dir() && m.mode() & 0o7777 == 0o755);
+        let mine = meta
+            .as_ref()
+            .is_none_or(|m| m.uid() == rustix::process::geteuid().as_raw());
         let runtime_dir = if shared { dir } else { runtime_dir()? };
         Ok(BrokerConfig {
             runtime_dir,
