@@ -15,6 +15,7 @@
 pub mod broker;
 pub mod child;
 pub mod connect;
+pub mod hoststate;
 pub mod measure;
 pub mod memory;
 pub mod opts;
@@ -311,6 +312,13 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
         smoke: o.smoke,
     };
 
+    if o.placements.contains(&Placement::Cross) {
+        results.meta.push((
+            "cross-core cache transfer at start".into(),
+            hoststate::describe(),
+        ));
+    }
+
     // Wine: built once, run per placement.
     let mut wine = None;
     let wine_skip = if o.smoke {
@@ -399,6 +407,13 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
     let load = memory::broker_load(o.pipes, procs, || broker.pid()).map_err(|x| x.to_string());
     failures += usize::from(load.is_err());
     results.load = Some(load);
+
+    if o.placements.contains(&Placement::Cross) {
+        results.meta.push((
+            "cross-core cache transfer at end".into(),
+            hoststate::describe(),
+        ));
+    }
 
     let table = report::table::render(&results);
     let mut header = String::new();
