@@ -176,25 +176,54 @@ fn progress(what: &str) {
 }
 
 /// Measure one harness transport at one placement.
-fn measure_row(kind: Kind, place: Placement, e: Effort) -> io::Result<RowData> {
-    let mut tput = Vec::new();
+/// The rows of every native transport at `place`, each figure measured for all of them in
+/// turns (see [`measure::throughput`]); a transport that fails gets a skipped row saying why.
+fn measure_rows(place: Placement, e: Effort) -> Vec<io::Result<RowData>> {
+    let kinds = Kind::ALL;
+    let mut tput: Vec<io::Result<Vec<(usize, stats::Summary)>>> =
+        kinds.iter().map(|_| Ok(Vec::new())).collect();
+    let mut rtt: Vec<io::Result<Vec<RttCell>>> = kinds.iter().map(|_| Ok(Vec::new())).collect();
     for size in TPUT_SIZES {
-        progress(&format!("{} {} throughput {}", place.id(), kind.id(), size));
-        let t = measure::throughput(kind, place, size, e)?;
-        tput.push((size, t.mbps));
+        progress(&format!(
+            "{} throughput {size} (every transport)",
+            place.id()
+        ));
+        for (slot, r) in tput
+            .iter_mut()
+            .zip(measure::throughput(&kinds, place, size, e))
+        {
+            match (slot.as_mut(), r) {
+                (Ok(v), Ok(t)) => v.push((size, t.mbps)),
+                (Ok(_), Err(err)) => *slot = Err(err),
+                (Err(_), _) => {}
+            }
+        }
     }
-    let mut rtt = Vec::new();
     for size in LAT_SIZES {
-        progress(&format!("{} {} round trip {}", place.id(), kind.id(), size));
-        let r = measure::round_trip(kind, place, size, e)?;
-        rtt.push(RttCell {
-            size,
-            p50: r.p50,
-            p99: r.p99,
-            ranged: true,
-        });
+        progress(&format!(
+            "{} round trip {size} (every transport)",
+            place.id()
+        ));
+        for (slot, r) in rtt
+            .iter_mut()
+            .zip(measure::round_trip(&kinds, place, size, e))
+        {
+            match (slot.as_mut(), r) {
+                (Ok(v), Ok(r)) => v.push(RttCell {
+                    size,
+                    p50: r.p50,
+                    p99: r.p99,
+                    ranged: true,
+                }),
+                (Ok(_), Err(err)) => *slot = Err(err),
+                (Err(_), _) => {}
+            }
+        }
     }
-    Ok(RowData::Measured { tput, rtt })
+    tput.into_iter()
+        .zip(rtt)
+        .map(|(t, r)| Ok(RowData::Measured { tput: t?, rtt: r? }))
+        .collect()
 }
 
 fn wine_rows(place: Placement, rows: &[wine::WineRow]) -> Vec<Row> {
@@ -346,8 +375,8 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
     };
 
     for &place in &o.placements {
-        for kind in Kind::ALL {
-            let data = measure_row(kind, place, e).unwrap_or_else(|err| {
+        for (kind, data) in Kind::ALL.into_iter().zip(measure_rows(place, e)) {
+            let data = data.unwrap_or_else(|err| {
                 failures += 1;
                 progress(&format!("FAILED {} {}: {err}", place.id(), kind.id()));
                 RowData::Skipped(format!("failed: {err}"))

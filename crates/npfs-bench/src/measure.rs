@@ -1,7 +1,8 @@
-//! Throughput and ping-pong round trip of one transport, with the anchors' methodology:
-//! every run is a fresh channel and a fresh child process; the message count is calibrated
-//! so that a run lasts about the target time; one warm-up run is discarded, then each of
-//! the timed runs gives one result, summarised as median, min and max.
+//! Throughput and ping-pong round trip of the native transports, with the anchors'
+//! methodology: every run is a fresh channel and a fresh child process; the message count is
+//! calibrated so that a run lasts about the target time; one warm-up run is discarded, then
+//! each of the timed runs gives one result, summarised as median, min and max. The transports
+//! of one figure take their timed runs in turns.
 //!
 //! - throughput: the child sends `n` messages of `size` bytes (one write each), the parent
 //!   receives them (one read per message, exact-length loops for byte streams); MB/s is
@@ -162,41 +163,99 @@ fn calibrate(
     })
 }
 
-/// Throughput of `kind` at `size`.
-pub fn throughput(kind: Kind, place: Placement, size: usize, effort: Effort) -> io::Result<Tput> {
-    sys::pin(&[place.parent_cpu()])?;
-    let n = calibrate(kind, place, Mode::Tput, size, effort)?;
-    one_run(kind, place, Mode::Tput, size, n, 0)?; // warm-up, discarded
-    let mut res = Vec::with_capacity(effort.runs);
-    for _ in 0..effort.runs {
-        let (t, _) = one_run(kind, place, Mode::Tput, size, n, 0)?;
-        res.push(n as f64 * size as f64 / t / 1e6);
+/// One figure's runs for several transports, taken in turns: after each transport's
+/// calibration and warm-up, timed run `i` of every transport comes before run `i + 1` of any,
+/// so that a change in the machine's state during the figure (a host moving a vCPU) falls on
+/// all of them alike and their ratios stay fair. A transport that fails drops out with its
+/// error; the others go on.
+fn interleaved(
+    kinds: &[Kind],
+    place: Placement,
+    mode: Mode,
+    size: usize,
+    effort: Effort,
+    mut record: impl FnMut(usize, usize, f64, Vec<f64>),
+) -> Vec<io::Result<usize>> {
+    if let Err(e) = sys::pin(&[place.parent_cpu()]) {
+        return kinds
+            .iter()
+            .map(|_| Err(io::Error::other(e.to_string())))
+            .collect();
     }
-    Ok(Tput {
-        size,
-        n,
-        mbps: Summary::of(&mut res).expect("runs >= 1"),
-    })
+    let warm_of = |n: usize| if mode == Mode::Lat { n / 20 + 10 } else { 0 };
+    let mut counts: Vec<io::Result<usize>> = kinds
+        .iter()
+        .map(|&k| {
+            let n = calibrate(k, place, mode, size, effort)?;
+            one_run(k, place, mode, size, n, warm_of(n))?; // warm-up, discarded
+            Ok(n)
+        })
+        .collect();
+    for _ in 0..effort.runs {
+        for (i, &k) in kinds.iter().enumerate() {
+            let Ok(n) = counts[i] else { continue };
+            match one_run(k, place, mode, size, n, warm_of(n)) {
+                Ok((t, lat)) => record(i, n, t, lat),
+                Err(e) => counts[i] = Err(e),
+            }
+        }
+    }
+    counts
 }
 
-/// Ping-pong round trip of `kind` at `size`.
-pub fn round_trip(kind: Kind, place: Placement, size: usize, effort: Effort) -> io::Result<Rtt> {
-    sys::pin(&[place.parent_cpu()])?;
-    let n = calibrate(kind, place, Mode::Lat, size, effort)?;
-    let warm = n / 20 + 10;
-    one_run(kind, place, Mode::Lat, size, n, warm)?; // warm-up, discarded
-    let (mut p50, mut p99) = (Vec::new(), Vec::new());
-    for _ in 0..effort.runs {
-        let (_, mut lat) = one_run(kind, place, Mode::Lat, size, n, warm)?;
-        p50.push(percentile(&mut lat, 0.50) * 1e6);
-        p99.push(percentile(&mut lat, 0.99) * 1e6);
-    }
-    Ok(Rtt {
-        size,
-        n,
-        p50: Summary::of(&mut p50).expect("runs >= 1"),
-        p99: Summary::of(&mut p99).expect("runs >= 1"),
-    })
+/// Throughput of each of `kinds` at `size`, measured in turns (see [`interleaved`]).
+pub fn throughput(
+    kinds: &[Kind],
+    place: Placement,
+    size: usize,
+    effort: Effort,
+) -> Vec<io::Result<Tput>> {
+    let mut res: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    let counts = interleaved(kinds, place, Mode::Tput, size, effort, |i, n, t, _| {
+        res[i].push(n as f64 * size as f64 / t / 1e6);
+    });
+    counts
+        .into_iter()
+        .zip(res.iter_mut())
+        .map(|(n, r)| {
+            let n = n?;
+            Ok(Tput {
+                size,
+                n,
+                mbps: Summary::of(r).ok_or_else(|| io::Error::other("no timed run"))?,
+            })
+        })
+        .collect()
+}
+
+/// Ping-pong round trip of each of `kinds` at `size`, measured in turns (see
+/// [`interleaved`]).
+pub fn round_trip(
+    kinds: &[Kind],
+    place: Placement,
+    size: usize,
+    effort: Effort,
+) -> Vec<io::Result<Rtt>> {
+    let mut p50: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    let mut p99: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    let counts = interleaved(kinds, place, Mode::Lat, size, effort, |i, _, _, mut lat| {
+        p50[i].push(percentile(&mut lat, 0.50) * 1e6);
+        p99[i].push(percentile(&mut lat, 0.99) * 1e6);
+    });
+    counts
+        .into_iter()
+        .zip(p50.iter_mut().zip(p99.iter_mut()))
+        .map(|(n, (a, b))| {
+            let n = n?;
+            let none = || io::Error::other("no timed run");
+            Ok(Rtt {
+                size,
+                n,
+                p50: Summary::of(a).ok_or_else(none)?,
+                p99: Summary::of(b).ok_or_else(none)?,
+            })
+        })
+        .collect()
 }
 
 /// The child side of one run (`__child run ...`).
