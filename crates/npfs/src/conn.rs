@@ -165,7 +165,8 @@ fn spin_pays(for_incoming: bool, my_cpu: u32, peer_cpu: u32) -> bool {
     for_incoming && peer_cpu != 0 && peer_cpu != my_cpu
 }
 
-/// How many times a lock waiter spins before it sleeps: none on one CPU.
+/// How many times a lock waiter spins before it sleeps: a few on one CPU (the holder cannot
+/// run meanwhile), many more where it may be running on another.
 fn lock_spins() -> u32 {
     if sys::spin_max_ns() == 0 {
         64
