@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use npfs_lib::ffi::{CancelToken, Completion, IoOp, RawBufs};
-use npfs_lib::{PipeClient, PipeHandle, PipeServer, ServerOptions, Win32Error};
+use npfs_lib::{AccessNeed, PipeClient, PipeHandle, PipeServer, ServerOptions, Win32Error};
 
 use crate::error::*;
 use crate::handles::{self, HandleObject};
@@ -1171,6 +1171,17 @@ unsafe fn get_handle_state(
         Ok(o) => o,
         Err(e) => return fail(e),
     };
+    let wants_any = !state.is_null()
+        || !cur.is_null()
+        || !coll.is_null()
+        || !timeout.is_null()
+        || !matches!(user, UserBuf::None);
+    // NtQueryInformationFile checks FILE_READ_ATTRIBUTES before it looks at the request.
+    if wants_any {
+        if let Err(e) = obj.handle().check_access(AccessNeed::QueryState) {
+            return fail(e.0);
+        }
+    }
     // The remote-only outputs on a local pipe.
     if !coll.is_null() || !timeout.is_null() {
         return fail(ERROR_INVALID_PARAMETER);
@@ -1293,6 +1304,17 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
             Ok(o) => o,
             Err(e) => return fail(e),
         };
+        if mode.is_null() && coll.is_null() && timeout.is_null() {
+            return TRUE;
+        }
+        // SAFETY: the caller's optional pointer, checked non-null.
+        if !mode.is_null() && unsafe { *mode } & !npfs_core::config::VALID_HANDLE_MODE_BITS != 0 {
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        // NtSetInformationFile checks FILE_WRITE_ATTRIBUTES before it looks at the values.
+        if let Err(e) = obj.handle().check_access(AccessNeed::SetState) {
+            return fail(e.0);
+        }
         if !coll.is_null() || !timeout.is_null() {
             return fail(ERROR_INVALID_PARAMETER);
         }

@@ -356,6 +356,36 @@ pub fn server_granted_access(direction: Direction, extra_access: u32) -> u32 {
     base | extra_access
 }
 
+/// What an operation needs of the access a handle holds. The I/O manager checks it before
+/// the pipe sees the request, so a handle without the right gets `ERROR_ACCESS_DENIED` in
+/// every pipe state (spec/api.md, "Rights needed per API").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessNeed {
+    /// ReadFile, ReadFileEx, PeekNamedPipe: `FILE_READ_DATA`.
+    Read,
+    /// WriteFile, WriteFileEx, FlushFileBuffers: `FILE_WRITE_DATA` or `FILE_APPEND_DATA`.
+    Write,
+    /// TransactNamedPipe: both.
+    ReadWrite,
+    /// GetNamedPipeInfo, GetNamedPipeHandleState: `FILE_READ_ATTRIBUTES`.
+    QueryState,
+    /// SetNamedPipeHandleState: `FILE_WRITE_ATTRIBUTES`.
+    SetState,
+}
+
+/// Whether a handle holding `granted` may do what `need` names.
+pub fn access_allows(granted: u32, need: AccessNeed) -> bool {
+    let reads = granted & FILE_READ_DATA != 0;
+    let writes = granted & (FILE_WRITE_DATA | FILE_APPEND_DATA) != 0;
+    match need {
+        AccessNeed::Read => reads,
+        AccessNeed::Write => writes,
+        AccessNeed::ReadWrite => reads && writes,
+        AccessNeed::QueryState => granted & FILE_READ_ATTRIBUTES != 0,
+        AccessNeed::SetState => granted & FILE_WRITE_ATTRIBUTES != 0,
+    }
+}
+
 /// Decode SetNamedPipeHandleState's `*lpMode` for a pipe of type `pipe_type`.
 ///
 /// Returns the read mode (`PIPE_READMODE_BYTE` or `PIPE_READMODE_MESSAGE`) and whether
@@ -983,6 +1013,43 @@ mod tests {
             let valid = mode & !VALID_HANDLE_MODE_BITS == 0
                 && (message || mode & PIPE_READMODE_MESSAGE == 0);
             prop_assert_eq!(parse_handle_mode(mode, pipe_type).is_ok(), valid);
+        }
+    }
+
+    // spec/api.md "Rights needed per API", with the masks CreateNamedPipe and CreateFile give
+    // (conformance §3 test_CreateNamedPipe): an inbound server may read and query but not write
+    // or set the handle state; an outbound one the reverse of reading; a client opened with
+    // access 0 may only query.
+    #[test]
+    fn access_needed_per_operation() {
+        use AccessNeed::*;
+        let inbound = server_granted_access(Direction::Inbound, 0);
+        let outbound = server_granted_access(Direction::Outbound, 0);
+        let duplex = server_granted_access(Direction::Duplex, 0);
+        for (mask, allowed) in [
+            (inbound, [true, false, false, true, false]),
+            (outbound, [false, true, false, false, true]),
+            (duplex, [true, true, true, true, true]),
+            (client_granted_access(0), [false, false, false, true, false]),
+            (
+                client_granted_access(GENERIC_READ),
+                [true, false, false, true, false],
+            ),
+            (
+                client_granted_access(GENERIC_READ | FILE_WRITE_ATTRIBUTES),
+                [true, false, false, true, true],
+            ),
+            (
+                client_granted_access(GENERIC_WRITE),
+                [false, true, false, true, true],
+            ),
+        ] {
+            for (need, want) in [Read, Write, ReadWrite, QueryState, SetState]
+                .into_iter()
+                .zip(allowed)
+            {
+                assert_eq!(access_allows(mask, need), want, "{mask:#x} {need:?}");
+            }
         }
     }
 }

@@ -92,6 +92,7 @@ impl IoOp {
 
     /// ReadFile.
     pub fn read(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        h.check_access(npfs_core::config::AccessNeed::Read)?;
         let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         Ok(Self::new(
             Some(link),
@@ -101,6 +102,7 @@ impl IoOp {
 
     /// WriteFile.
     pub fn write(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        h.check_access(npfs_core::config::AccessNeed::Write)?;
         let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         Ok(Self::new(
             Some(link),
@@ -110,6 +112,7 @@ impl IoOp {
 
     /// TransactNamedPipe (checks the pipe type and read mode: `ERROR_BAD_PIPE`).
     pub fn transact(h: &PipeHandle) -> Result<IoOp, Win32Error> {
+        h.check_access(npfs_core::config::AccessNeed::ReadWrite)?;
         let link = h.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
         if h.attributes().pipe_type != npfs_core::config::PipeType::Message
             || !h.message_read_mode()
@@ -121,6 +124,7 @@ impl IoOp {
 
     /// FlushFileBuffers (`None`: nothing to flush, it succeeds at once).
     pub fn flush(h: &PipeHandle) -> Result<Option<IoOp>, Win32Error> {
+        h.check_access(npfs_core::config::AccessNeed::Write)?;
         match h.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(link) => Ok(Some(Self::new(Some(link), Kind::Flush(FlushOp::default())))),
             Err(e) if e == Win32Error::SUCCESS => Ok(None),

@@ -29,6 +29,7 @@ pub mod tokio;
 mod watcher;
 
 pub use impersonate::revert_to_self;
+pub use npfs_core::config::AccessNeed;
 pub use npfs_core::consts;
 pub use npfs_core::security::{self, SecurityDescriptor};
 pub use npfs_core::Win32Error;

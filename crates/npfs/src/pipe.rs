@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use npfs_core::config::{self, CreateParams, PipeAttributes, PipeType, ReadMode};
+use npfs_core::config::{self, AccessNeed, CreateParams, PipeAttributes, PipeType, ReadMode};
 use npfs_core::consts::*;
 use npfs_core::name::PipeName;
 use npfs_core::queue::ReadDone;
@@ -193,6 +193,8 @@ struct Modes {
 pub(crate) struct Inner {
     name: PipeName,
     attrs: PipeAttributes,
+    /// The access mask the handle holds (FileAccessInformation), checked by every operation.
+    access: u32,
     kind: Kind,
     modes: Mutex<Modes>,
 }
@@ -234,11 +236,17 @@ pub struct PipeHandle {
 impl PipeHandle {
     /// A handle of a client end (or an adopted end): byte read mode, blocking, as CreateFile
     /// leaves a new client.
-    fn for_client(name: PipeName, attrs: PipeAttributes, link: Arc<Link>) -> PipeHandle {
+    fn for_client(
+        name: PipeName,
+        attrs: PipeAttributes,
+        access: u32,
+        link: Arc<Link>,
+    ) -> PipeHandle {
         PipeHandle {
             inner: Arc::new(Inner {
                 name,
                 attrs,
+                access,
                 kind: Kind::Client(link),
                 modes: Mutex::new(Modes {
                     read_mode: ReadMode::Byte,
@@ -280,6 +288,25 @@ impl PipeHandle {
     }
 
     /// The handle is in message read mode (`PIPE_READMODE_MESSAGE`).
+    /// The access mask this handle holds (what NtQueryInformationFile's
+    /// FileAccessInformation reports): CreateNamedPipe's `FILE_GENERIC_READ` and/or
+    /// `FILE_GENERIC_WRITE` by direction, CreateFile's mapped `dwDesiredAccess` plus
+    /// `SYNCHRONIZE | FILE_READ_ATTRIBUTES`.
+    pub fn granted_access(&self) -> u32 {
+        self.inner.access
+    }
+
+    /// `ERROR_ACCESS_DENIED` unless the handle holds what `need` names (spec/api.md, "Rights
+    /// needed per API"); every operation checks it before anything else, as the I/O manager
+    /// does, and the C ABI checks it before its own parameter checks.
+    pub fn check_access(&self, need: AccessNeed) -> Result<()> {
+        if config::access_allows(self.inner.access, need) {
+            Ok(())
+        } else {
+            Err(Win32Error::ACCESS_DENIED)
+        }
+    }
+
     pub(crate) fn message_read_mode(&self) -> bool {
         self.modes().read_mode == ReadMode::Message
     }
@@ -299,6 +326,7 @@ impl PipeHandle {
     /// process). Blocks while the pipe is empty unless the handle is in `PIPE_NOWAIT` mode
     /// (then `ERROR_NO_DATA`).
     pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
+        self.check_access(AccessNeed::Read)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let m = self.modes();
         let conn = &link.conn;
@@ -311,6 +339,7 @@ impl PipeHandle {
     /// up to its end fit the reader's quota. In `PIPE_NOWAIT` mode it never waits and returns
     /// what was written (spec/api.md §4.4).
     pub fn write(&self, data: &[u8]) -> Result<usize> {
+        self.check_access(AccessNeed::Write)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let conn = &link.conn;
         let mut op = WriteOp::new(self.modes().nowait);
@@ -320,6 +349,7 @@ impl PipeHandle {
     /// ReadFile with a limit: when `timeout` passes first, the read is cancelled (it consumed
     /// nothing) and fails with `ERROR_OPERATION_ABORTED`, as CancelIoEx would make it.
     pub fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<ReadOutcome> {
+        self.check_access(AccessNeed::Read)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let m = self.modes();
         let conn = &link.conn;
@@ -338,6 +368,7 @@ impl PipeHandle {
     /// WriteFile with a limit: when `timeout` passes before the write completes, it is
     /// cancelled — its unread bytes leave the pipe — and fails with `ERROR_OPERATION_ABORTED`.
     pub fn write_timeout(&self, data: &[u8], timeout: Duration) -> Result<usize> {
+        self.check_access(AccessNeed::Write)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let conn = &link.conn;
         let op = std::cell::RefCell::new(WriteOp::new(self.modes().nowait));
@@ -358,6 +389,7 @@ impl PipeHandle {
         reply: &mut [u8],
         timeout: Duration,
     ) -> Result<ReadOutcome> {
+        self.check_access(AccessNeed::ReadWrite)?;
         let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
         if self.inner.attrs.pipe_type != PipeType::Message
             || self.modes().read_mode != ReadMode::Message
@@ -378,6 +410,7 @@ impl PipeHandle {
 
     /// PeekNamedPipe: copy unread data without removing it; never waits.
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekOutcome> {
+        self.check_access(AccessNeed::Read)?;
         let link = match &self.inner.kind {
             Kind::Client(l) => l.clone(),
             Kind::Server(_) => self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?,
@@ -394,6 +427,7 @@ impl PipeHandle {
     /// TransactNamedPipe: write one message and read one reply. Needs a message pipe, this
     /// handle in message read mode and nothing unread (`ERROR_BAD_PIPE`, `ERROR_PIPE_BUSY`).
     pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<ReadOutcome> {
+        self.check_access(AccessNeed::ReadWrite)?;
         let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
         if self.inner.attrs.pipe_type != PipeType::Message
             || self.modes().read_mode != ReadMode::Message
@@ -408,6 +442,7 @@ impl PipeHandle {
 
     /// FlushFileBuffers: wait until the other end has read everything written here.
     pub fn flush(&self) -> Result<()> {
+        self.check_access(AccessNeed::Write)?;
         match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(l) => {
                 let mut op = FlushOp::default();
@@ -420,6 +455,7 @@ impl PipeHandle {
 
     /// GetNamedPipeInfo.
     pub fn info(&self) -> Result<PipeInfo> {
+        self.check_access(AccessNeed::QueryState)?;
         if let Kind::Client(l) = &self.inner.kind {
             if l.conn.state() == LinkState::Disconnected {
                 return Err(Win32Error::PIPE_NOT_CONNECTED);
@@ -444,6 +480,7 @@ impl PipeHandle {
 
     /// GetNamedPipeHandleState's `*lpState`: `PIPE_NOWAIT` and/or `PIPE_READMODE_MESSAGE`.
     pub fn handle_mode(&self) -> Result<u32> {
+        self.check_access(AccessNeed::QueryState)?;
         self.check_attached()?;
         let m = self.modes();
         let read = if m.read_mode == ReadMode::Message {
@@ -456,6 +493,7 @@ impl PipeHandle {
 
     /// GetNamedPipeHandleState's `*lpCurInstances`: the pipe's current instance count.
     pub fn current_instances(&self) -> Result<u32> {
+        self.check_access(AccessNeed::QueryState)?;
         self.check_attached()?;
         let mut b = BrokerConn::connect().map_err(broker_err)?;
         Ok(b.instance_count(&self.inner.name)
@@ -465,6 +503,12 @@ impl PipeHandle {
 
     /// SetNamedPipeHandleState with `*lpMode`: read mode and wait mode of this handle.
     pub fn set_handle_mode(&self, mode: u32) -> Result<()> {
+        // kernelbase refuses unknown bits before it asks the file system (Wine's order), which
+        // checks the handle's access first, then the mode against the pipe type.
+        if mode & !config::VALID_HANDLE_MODE_BITS != 0 {
+            return Err(Win32Error::INVALID_PARAMETER);
+        }
+        self.check_access(AccessNeed::SetState)?;
         self.check_attached()?;
         let (read_mode, nowait) = config::parse_handle_mode(mode, self.inner.attrs.pipe_type)?;
         *lock(&self.inner.modes) = Modes { read_mode, nowait };
@@ -566,7 +610,7 @@ impl PipeHandle {
         conn.reserve_holder();
         let a = conn.attrs();
         Ok(format!(
-            "npfs1;{};{};{};{};{};{};{};{};{};{};{};{}",
+            "npfs2;{};{};{};{};{};{};{};{};{};{};{};{};{}",
             if conn.is_server_end() { 's' } else { 'c' },
             sock.as_raw_fd(),
             conn.shm_fd().as_raw_fd(),
@@ -578,6 +622,7 @@ impl PipeHandle {
             a.default_timeout_ms,
             conn.server_pid,
             conn.client_pid,
+            self.inner.access,
             self.inner.name.full()
         ))
     }
@@ -588,8 +633,8 @@ impl PipeHandle {
     pub fn from_inherited(token: &str) -> Result<PipeHandle> {
         use std::os::fd::{FromRawFd, OwnedFd, RawFd};
         let bad = Win32Error::INVALID_HANDLE;
-        let f: Vec<&str> = token.splitn(13, ';').collect();
-        if f.len() != 13 || f[0] != "npfs1" {
+        let f: Vec<&str> = token.splitn(14, ';').collect();
+        if f.len() != 14 || f[0] != "npfs2" {
             return Err(bad);
         }
         let end = match f[1] {
@@ -624,7 +669,8 @@ impl PipeHandle {
             in_quota: n(8)?,
             default_timeout_ms: n(9)?,
         };
-        let name = PipeName::parse(f[12]).map_err(|_| bad)?;
+        let access = n(12)?;
+        let name = PipeName::parse(f[13]).map_err(|_| bad)?;
         let info = ConnInfo {
             conn_id: 0,
             attrs,
@@ -639,7 +685,7 @@ impl PipeHandle {
             let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
         }
         let link = Arc::new(Link::adopt(ConnFds { sock, shm }, &info, end)?);
-        Ok(PipeHandle::for_client(name, attrs, link))
+        Ok(PipeHandle::for_client(name, attrs, access, link))
     }
 
     /// GetSecurityInfo: the parts `info` (`OWNER_SECURITY_INFORMATION` 1,
@@ -1110,6 +1156,12 @@ impl ServerOptions {
     /// CreateNamedPipe: create the pipe or another instance of it. The instance listens at
     /// once; clients may connect before [`PipeServer::connect`].
     pub fn create(&self, name: &str) -> Result<PipeServer> {
+        self.create_with_access(name, 0)
+    }
+
+    /// [`ServerOptions::create`], the handle holding `extra_access` besides what the
+    /// direction gives (CreatePipe's read end also has `FILE_WRITE_ATTRIBUTES`).
+    fn create_with_access(&self, name: &str, extra_access: u32) -> Result<PipeServer> {
         let name = PipeName::parse_for_create(Some(name))?;
         let params: CreateParams = config::parse_create(
             self.open_mode,
@@ -1122,9 +1174,14 @@ impl ServerOptions {
         let (channel, created) =
             InstanceChannel::create_secure(&name, &params, self.sddl.as_deref())
                 .map_err(broker_err)?;
+        let access = config::server_granted_access(
+            created.attrs.direction,
+            params.options.extra_access | extra_access,
+        );
         let inner = Arc::new(Inner {
             name,
             attrs: created.attrs,
+            access,
             kind: Kind::Server(Box::new(Mutex::new(ServerSide {
                 channel,
                 me: None,
@@ -1199,10 +1256,16 @@ impl PipeClient {
             remote: None,
             sqos: flags & 0x001F_0000,
         };
+        // What kernelbase's CreateFileW asks of NtCreateFile: the DACL must allow these too.
+        let desired_access = desired_access | SYNCHRONIZE | FILE_READ_ATTRIBUTES;
         let opened = with_broker(|b| b.open_with(&name, desired_access, &opts))?;
+        let access = match opened.granted_access {
+            0 => config::client_granted_access(desired_access),
+            a => a,
+        };
         let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client)?);
         Ok(PipeClient {
-            handle: PipeHandle::for_client(name, opened.info.attrs, link),
+            handle: PipeHandle::for_client(name, opened.info.attrs, access, link),
         })
     }
 
@@ -1267,7 +1330,7 @@ pub fn create_pipe(size: u32) -> Result<(PipeServer, PipeClient)> {
         size,
         120_000,
     )
-    .create(&name)?;
+    .create_with_access(&name, FILE_WRITE_ATTRIBUTES)?;
     let client = PipeClient::open(&name, GENERIC_WRITE | FILE_READ_ATTRIBUTES)?;
     server.connect().or_else(|e| {
         if e == Win32Error::PIPE_CONNECTED {

@@ -613,3 +613,31 @@ async fn blocking_handles_convert_into_async_ones() {
     assert_eq!((r.len, r.more_data), (4, true));
     assert_eq!(server.info().unwrap().in_buffer_size, 512);
 }
+
+// spec/api.md "Rights needed per API", through the async API: a write-only client cannot
+// read (try_read, AsyncRead, recv_msg), a read-only one cannot write; ERROR_ACCESS_DENIED.
+#[tokio::test]
+async fn handles_check_access() {
+    let name = pipe_name("tokio-access");
+    let server = ServerOptions::new().create(&name).unwrap();
+    let mut w = ClientOptions::new().read(false).open(&name).unwrap();
+    t(server.connect()).await.unwrap();
+    let denied = |e: std::io::Error| win32_error(&e);
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        w.try_read(&mut buf).map_err(denied).err(),
+        Some(Some(npfs::Win32Error::ACCESS_DENIED))
+    );
+    assert_eq!(
+        t(w.read(&mut buf)).await.map_err(denied).err(),
+        Some(Some(npfs::Win32Error::ACCESS_DENIED))
+    );
+    assert_eq!(t(w.write_all(b"ok")).await.ok(), Some(()));
+    let name2 = pipe_name("tokio-access-ro");
+    let _server2 = ServerOptions::new().create(&name2).unwrap();
+    let r = ClientOptions::new().write(false).open(&name2).unwrap();
+    assert_eq!(
+        r.try_write(b"x").map_err(denied).err(),
+        Some(Some(npfs::Win32Error::ACCESS_DENIED))
+    );
+}

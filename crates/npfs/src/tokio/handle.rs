@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{Interest, ReadBuf, Ready};
-use npfs_core::config::PipeType;
+use npfs_core::config::{AccessNeed, PipeType};
 use npfs_core::Win32Error;
 
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
@@ -92,6 +92,11 @@ impl Core {
         self.handle().message_read_mode()
     }
 
+    /// `ERROR_ACCESS_DENIED` (as an `io::Error`) unless the handle holds what `n` names.
+    fn need(&self, n: AccessNeed) -> io::Result<()> {
+        self.handle().check_access(n).map_err(to_io)
+    }
+
     // ----- server: connecting -----------------------------------------------------------
 
     /// Wait until a client is connected to this (listening) server instance.
@@ -153,6 +158,7 @@ impl Core {
     // ----- messages (ReadFile, WriteFile, TransactNamedPipe, FlushFileBuffers) -------------
 
     pub(crate) async fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
+        self.need(AccessNeed::Read)?;
         let io = self.io()?;
         let h = self.handle();
         let mut g = OpGuard {
@@ -170,6 +176,7 @@ impl Core {
     }
 
     pub(crate) async fn write_msg(&self, data: &[u8]) -> io::Result<usize> {
+        self.need(AccessNeed::Write)?;
         let io = self.io()?;
         let mut g = OpGuard {
             conn: io.conn(),
@@ -190,6 +197,7 @@ impl Core {
         request: &[u8],
         reply: &mut [u8],
     ) -> io::Result<ReadOutcome> {
+        self.need(AccessNeed::ReadWrite)?;
         let io = self
             .io_for(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)
             .map_err(|_| to_io(Win32Error::BAD_PIPE))?;
@@ -212,6 +220,7 @@ impl Core {
     }
 
     pub(crate) async fn flush(&self) -> io::Result<()> {
+        self.need(AccessNeed::Write)?;
         let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(io) => io,
             Err(e) if e.raw_os_error() == Some(0) => return Ok(()),
@@ -246,6 +255,7 @@ impl Core {
     // ----- the stream: try_*, poll_* ------------------------------------------------------
 
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.need(AccessNeed::Read)?;
         let io = self.io()?;
         let mut side = lock(&self.read);
         match side
@@ -266,6 +276,7 @@ impl Core {
     }
 
     pub(crate) fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        self.need(AccessNeed::Write)?;
         let io = self.io()?;
         let mut side = lock(&self.write);
         match side.try_write(&io.link, data).map_err(to_io)? {
@@ -285,6 +296,9 @@ impl Core {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Err(e) = self.need(AccessNeed::Read) {
+            return Poll::Ready(Err(e));
+        }
         let io = match self.io() {
             Ok(io) => io,
             Err(e) => return Poll::Ready(Err(e)),
@@ -322,6 +336,9 @@ impl Core {
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if let Err(e) = self.need(AccessNeed::Write) {
+            return Poll::Ready(Err(e));
+        }
         let io = match self.io() {
             Ok(io) => io,
             Err(e) => return Poll::Ready(Err(e)),
