@@ -493,6 +493,30 @@ fn pending_write_fails_broken_pipe_when_peer_closes() {
     assert_eq!(w.join("write"), Err(Win32Error::BROKEN_PIPE));
 }
 
+// conformance §3 test_overlapped_transport: "Close server while client has pending write:
+// client's write and flush fail ERROR_BROKEN_PIPE (109)" — and a client read waiting on an
+// empty pipe fails the same way (api.md §3.2, the server end closing).
+#[test]
+fn client_pending_write_flush_read_fail_broken_pipe_when_server_closes() {
+    let (s, c) = arc_pair(&opts(false, false, 1, 5000, 6000), "wbroken-srv");
+    let c2 = c.clone();
+    let w = bg(move || c2.write(&pattern(8000)));
+    w.assert_pending("client 8000 write");
+    let c3 = c.clone();
+    let f = bg(move || c3.flush());
+    f.assert_pending("client flush");
+    drop(s);
+    assert_eq!(w.join("write"), Err(Win32Error::BROKEN_PIPE));
+    assert_eq!(f.join("flush"), Err(Win32Error::BROKEN_PIPE));
+
+    let (s, c) = arc_pair(&opts(false, false, 1, 5000, 6000), "rbroken-srv");
+    let c2 = c.clone();
+    let r = bg(move || c2.read(&mut [0u8; 16]));
+    r.assert_pending("client read");
+    drop(s);
+    assert_eq!(r.join("read"), Err(Win32Error::BROKEN_PIPE));
+}
+
 // conformance §3 test_overlapped_transport: "DisconnectNamedPipe(server) with pending writes in
 // both directions: both writes fail ERROR_PIPE_NOT_CONNECTED (233)".
 #[test]

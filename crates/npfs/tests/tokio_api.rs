@@ -641,3 +641,33 @@ async fn handles_check_access() {
         Some(Some(npfs::Win32Error::ACCESS_DENIED))
     );
 }
+
+// conformance §3 test_overlapped_transport: "Close server while client has pending write:
+// client's write and flush fail ERROR_BROKEN_PIPE (109)"; a waiting client read too.
+#[tokio::test]
+async fn server_close_fails_client_pending_write_flush_and_read() {
+    let mut o = ServerOptions::new();
+    o.out_buffer_size(5000).in_buffer_size(6000);
+    let (server, client) = pair(&o, &ClientOptions::new(), "srv-close").await;
+    let client = std::sync::Arc::new(client);
+    let c2 = client.clone();
+    let w = tokio::spawn(async move { c2.write_msg(&[7u8; 8000]).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(!w.is_finished(), "the 8000-byte write waits for the reader");
+    let c3 = client.clone();
+    let f = tokio::spawn(async move { c3.flush().await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(!f.is_finished(), "the flush waits for the reader");
+    drop(server);
+    assert_eq!(code(&t(w).await.unwrap().unwrap_err()), ERROR_BROKEN_PIPE);
+    assert_eq!(code(&t(f).await.unwrap().unwrap_err()), ERROR_BROKEN_PIPE);
+
+    let (server, client) = pair(&ServerOptions::new(), &ClientOptions::new(), "srv-close-r").await;
+    let client = std::sync::Arc::new(client);
+    let c2 = client.clone();
+    let r = tokio::spawn(async move { c2.recv_msg(&mut [0u8; 16]).await });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(!r.is_finished(), "the read waits for data");
+    drop(server);
+    assert_eq!(code(&t(r).await.unwrap().unwrap_err()), ERROR_BROKEN_PIPE);
+}
