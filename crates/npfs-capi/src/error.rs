@@ -35,6 +35,8 @@ pub extern "C" fn SetLastError(code: DWORD) {
 pub const ERROR_INVALID_HANDLE: DWORD = 6;
 /// `ERROR_INVALID_PARAMETER`.
 pub const ERROR_INVALID_PARAMETER: DWORD = 87;
+/// `ERROR_NOACCESS`: an invalid output pointer.
+pub const ERROR_NOACCESS: DWORD = 998;
 /// `ERROR_NOT_ENOUGH_MEMORY`.
 pub const ERROR_NOT_ENOUGH_MEMORY: DWORD = 8;
 /// `ERROR_INTERNAL_ERROR`.

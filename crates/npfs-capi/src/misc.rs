@@ -154,6 +154,35 @@ pub extern "C" fn GetCurrentProcessId() -> DWORD {
     rustix::process::getpid().as_raw_nonzero().get() as DWORD
 }
 
+/// ProcessIdToSessionId: the session of process `pid` — its Unix session id, the value
+/// GetNamedPipeClientSessionId and GetNamedPipeServerSessionId report (a session led from
+/// outside this PID namespace reads as 0). `ERROR_INVALID_PARAMETER` for a process that does
+/// not exist, `ERROR_NOACCESS` for a null output.
+///
+/// # Safety
+/// `session` is null or points to a writable DWORD.
+#[no_mangle]
+pub unsafe extern "C" fn ProcessIdToSessionId(pid: DWORD, session: *mut DWORD) -> BOOL {
+    guard(FALSE, || {
+        if session.is_null() {
+            return fail(ERROR_NOACCESS);
+        }
+        // Pid 0 would be getsid's "this process"; on Windows it is the idle process.
+        let raw = match i32::try_from(pid) {
+            Ok(p) if p > 0 => p,
+            _ => return fail(ERROR_INVALID_PARAMETER),
+        };
+        // SAFETY: getsid takes no pointers.
+        let sid = unsafe { libc::getsid(raw) };
+        if sid < 0 {
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        // SAFETY: checked non-null; the caller's DWORD.
+        unsafe { *session = sid as DWORD };
+        TRUE
+    })
+}
+
 /// `_getch`: one character from the console without echo (stdin; -1 at end of input).
 #[no_mangle]
 pub extern "C" fn _getch() -> i32 {

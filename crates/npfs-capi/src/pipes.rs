@@ -31,7 +31,6 @@ const ERROR_INVALID_FUNCTION: DWORD = 1;
 const ERROR_PATH_NOT_FOUND: DWORD = 3;
 const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
 const ERROR_ALREADY_EXISTS: DWORD = 183;
-const ERROR_NOACCESS: DWORD = 998;
 
 enum End {
     Server(PipeServer),
@@ -1374,9 +1373,7 @@ pub unsafe extern "C" fn GetNamedPipeServerProcessId(h: HANDLE, out: *mut u32) -
 pub unsafe extern "C" fn GetNamedPipeClientSessionId(h: HANDLE, out: *mut u32) -> BOOL {
     // SAFETY: forwarded contract.
     guard(FALSE, || unsafe {
-        pid_query(h, out, |p| {
-            p.client_process_id().and_then(|_| p.session_id())
-        })
+        pid_query(h, out, |p| p.client_session_id())
     })
 }
 
@@ -1385,9 +1382,7 @@ pub unsafe extern "C" fn GetNamedPipeClientSessionId(h: HANDLE, out: *mut u32) -
 pub unsafe extern "C" fn GetNamedPipeServerSessionId(h: HANDLE, out: *mut u32) -> BOOL {
     // SAFETY: forwarded contract.
     guard(FALSE, || unsafe {
-        pid_query(h, out, |p| {
-            p.server_process_id().and_then(|_| p.session_id())
-        })
+        pid_query(h, out, |p| p.server_session_id())
     })
 }
 

@@ -1296,14 +1296,20 @@ fn process_ids_after_server_closed() {
 }
 
 // conformance §3 test_namedpipe_session_id: "ids equal ProcessIdToSessionId(current)" on both
-// ends; after disconnect the detached client gets ERROR_PIPE_NOT_CONNECTED.
+// ends; "after disconnect: ClientSessionId(server) -> ERROR_NOT_FOUND, ServerSessionId(server)
+// ok, Client/ServerSessionId(client) -> ERROR_PIPE_NOT_CONNECTED".
 #[test]
 fn session_ids() {
     let (s, c) = byte_pair("sessions");
-    let sid = s.session_id().unwrap();
-    assert_eq!(c.session_id(), Ok(sid));
+    let sid = s.client_session_id().unwrap();
+    assert_eq!(s.server_session_id(), Ok(sid));
+    assert_eq!(c.client_session_id(), Ok(sid));
+    assert_eq!(c.server_session_id(), Ok(sid));
     s.disconnect().unwrap();
-    assert_eq!(c.session_id(), Err(Win32Error::PIPE_NOT_CONNECTED));
+    assert_eq!(s.client_session_id(), Err(Win32Error::NOT_FOUND));
+    assert_eq!(s.server_session_id(), Ok(sid));
+    assert_eq!(c.client_session_id(), Err(Win32Error::PIPE_NOT_CONNECTED));
+    assert_eq!(c.server_session_id(), Err(Win32Error::PIPE_NOT_CONNECTED));
 }
 
 // conformance §1: "Flush (FlushFileBuffers) pends until the peer's incoming queue is empty" — it

@@ -557,11 +557,18 @@ impl PipeHandle {
         }
     }
 
-    /// GetNamedPipeClientSessionId / GetNamedPipeServerSessionId: the session is the Unix
-    /// session of the process (one per login), so both report this process's session id.
-    pub fn session_id(&self) -> Result<u32> {
-        self.pids()?;
-        Ok(crate::sys::session_id())
+    /// GetNamedPipeClientSessionId: the session of the client's process — the Unix session,
+    /// which npfs reports for both ends as this process's (one per login). Fails as
+    /// [`PipeHandle::client_process_id`] does (`ERROR_NOT_FOUND` on a server with no client,
+    /// `ERROR_PIPE_NOT_CONNECTED` on a detached client).
+    pub fn client_session_id(&self) -> Result<u32> {
+        self.client_process_id().map(|_| crate::sys::session_id())
+    }
+
+    /// GetNamedPipeServerSessionId: as [`PipeHandle::client_session_id`], failing as
+    /// [`PipeHandle::server_process_id`] does (a server end always answers).
+    pub fn server_session_id(&self) -> Result<u32> {
+        self.server_process_id().map(|_| crate::sys::session_id())
     }
 
     /// The handle's connection state (`FILE_PIPE_*_STATE`).

@@ -100,6 +100,18 @@ int main(void)
         CHECK_FAIL(GetNamedPipeServerProcessId(server, NULL), ERROR_INSUFFICIENT_BUFFER, "GetNamedPipeServerProcessId(server, NULL)");
     }
 
+    /* Session ids: this process's (conformance test_namedpipe_session_id). */
+    DWORD sid = 0, mysid = 0, got = 0;
+    CHECK(ProcessIdToSessionId(GetCurrentProcessId(), &mysid), "ProcessIdToSessionId(current)");
+    CHECK(GetNamedPipeClientSessionId(server, &sid) && sid == mysid, "GetNamedPipeClientSessionId(server) = ours");
+    CHECK(GetNamedPipeServerSessionId(server, &sid) && sid == mysid, "GetNamedPipeServerSessionId(server) = ours");
+    CHECK(GetNamedPipeClientSessionId(client, &sid) && sid == mysid, "GetNamedPipeClientSessionId(client) = ours");
+    CHECK(GetNamedPipeServerSessionId(client, &sid) && sid == mysid, "GetNamedPipeServerSessionId(client) = ours");
+    WINE_DEVIATION(3, "GetNamedPipeServerSessionId with a NULL output pointer")
+    {
+        CHECK_FAIL(GetNamedPipeServerSessionId(server, NULL), ERROR_INSUFFICIENT_BUFFER, "GetNamedPipeServerSessionId(server, NULL)");
+    }
+
     /* --- Disconnected --- */
     CHECK(WriteFile(client, "left over", 10, &n, NULL), "client writes 10 bytes nobody reads");
     CHECK(DisconnectNamedPipe(server), "DisconnectNamedPipe with unread data -> TRUE");
@@ -115,6 +127,13 @@ int main(void)
     CHECK(client2 == INVALID_HANDLE_VALUE && GetLastError() == ERROR_PIPE_BUSY,
           "a client of a disconnected (not listening) instance -> ERROR_PIPE_BUSY (got %lu)", (unsigned long)GetLastError());
     CHECK(GetNamedPipeServerProcessId(server, &pid) && pid == GetCurrentProcessId(), "GetNamedPipeServerProcessId(disconnected server) still works");
+    CHECK(GetNamedPipeServerSessionId(server, &got) && got == mysid, "GetNamedPipeServerSessionId(disconnected server) still works");
+    WINE_DEVIATION(4, "session ids after DisconnectNamedPipe")
+    {
+        CHECK_FAIL(GetNamedPipeClientSessionId(server, &got), ERROR_NOT_FOUND, "GetNamedPipeClientSessionId(disconnected server)");
+        CHECK_FAIL(GetNamedPipeClientSessionId(client, &got), ERROR_PIPE_NOT_CONNECTED, "GetNamedPipeClientSessionId(disconnected client)");
+        CHECK_FAIL(GetNamedPipeServerSessionId(client, &got), ERROR_PIPE_NOT_CONNECTED, "GetNamedPipeServerSessionId(disconnected client)");
+    }
     WINE_DEVIATION(4, "process ids after DisconnectNamedPipe")
     {
         CHECK_FAIL(GetNamedPipeClientProcessId(server, &pid), ERROR_NOT_FOUND, "GetNamedPipeClientProcessId(disconnected server)");
