@@ -588,6 +588,11 @@ unsafe fn do_io(
     } else if out_bytes.is_null() {
         return fail(ERROR_INVALID_PARAMETER);
     }
+    // A completion routine and a completion port exclude each other (NtReadFile with an APC
+    // on a handle bound to a port: STATUS_INVALID_PARAMETER).
+    if ex && obj.port.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        return fail(ERROR_INVALID_PARAMETER);
+    }
     let handle = obj.handle();
     let op = match kind {
         Io::Read => IoOp::read(handle),

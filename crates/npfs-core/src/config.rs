@@ -336,10 +336,12 @@ pub fn check_client_access(direction: Direction, desired_access: u32) -> Result<
 ///
 /// CreateFile always adds `SYNCHRONIZE | FILE_READ_ATTRIBUTES`, so access 0 gives exactly
 /// those two rights (conformance.md test_CreateNamedPipe). Generic rights are mapped
-/// ([`map_generic_access`]) and the `FILE_CREATE_PIPE_INSTANCE` / `FILE_APPEND_DATA` bit is
-/// removed, as NPFS grants clients `desired & ~FILE_CREATE_PIPE_INSTANCE`.
+/// ([`map_generic_access`]). NPFS leaves the `FILE_CREATE_PIPE_INSTANCE` / `FILE_APPEND_DATA`
+/// bit out of the access it *checks* for a client, but the handle holds it when asked for:
+/// CreatePipe's write end, opened with `GENERIC_WRITE`, reports `FILE_APPEND_DATA`
+/// (conformance.md test_CreatePipe).
 pub fn client_granted_access(desired: u32) -> u32 {
-    (map_generic_access(desired) | SYNCHRONIZE | FILE_READ_ATTRIBUTES) & !FILE_CREATE_PIPE_INSTANCE
+    map_generic_access(desired) | SYNCHRONIZE | FILE_READ_ATTRIBUTES
 }
 
 /// The access a server handle returned by CreateNamedPipe holds, as Windows reports it
@@ -790,19 +792,16 @@ mod tests {
         let cases = [
             (0u32, base),
             (GENERIC_READ, FILE_GENERIC_READ),
-            (
-                GENERIC_WRITE,
-                (FILE_GENERIC_WRITE | base) & !FILE_APPEND_DATA,
-            ),
+            (GENERIC_WRITE, FILE_GENERIC_WRITE | base),
             (
                 GENERIC_READ | GENERIC_WRITE,
-                (FILE_GENERIC_READ | FILE_GENERIC_WRITE) & !FILE_APPEND_DATA,
+                FILE_GENERIC_READ | FILE_GENERIC_WRITE,
             ),
             (
                 GENERIC_READ | FILE_WRITE_ATTRIBUTES,
                 FILE_GENERIC_READ | FILE_WRITE_ATTRIBUTES,
             ),
-            (FILE_CREATE_PIPE_INSTANCE, base),
+            (FILE_CREATE_PIPE_INSTANCE, base | FILE_APPEND_DATA),
             (FILE_WRITE_DATA, base | FILE_WRITE_DATA),
             (SYNCHRONIZE, base),
         ];
@@ -1002,7 +1001,7 @@ mod tests {
             prop_assert_eq!(check_client_access(Direction::Inbound, access).is_ok(), !reads);
             prop_assert_eq!(check_client_access(Direction::Outbound, access).is_ok(), !writes);
             let granted = client_granted_access(access);
-            prop_assert_eq!(granted & FILE_CREATE_PIPE_INSTANCE, 0);
+            prop_assert_eq!(granted & FILE_CREATE_PIPE_INSTANCE, mapped & FILE_CREATE_PIPE_INSTANCE);
             prop_assert_eq!(granted & (SYNCHRONIZE | FILE_READ_ATTRIBUTES), SYNCHRONIZE | FILE_READ_ATTRIBUTES);
         }
 

@@ -544,12 +544,15 @@ impl Namespace {
         if pipe.reject_remote && caller.is_remote() {
             return Err(Win32Error::ACCESS_DENIED);
         }
-        let granted = access_check(
+        // The DACL is asked for everything but FILE_CREATE_PIPE_INSTANCE (NPFS); the handle
+        // still holds that bit (FILE_APPEND_DATA) when it was asked for (CreatePipe's write end).
+        let checked = access_check(
             &pipe.sd,
             &caller.token,
             PIPE_MAPPING.map(desired_access) & !FILE_CREATE_PIPE_INSTANCE,
             &PIPE_MAPPING,
         )?;
+        let granted = checked | (PIPE_MAPPING.map(desired_access) & FILE_CREATE_PIPE_INSTANCE);
         check_client_access(pipe.attrs.direction, desired_access)?;
         let id = pipe.listeners.pop_front().ok_or(Win32Error::PIPE_BUSY)?;
         let attrs = pipe.attrs;

@@ -176,11 +176,31 @@ fn create_file_needs_read_attributes_in_the_dacl() {
     assert!(PipeClient::open(&name2, GENERIC_WRITE).is_ok());
 }
 
-// CreatePipe: the read end holds FILE_WRITE_ATTRIBUTES besides FILE_GENERIC_READ (api.md
-// §2.14), so it may set its state; neither end may move data the wrong way.
+// CreatePipe: the read end holds FILE_WRITE_ATTRIBUTES besides FILE_GENERIC_READ, the write
+// end FILE_GENERIC_WRITE with FILE_READ_ATTRIBUTES (conformance §3 test_CreatePipe, the exact
+// masks), so the read end may set its state; neither end may move data the wrong way.
 #[test]
 fn create_pipe_ends_rights() {
     let (r, w) = npfs::create_pipe(0).unwrap();
+    assert_eq!(
+        r.granted_access(),
+        SYNCHRONIZE
+            | READ_CONTROL
+            | FILE_WRITE_ATTRIBUTES
+            | FILE_READ_ATTRIBUTES
+            | FILE_READ_EA
+            | FILE_READ_DATA
+    );
+    assert_eq!(
+        w.granted_access(),
+        SYNCHRONIZE
+            | READ_CONTROL
+            | FILE_WRITE_ATTRIBUTES
+            | FILE_READ_ATTRIBUTES
+            | FILE_WRITE_EA
+            | FILE_APPEND_DATA
+            | FILE_WRITE_DATA
+    );
     assert_eq!(r.set_handle_mode(PIPE_NOWAIT), Ok(()));
     assert_eq!(unit(r.write(b"x")), DENIED);
     let mut buf = [0u8; 4];

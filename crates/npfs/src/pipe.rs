@@ -1163,12 +1163,13 @@ impl ServerOptions {
     /// CreateNamedPipe: create the pipe or another instance of it. The instance listens at
     /// once; clients may connect before [`PipeServer::connect`].
     pub fn create(&self, name: &str) -> Result<PipeServer> {
-        self.create_with_access(name, 0)
+        self.create_with_access(name, None)
     }
 
-    /// [`ServerOptions::create`], the handle holding `extra_access` besides what the
-    /// direction gives (CreatePipe's read end also has `FILE_WRITE_ATTRIBUTES`).
-    fn create_with_access(&self, name: &str, extra_access: u32) -> Result<PipeServer> {
+    /// [`ServerOptions::create`], the handle holding `access` instead of what the direction
+    /// and the access bits of the open mode give (CreatePipe's read end:
+    /// `FILE_GENERIC_READ | FILE_WRITE_ATTRIBUTES`, whatever flags made it).
+    fn create_with_access(&self, name: &str, access: Option<u32>) -> Result<PipeServer> {
         let name = PipeName::parse_for_create(Some(name))?;
         let params: CreateParams = config::parse_create(
             self.open_mode,
@@ -1181,10 +1182,9 @@ impl ServerOptions {
         let (channel, created) =
             InstanceChannel::create_secure(&name, &params, self.sddl.as_deref())
                 .map_err(broker_err)?;
-        let access = config::server_granted_access(
-            created.attrs.direction,
-            params.options.extra_access | extra_access,
-        );
+        let access = access.unwrap_or_else(|| {
+            config::server_granted_access(created.attrs.direction, params.options.extra_access)
+        });
         let inner = Arc::new(Inner {
             name,
             attrs: created.attrs,
@@ -1337,7 +1337,7 @@ pub fn create_pipe(size: u32) -> Result<(PipeServer, PipeClient)> {
         size,
         120_000,
     )
-    .create_with_access(&name, FILE_WRITE_ATTRIBUTES)?;
+    .create_with_access(&name, Some(FILE_GENERIC_READ | FILE_WRITE_ATTRIBUTES))?;
     let client = PipeClient::open(&name, GENERIC_WRITE | FILE_READ_ATTRIBUTES)?;
     server.connect().or_else(|e| {
         if e == Win32Error::PIPE_CONNECTED {
