@@ -5,7 +5,7 @@
 # and prints a summary; its exit status is the number of failures (0 = all passed).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CONFORMANCE=(overlapped cancel iocp apc errors waits inherit security access fileobj anon)
+CONFORMANCE=(overlapped cancel iocp apc errors waits inherit security access fileobj anon pendfail)
 SERVERS=(multithreaded_server overlapped_server completion_server)
 CLIENTS=(client transact_client callnamedpipe_client)
 TIMEOUT=${NPFS_TEST_TIMEOUT:-60}

@@ -216,6 +216,17 @@ int main(void)
     CHECK(GetExitCodeThread(thread, &code) && code == 77, "GetExitCodeThread = the thread's return value");
     CloseHandle(thread);
 
+    /* INVALID_HANDLE_VALUE is the process pseudo-handle, not a pipe (conformance §4
+       test_filepipeinfo: STATUS_OBJECT_TYPE_MISMATCH, which Win32 reports as
+       ERROR_INVALID_HANDLE). */
+    {
+        DWORD st = 0;
+        CHECK_FAIL(GetNamedPipeHandleStateA(INVALID_HANDLE_VALUE, &st, NULL, NULL, NULL, NULL, 0), ERROR_INVALID_HANDLE,
+                   "GetNamedPipeHandleState(INVALID_HANDLE_VALUE)");
+        st = PIPE_READMODE_BYTE;
+        CHECK_FAIL(SetNamedPipeHandleState(INVALID_HANDLE_VALUE, &st, NULL, NULL), ERROR_INVALID_HANDLE,
+                   "SetNamedPipeHandleState(INVALID_HANDLE_VALUE)");
+    }
     done("errors");
     return 0;
 }
