@@ -1358,3 +1358,43 @@ fn write_timeout_cancels_and_removes_unread_data() {
     c.write(b"x").unwrap();
     assert_eq!(read_n(&s, 8), (b"x".to_vec(), ro(1, false)));
 }
+
+// conformance §3 test_blocking_rw: "Empty pipe: async read(len 0) and async read(1000) both
+// pend. A 1-byte write completes the 0-length read first with 0 bytes (message read mode:
+// ERROR_MORE_DATA, 0 bytes) and the 1000-byte read with 1."
+#[test]
+fn one_byte_write_completes_zero_read_then_big_read() {
+    for message in [false, true] {
+        let (s, c) = arc_pair(&opts(message, message, 1, 5000, 6000), "r0r1000");
+        let s0 = s.clone();
+        let zero = bg(move || s0.read(&mut []));
+        zero.assert_pending("0-byte read");
+        let s1 = s.clone();
+        let big = bg(move || read_n(&s1, 1000));
+        big.assert_pending("1000-byte read");
+        c.write(b"x").unwrap();
+        assert_eq!(zero.join("0-byte read"), Ok(ro(0, message)));
+        assert_eq!(big.join("1000-byte read"), (b"x".to_vec(), ro(1, false)));
+    }
+}
+
+// conformance §3 test_blocking_rw: "after 10 bytes of the 7000 write were read: cancelling
+// discards the unread remainder of that write", and "Pending 7000 write + FlushFileBuffers
+// thread blocked; cancelling the write empties the queue and the flush completes with success".
+#[test]
+fn cancelled_partly_read_write_leaves_the_pipe_and_releases_flush() {
+    let (s, c) = arc_pair(&opts(false, false, 1, 5000, 6000), "cancel7000");
+    let s1 = s.clone();
+    let w = bg(move || s1.write_timeout(&pattern(7000), Duration::from_millis(600)));
+    w.assert_pending("7000-byte write");
+    let s2 = s.clone();
+    let f = bg(move || s2.flush());
+    f.assert_pending("flush behind the write");
+    assert_eq!(read_n(&c, 10).0, pattern(7000)[..10].to_vec());
+    // The time limit cancels the write (CancelIoEx): its unread 6990 bytes leave the pipe.
+    assert_eq!(w.join("write"), Err(Win32Error::OPERATION_ABORTED));
+    assert_eq!(c.peek(&mut [0u8; 16]).unwrap(), pk(0, 0, 0));
+    assert_eq!(f.join("flush"), Ok(()));
+    s.write(b"z").unwrap();
+    assert_eq!(read_n(&c, 16).0, b"z");
+}

@@ -4,6 +4,29 @@
  * and string helpers. */
 #include "../check.h"
 
+static HANDLE g_writer, g_reader;
+static int g_reader_signalled = -1, g_writer_signalled = -1;
+static DWORD WINAPI write_later(LPVOID arg)
+{
+    DWORD n;
+    (void)arg;
+    Sleep(100);
+    /* The reader is blocked in ReadFile now. */
+    g_reader_signalled = is_signaled(g_reader);
+    g_writer_signalled = is_signaled(g_writer);
+    WriteFile(g_writer, "w", 1, &n, NULL);
+    return 0;
+}
+
+static int apc_calls;
+static VOID WINAPI apc_routine(DWORD err, DWORD n, LPOVERLAPPED ov)
+{
+    (void)err;
+    (void)n;
+    (void)ov;
+    apc_calls++;
+}
+
 static DWORD WINAPI exiting_thread(LPVOID arg)
 {
     *(DWORD *)arg = GetCurrentThreadId();
@@ -66,6 +89,40 @@ int main(void)
     CHECK(WriteFile(server, "t", 1, &n, NULL), "the server writes 1 byte");
     CHECK(WaitForSingleObject(manual, 5000) == WAIT_OBJECT_0, "the completion signals the event");
     CHECK(!is_signaled(client), "and not the client handle (an event was given)");
+    /* ReadFileEx (a routine, no event): the completion signals the handle (conformance §4
+       test_completion "APC, no event: handle signaled on completion"). */
+    memset(&ov, 0, sizeof ov);
+    CHECK(ReadFileEx(client, buf, 1, &ov, apc_routine), "ReadFileEx on an empty pipe -> TRUE");
+    CHECK(!is_signaled(client), "the client handle is not signalled while the ReadFileEx pends");
+    CHECK(WriteFile(server, "u", 1, &n, NULL), "the server writes 1 byte");
+    CHECK(WaitForSingleObject(client, 5000) == WAIT_OBJECT_0, "the completion signals the client handle");
+    CHECK(SleepEx(0, TRUE) == WAIT_IO_COMPLETION && apc_calls == 1, "the routine runs in the alertable wait");
+    CloseHandle(client);
+    CloseHandle(server);
+
+    /* Fresh inbound and outbound servers are signalled (conformance §3 test_CreateNamedPipe). */
+    server = CreateNamedPipeA(name, PIPE_ACCESS_INBOUND, PIPE_TYPE_BYTE, 1, 1024, 1024, 0, NULL);
+    CHECK(server != INVALID_HANDLE_VALUE && is_signaled(server), "a new PIPE_ACCESS_INBOUND server is signalled");
+    CloseHandle(server);
+    server = CreateNamedPipeA(name, PIPE_ACCESS_OUTBOUND, PIPE_TYPE_BYTE, 1, 1024, 1024, 0, NULL);
+    CHECK(server != INVALID_HANDLE_VALUE && is_signaled(server), "a new PIPE_ACCESS_OUTBOUND server is signalled");
+    CloseHandle(server);
+
+    /* A synchronous ReadFile that waits leaves its handle unsignalled and signals it when it
+       returns (conformance §4 test_blocking). */
+    make_pair(name, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE, 1024, 1024, 0, &server, &client);
+    g_writer = server;
+    g_reader = client;
+    thread = CreateThread(NULL, 0, write_later, NULL, 0, NULL);
+    CHECK(thread != NULL, "a thread that writes 1 byte after 100 ms");
+    CHECK(ReadFile(client, buf, sizeof buf, &n, NULL) && n == 1, "the synchronous ReadFile returns its byte");
+    CHECK(g_reader_signalled == 0, "while it waited the client handle was not signalled");
+    CHECK(g_writer_signalled == 0,
+          "(the server handle was not either: its overlapped connect had an event, so its "
+          "completion left the handle unsignalled)");
+    CHECK(is_signaled(client), "the client handle is signalled afterwards");
+    CHECK(WaitForSingleObject(thread, 5000) == WAIT_OBJECT_0, "the writer thread ended");
+    CloseHandle(thread);
     CloseHandle(client);
     CloseHandle(server);
 
