@@ -6,6 +6,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 
@@ -93,7 +94,7 @@ fn impersonation_changes_the_threads_file_access() {
             .create(&name)
             .unwrap(),
     );
-    let (_child, out) = spawn_as(uid, gid, &["write-then-hold", &name, "5"]);
+    let (child, out) = spawn_as(uid, gid, &["write-then-hold", &name, "5"]);
     out.expect("wrote");
     settle(&s);
     assert_eq!(s.impersonate_client(), Err(Win32Error::CANNOT_IMPERSONATE));
@@ -123,6 +124,19 @@ fn impersonation_changes_the_threads_file_access() {
     assert_eq!(rustix::process::geteuid().as_raw(), 0);
     assert!(std::fs::read(&file).is_ok(), "RevertToSelf restores access");
     assert_eq!(s.client_user_name().unwrap(), USER);
+    // conformance §3 test_ImpersonateNamedPipeClient: "After client thread exits (client
+    // handle closed), ImpersonateNamedPipeClient still returns TRUE (impersonation context
+    // remains from last message)".
+    drop(child);
+    eventually(
+        Duration::from_secs(10),
+        "the server sees the client gone",
+        || s.state() == PipeState::Closing,
+    );
+    assert_eq!(s.impersonate_client(), Ok(()));
+    assert_eq!(rustix::process::geteuid().as_raw(), uid);
+    npfs::revert_to_self().unwrap();
+    assert_eq!(rustix::process::geteuid().as_raw(), 0);
     let _ = std::fs::remove_file(&file);
 }
 
