@@ -4,6 +4,7 @@
 #     the samples also with -DUNICODE -D_UNICODE -fshort-wchar. Failure here exits 1.
 #  2. Builds each program with gcc -I include ... -L target/release -lnpfs. Without libnpfs
 #     (cargo build --release not run, or the C ABI not there yet) it says so and exits 77 (skipped).
+#     Then checks that every function include/*.h declares (WINAPI) is exported by libnpfs.so.
 #  3. Runs the conformance programs (each prints one line per checked fact) and pairs every
 #     sample server with every sample client (ANSI and UNICODE builds), feeding stdin for _getch.
 # Exit: 0 all passed, 1 failures, 77 skipped. Env: NPFS_TEST_TIMEOUT (s, per program, default 60).
@@ -51,6 +52,19 @@ if ! build_all 2> "$BUILD.build-errors.log"; then
   fi
   cat "$BUILD.build-errors.log"
   exit 1
+fi
+if [ -e "$LIBDIR/libnpfs.so" ]; then
+  echo "== exports: every function include/ declares is in libnpfs.so"
+  exported=$(nm -D --defined-only "$LIBDIR/libnpfs.so" | awk '{print $3}')
+  missing=""
+  for f in $(grep -ho 'WINAPI [A-Za-z_0-9]*(' "$root"/include/*.h | sed 's/WINAPI //; s/(//' | sort -u); do
+    grep -qx "$f" <<< "$exported" || missing="$missing $f"
+  done
+  if [ -n "$missing" ]; then
+    echo "run.sh: declared in include/ but not exported by libnpfs:$missing"
+    exit 1
+  fi
+  echo "exports: ok"
 fi
 echo "== run"
 run_all

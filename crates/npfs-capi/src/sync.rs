@@ -289,6 +289,32 @@ extern "C-unwind" fn trampoline(p: *mut c_void) -> *mut c_void {
     std::ptr::null_mut()
 }
 
+/// `PAPCFUNC`: a user APC routine.
+pub type UserApc = unsafe extern "C" fn(ULONG_PTR);
+
+/// QueueUserAPC: queue `func(data)` to run in `thread`'s next alertable wait (SleepEx,
+/// WaitForSingleObjectEx, WaitForMultipleObjectsEx, GetQueuedCompletionStatusEx with
+/// `bAlertable`), after the APCs already queued, never during a non-alertable call. Returns
+/// nonzero; 0 with `ERROR_INVALID_HANDLE` for a handle that is not a thread, or with
+/// `ERROR_INVALID_PARAMETER` for a null routine.
+#[no_mangle]
+pub extern "C" fn QueueUserAPC(func: Option<UserApc>, thread: HANDLE, data: ULONG_PTR) -> DWORD {
+    guard(0, || {
+        let Some(t) = handles::get_as::<ThreadObj>(thread) else {
+            set_last_error(ERROR_INVALID_HANDLE);
+            return 0;
+        };
+        let Some(func) = func else {
+            set_last_error(ERROR_INVALID_PARAMETER);
+            return 0;
+        };
+        // SAFETY: the caller's routine, called with its own argument in the target thread's
+        // alertable wait, as QueueUserAPC promises.
+        t.queue_apc(Box::new(move || unsafe { func(data) }));
+        1
+    })
+}
+
 /// CreateThread.
 #[no_mangle]
 pub unsafe extern "C" fn CreateThread(

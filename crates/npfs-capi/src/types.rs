@@ -8,6 +8,11 @@ pub type BOOL = i32;
 pub type DWORD = u32;
 /// `HANDLE`.
 pub type HANDLE = *mut c_void;
+/// `ULONG` (32 bits on LP64 Linux, as on Windows).
+pub type ULONG = u32;
+/// `ULONG_PTR`: an unsigned integer the size of a pointer.
+#[allow(non_camel_case_types)] // the SDK's name
+pub type ULONG_PTR = usize;
 /// `TRUE`.
 pub const TRUE: BOOL = 1;
 /// `FALSE`.

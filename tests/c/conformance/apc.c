@@ -17,6 +17,61 @@ static VOID WINAPI routine(DWORD err, DWORD bytes, LPOVERLAPPED ov)
     last_ov = ov;
 }
 
+static int user_apc_sum, user_apc_order[4], user_apc_calls;
+static VOID CALLBACK user_apc(ULONG_PTR data)
+{
+    if (user_apc_calls < 4)
+        user_apc_order[user_apc_calls] = (int)data;
+    user_apc_calls++;
+    user_apc_sum += (int)data;
+}
+
+static const char *g_connect_name;
+static DWORD WINAPI open_later(LPVOID out)
+{
+    Sleep(100);
+    *(HANDLE *)out = open_client(g_connect_name, 0);
+    return 0;
+}
+
+/* QueueUserAPC: user APCs wait for an alertable wait too, and never run inside synchronous
+ * pipe calls (conformance.md serverThreadMain2: "a user APC queued before synchronous
+ * ConnectNamedPipe must NOT run during it"; test_CreatePipe: "A user APC queued beforehand
+ * does not run during anonymous-pipe I/O"). */
+static void user_apcs(void)
+{
+    HANDLE r, w, server, client = INVALID_HANDLE_VALUE, t;
+    DWORD n;
+    char b[8];
+    CHECK(QueueUserAPC(user_apc, GetCurrentThread(), 5) != 0, "QueueUserAPC(current thread, 5)");
+    CHECK(CreatePipe(&r, &w, NULL, 0), "CreatePipe");
+    CHECK(WriteFile(w, "ab", 2, &n, NULL) && ReadFile(r, b, sizeof b, &n, NULL) && n == 2,
+          "anonymous-pipe WriteFile and ReadFile");
+    CloseHandle(r);
+    CloseHandle(w);
+    CHECK(user_apc_calls == 0, "the user APC did not run during the anonymous-pipe I/O");
+    g_connect_name = pipe_name("apc-user");
+    server = CreateNamedPipeA(g_connect_name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 2, 1024, 1024, 0, NULL);
+    CHECK(server != INVALID_HANDLE_VALUE, "a server for a synchronous ConnectNamedPipe");
+    t = CreateThread(NULL, 0, open_later, &client, 0, NULL);
+    BOOL ok = ConnectNamedPipe(server, NULL);
+    CHECK(ok || GetLastError() == ERROR_PIPE_CONNECTED, "the synchronous ConnectNamedPipe returns when a client opens");
+    CHECK(user_apc_calls == 0, "the user APC did not run during it");
+    CHECK(WaitForSingleObject(t, 5000) == WAIT_OBJECT_0, "the opening thread ended");
+    CloseHandle(t);
+    CHECK(QueueUserAPC(user_apc, GetCurrentThread(), 10) != 0, "a second APC");
+    CHECK(SleepEx(0, TRUE) == WAIT_IO_COMPLETION, "SleepEx(0, TRUE) -> WAIT_IO_COMPLETION");
+    CHECK(user_apc_calls == 2 && user_apc_order[0] == 5 && user_apc_order[1] == 10,
+          "both APCs ran, in the order queued (calls %d)", user_apc_calls);
+    CHECK(QueueUserAPC(user_apc, GetCurrentThread(), 100) != 0, "a third APC");
+    HANDLE unset = make_event(FALSE);
+    CHECK(WaitForSingleObjectEx(unset, 1000, TRUE) == WAIT_IO_COMPLETION && user_apc_sum == 115,
+          "an alertable WaitForSingleObjectEx runs it and returns WAIT_IO_COMPLETION");
+    CloseHandle(unset);
+    CloseHandle(client);
+    CloseHandle(server);
+}
+
 int main(void)
 {
     const char *name = pipe_name("apc"), *name2 = pipe_name("apc2");
@@ -146,6 +201,7 @@ int main(void)
     CloseHandle(client);
     CloseHandle(server);
     CloseHandle(ev);
+    user_apcs();
     done("apc");
     return 0;
 }
