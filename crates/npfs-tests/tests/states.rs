@@ -462,3 +462,23 @@ fn info_and_available_by_state() {
     assert!(l.info().is_ok());
     assert_eq!(l.available(), 0);
 }
+
+// conformance §4 test_pipe_local_info / FilePipeInformation: "client DISCONNECTED ->
+// STATUS_PIPE_DISCONNECTED; else success" — a client whose server closed (CLOSING) still
+// answers GetNamedPipeHandleState and GetNamedPipeInfo.
+#[test]
+fn closing_client_still_reports_its_state() {
+    let (s, c) = msg_pair("closing-state");
+    c.set_handle_mode(PIPE_READMODE_MESSAGE).unwrap();
+    drop(s);
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the client sees the server gone",
+        || c.state() == PipeState::Closing,
+    );
+    assert_eq!(c.handle_mode(), Ok(PIPE_READMODE_MESSAGE));
+    assert_eq!(
+        c.info().map(|i| i.flags),
+        Ok(PIPE_CLIENT_END | PIPE_TYPE_MESSAGE)
+    );
+}
