@@ -558,10 +558,7 @@ impl Conn {
     /// was last seen waiting on another CPU; on this one it cannot answer during the spin.
     fn worth_spinning(&self, dir: usize) -> bool {
         let hdr = self.seg.header();
-        let me = match self.end {
-            End::Server => 0,
-            End::Client => 1,
-        };
+        let me = end_index(self.end);
         let cpu = rustix::thread::sched_getcpu() as u32 + 1;
         if hdr.wait_cpu[me].load(Ordering::Relaxed) != cpu {
             hdr.wait_cpu[me].store(cpu, Ordering::Relaxed);
