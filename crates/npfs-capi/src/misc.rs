@@ -167,18 +167,13 @@ pub unsafe extern "C" fn ProcessIdToSessionId(pid: DWORD, session: *mut DWORD) -
         if session.is_null() {
             return fail(ERROR_NOACCESS);
         }
-        // Pid 0 would be getsid's "this process"; on Windows it is the idle process.
-        let raw = match i32::try_from(pid) {
-            Ok(p) if p > 0 => p,
-            _ => return fail(ERROR_INVALID_PARAMETER),
-        };
-        // SAFETY: getsid takes no pointers.
-        let sid = unsafe { libc::getsid(raw) };
-        if sid < 0 {
-            return fail(ERROR_INVALID_PARAMETER);
+        match npfs_lib::process_session_id(pid) {
+            Ok(sid) => {
+                // SAFETY: checked non-null; the caller's DWORD.
+                unsafe { *session = sid };
+            }
+            Err(e) => return fail(e.0),
         }
-        // SAFETY: checked non-null; the caller's DWORD.
-        unsafe { *session = sid as DWORD };
         TRUE
     })
 }

@@ -37,3 +37,4 @@ pub use pipe::{
     call_named_pipe, create_pipe, wait_named_pipe, PeekOutcome, PipeClient, PipeHandle, PipeInfo,
     PipeServer, PipeState, ReadOutcome, Result, ServerOptions,
 };
+pub use sys::process_session_id;

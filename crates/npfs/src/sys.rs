@@ -78,14 +78,25 @@ pub(crate) fn my_pid() -> u32 {
     p
 }
 
-/// This process's Unix session id, which npfs reports as the Windows session id
-/// (ProcessIdToSessionId). A session led from outside this PID namespace (as in a container)
-/// reads as 0 — the id Windows gives services — rather than as an error.
-pub(crate) fn session_id() -> u32 {
+/// ProcessIdToSessionId: the Unix session id of process `pid`, which npfs reports as the
+/// Windows session id (GetNamedPipeClient/ServerSessionId report this process's). A session
+/// led from outside this PID namespace (as in a container) reads as 0 — the id Windows gives
+/// services — rather than as an error. `ERROR_INVALID_PARAMETER` for pid 0 (Windows' idle
+/// process, which getsid would take for "this process") and for a process that does not exist.
+pub fn process_session_id(pid: u32) -> Result<u32, npfs_core::Win32Error> {
+    let raw = match i32::try_from(pid) {
+        Ok(p) if p > 0 => p,
+        _ => return Err(npfs_core::Win32Error::INVALID_PARAMETER),
+    };
     // rustix's getsid asserts a nonzero id, which a container breaks; libc reports it as is.
-    // SAFETY: getsid(0) takes no pointers and only reads this process's session.
-    let sid = unsafe { libc::getsid(0) };
-    u32::try_from(sid).unwrap_or(0)
+    // SAFETY: getsid takes no pointers.
+    let sid = unsafe { libc::getsid(raw) };
+    u32::try_from(sid).map_err(|_| npfs_core::Win32Error::INVALID_PARAMETER)
+}
+
+/// This process's session id ([`process_session_id`] of [`my_pid`]).
+pub(crate) fn session_id() -> u32 {
+    process_session_id(my_pid()).unwrap_or(0)
 }
 
 /// True when the peer of this socket has gone (its last descriptor closed).
