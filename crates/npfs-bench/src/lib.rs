@@ -176,6 +176,22 @@ fn progress(what: &str) {
 }
 
 /// Measure one harness transport at one placement.
+/// Append each transport's new figure to its row (`cell` makes it); the first error of a
+/// transport replaces its row.
+fn merge<T, C>(
+    rows: &mut [io::Result<Vec<C>>],
+    figures: Vec<io::Result<T>>,
+    cell: impl Fn(T) -> C,
+) {
+    for (row, r) in rows.iter_mut().zip(figures) {
+        match (row.as_mut(), r) {
+            (Ok(v), Ok(t)) => v.push(cell(t)),
+            (Ok(_), Err(err)) => *row = Err(err),
+            (Err(_), _) => {}
+        }
+    }
+}
+
 /// The rows of every native transport at `place`, each figure measured for all of them in
 /// turns (see [`measure::throughput`]); a transport that fails gets a skipped row saying why.
 fn measure_rows(place: Placement, e: Effort) -> Vec<io::Result<RowData>> {
@@ -188,42 +204,36 @@ fn measure_rows(place: Placement, e: Effort) -> Vec<io::Result<RowData>> {
             "{} throughput {size} (every transport)",
             place.id()
         ));
-        for (slot, r) in tput
-            .iter_mut()
-            .zip(measure::throughput(&kinds, place, size, e))
-        {
-            match (slot.as_mut(), r) {
-                (Ok(v), Ok(t)) => v.push((size, t.mbps)),
-                (Ok(_), Err(err)) => *slot = Err(err),
-                (Err(_), _) => {}
-            }
-        }
+        let figures = measure::throughput(&kinds, place, size, e);
+        merge(&mut tput, figures, |t| (size, t.mbps));
     }
     for size in LAT_SIZES {
         progress(&format!(
             "{} round trip {size} (every transport)",
             place.id()
         ));
-        for (slot, r) in rtt
-            .iter_mut()
-            .zip(measure::round_trip(&kinds, place, size, e))
-        {
-            match (slot.as_mut(), r) {
-                (Ok(v), Ok(r)) => v.push(RttCell {
-                    size,
-                    p50: r.p50,
-                    p99: r.p99,
-                    ranged: true,
-                }),
-                (Ok(_), Err(err)) => *slot = Err(err),
-                (Err(_), _) => {}
-            }
-        }
+        let figures = measure::round_trip(&kinds, place, size, e);
+        merge(&mut rtt, figures, |r| RttCell {
+            size,
+            p50: r.p50,
+            p99: r.p99,
+            ranged: true,
+        });
     }
     tput.into_iter()
         .zip(rtt)
         .map(|(t, r)| Ok(RowData::Measured { tput: t?, rtt: r? }))
         .collect()
+}
+
+/// The host-state gauge as a header line of the run (only when it measures across cores).
+fn gauge_meta(o: &Opts, results: &mut Results, when: &str) {
+    if o.placements.contains(&Placement::Cross) {
+        results.meta.push((
+            format!("cross-core cache transfer at {when}"),
+            hoststate::describe(),
+        ));
+    }
 }
 
 fn wine_rows(place: Placement, rows: &[wine::WineRow]) -> Vec<Row> {
@@ -341,12 +351,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
         smoke: o.smoke,
     };
 
-    if o.placements.contains(&Placement::Cross) {
-        results.meta.push((
-            "cross-core cache transfer at start".into(),
-            hoststate::describe(),
-        ));
-    }
+    gauge_meta(o, &mut results, "start");
 
     // Wine: built once, run per placement.
     let mut wine = None;
@@ -437,12 +442,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
     failures += usize::from(load.is_err());
     results.load = Some(load);
 
-    if o.placements.contains(&Placement::Cross) {
-        results.meta.push((
-            "cross-core cache transfer at end".into(),
-            hoststate::describe(),
-        ));
-    }
+    gauge_meta(o, &mut results, "end");
 
     let table = report::table::render(&results);
     let mut header = String::new();
