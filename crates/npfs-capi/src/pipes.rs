@@ -1308,28 +1308,22 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
             Ok(o) => o,
             Err(e) => return fail(e),
         };
-        if mode.is_null() && coll.is_null() && timeout.is_null() {
-            return TRUE;
-        }
-        // SAFETY: the caller's optional pointer, checked non-null.
-        if !mode.is_null() && unsafe { *mode } & !npfs_core::config::VALID_HANDLE_MODE_BITS != 0 {
-            return fail(ERROR_INVALID_PARAMETER);
-        }
-        // NtSetInformationFile checks FILE_WRITE_ATTRIBUTES before it looks at the values.
-        if let Err(e) = obj.handle().check_access(AccessNeed::SetState) {
-            return fail(e.0);
+        // kernelbase: the mode first (PipeHandle::set_handle_mode checks its bits, then the
+        // handle's FILE_WRITE_ATTRIBUTES, then the mode against the pipe type), then the
+        // remote-only values, which a local pipe refuses after the same access check.
+        if !mode.is_null() {
+            // SAFETY: the caller's optional pointer, checked non-null.
+            if let Err(e) = obj.handle().set_handle_mode(unsafe { *mode }) {
+                return fail(e.0);
+            }
         }
         if !coll.is_null() || !timeout.is_null() {
+            if let Err(e) = obj.handle().check_access(AccessNeed::SetState) {
+                return fail(e.0);
+            }
             return fail(ERROR_INVALID_PARAMETER);
         }
-        if mode.is_null() {
-            return TRUE;
-        }
-        // SAFETY: checked non-null.
-        match obj.handle().set_handle_mode(unsafe { *mode }) {
-            Ok(()) => TRUE,
-            Err(e) => fail(e.0),
-        }
+        TRUE
     })
 }
 
