@@ -476,8 +476,9 @@ impl ClientOptions {
         self
     }
 
-    /// `SECURITY_SQOS_PRESENT` and impersonation-level flags in `dwFlagsAndAttributes`.
-    /// Recorded and ignored: npfs has no impersonation yet (docs/DEVIATIONS.md).
+    /// `SECURITY_SQOS_PRESENT` and impersonation-level flags in `dwFlagsAndAttributes`
+    /// (default `SECURITY_IDENTIFICATION`, as tokio's): what ImpersonateNamedPipeClient lends
+    /// the server (docs/SECURITY.md).
     pub fn security_qos_flags(&mut self, flags: u32) -> &mut Self {
         self.security_qos_flags = flags;
         self
@@ -505,7 +506,8 @@ impl ClientOptions {
     /// name).
     pub fn open(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeClient> {
         let name = name_of(addr.as_ref())?;
-        let pipe = crate::PipeClient::open(name, self.access()).map_err(to_io)?;
+        let pipe = crate::PipeClient::open_with_flags(name, self.access(), self.security_qos_flags)
+            .map_err(to_io)?;
         if self.pipe_mode == PipeMode::Message {
             pipe.set_handle_mode(PIPE_READMODE_MESSAGE).map_err(to_io)?;
         }
