@@ -12,7 +12,7 @@
 #ifndef NPFS_WFORMAT_H
 #define NPFS_WFORMAT_H
 
-#include <windows.h>
+#include "windows.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdarg.h>

@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-inc=$root/include
+inc=$root/include/npfs
 command -v x86_64-w64-mingw32-gcc >/dev/null || { echo "check-headers: no mingw-w64 (skipped)"; exit 77; }
 wine=$(command -v wine64 || command -v wine || true)
 [ -n "$wine" ] || { echo "check-headers: no wine (skipped)"; exit 77; }

@@ -5,6 +5,8 @@
 #  2. Builds each program with gcc -I include ... -L target/release -lnpfs. Without libnpfs
 #     (cargo build --release not run, or the C ABI not there yet) it says so and exits 77 (skipped).
 #     Then checks that every function include/*.h declares (WINAPI) is exported by libnpfs.so.
+#     With --installed, builds with `pkg-config --cflags --libs npfs` instead (an installed npfs:
+#     PKG_CONFIG_PATH and LD_LIBRARY_PATH as the user sets them, the broker found by libnpfs).
 #  3. Runs the conformance programs (each prints one line per checked fact) and pairs every
 #     sample server with every sample client (ANSI and UNICODE builds), feeding stdin for _getch.
 # Exit: 0 all passed, 1 failures, 77 skipped. Env: NPFS_TEST_TIMEOUT (s, per program, default 60).
@@ -13,19 +15,31 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$here/common.sh"
 CC=${CC:-gcc}
+INSTALLED=0
+[ "${1:-}" = "--installed" ] && INSTALLED=1
 LIBDIR=${NPFS_LIBDIR:-$root/target/release}
+INC=$root/include/npfs
 BUILD=${NPFS_C_BUILD:-$root/target/c-tests}
+if [ $INSTALLED = 1 ]; then
+  if ! pkg-config --exists npfs; then
+    echo "run.sh --installed: pkg-config does not know npfs (set PKG_CONFIG_PATH to <prefix>/lib/pkgconfig)"
+    exit 1
+  fi
+  INC=$(pkg-config --variable=includedir npfs)/npfs
+  LIBDIR=$(pkg-config --variable=libdir npfs)
+  BUILD=${NPFS_C_BUILD:-$(mktemp -d "${TMPDIR:-/tmp}/npfs-c-installed.XXXXXX")}
+fi
 EXE=""
 RUN=""
 
 echo "== header check: every program against include/ (gcc -fsyntax-only)"
 hfail=0
 for f in "$here"/conformance/*.c; do
-  $CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I "$root/include" "$f" || { echo "header check failed: $f"; hfail=1; }
+  $CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I "$INC" "$f" || { echo "header check failed: $f"; hfail=1; }
 done
 for f in "$here"/samples/*.c; do
-  $CC -std=gnu11 -fsyntax-only -I "$root/include" "$f" || { echo "header check failed: $f"; hfail=1; }
-  $CC -std=gnu11 -fsyntax-only -I "$root/include" -DUNICODE -D_UNICODE -fshort-wchar "$f" ||
+  $CC -std=gnu11 -fsyntax-only -I "$INC" "$f" || { echo "header check failed: $f"; hfail=1; }
+  $CC -std=gnu11 -fsyntax-only -I "$INC" -DUNICODE -D_UNICODE -fshort-wchar "$f" ||
     { echo "header check failed: $f (UNICODE)"; hfail=1; }
 done
 [ $hfail -eq 0 ] || exit 1
@@ -34,10 +48,15 @@ echo "header check: ok"
 build_one() { # SRC OUT UNICODE
   local uni=()
   [ "$3" = 1 ] && uni=(-DUNICODE -D_UNICODE -fshort-wchar)
-  $CC -std=gnu11 -O1 -g -I "$root/include" "${uni[@]}" -o "$2" "$1" -L "$LIBDIR" -lnpfs -Wl,-rpath,"$LIBDIR" -lpthread
+  if [ $INSTALLED = 1 ]; then
+    # shellcheck disable=SC2046 # pkg-config's output is a list of words
+    $CC -std=gnu11 -O1 -g "${uni[@]}" -o "$2" "$1" $(pkg-config --cflags --libs npfs)
+  else
+    $CC -std=gnu11 -O1 -g -I "$INC" "${uni[@]}" -o "$2" "$1" -L "$LIBDIR" -lnpfs -Wl,-rpath,"$LIBDIR" -lpthread
+  fi
 }
 
-if [ ! -e "$LIBDIR/libnpfs.so" ] && [ ! -e "$LIBDIR/libnpfs.a" ]; then
+if [ $INSTALLED = 0 ] && [ ! -e "$LIBDIR/libnpfs.so" ] && [ ! -e "$LIBDIR/libnpfs.a" ]; then
   echo "run.sh: no libnpfs in $LIBDIR (build it with: cargo build --release) — skipped"
   exit 77
 fi
@@ -57,7 +76,7 @@ if [ -e "$LIBDIR/libnpfs.so" ]; then
   echo "== exports: every function include/ declares is in libnpfs.so"
   exported=$(nm -D --defined-only "$LIBDIR/libnpfs.so" | awk '{print $3}')
   missing=""
-  for f in $(grep -ho 'WINAPI [A-Za-z_0-9]*(' "$root"/include/*.h | sed 's/WINAPI //; s/(//' | sort -u); do
+  for f in $(grep -ho 'WINAPI [A-Za-z_0-9]*(' "$INC"/*.h | sed 's/WINAPI //; s/(//' | sort -u); do
     grep -qx "$f" <<< "$exported" || missing="$missing $f"
   done
   if [ -n "$missing" ]; then

@@ -258,7 +258,7 @@ impl Native {
         run_limited(
             Command::new("gcc")
                 .args(["-std=gnu11", "-O2", "-I"])
-                .arg(root.join("include"))
+                .arg(root.join("include").join("npfs"))
                 .arg("-o")
                 .arg(&exe)
                 .arg(&src)

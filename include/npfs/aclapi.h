@@ -6,7 +6,7 @@
 #ifndef NPFS_ACLAPI_H
 #define NPFS_ACLAPI_H
 
-#include <windows.h>
+#include "windows.h"
 
 #ifdef __cplusplus
 extern "C" {

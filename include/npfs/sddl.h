@@ -5,7 +5,7 @@
 #ifndef NPFS_SDDL_H
 #define NPFS_SDDL_H
 
-#include <windows.h>
+#include "windows.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -12,7 +12,7 @@
 #ifndef NPFS_TCHAR_H
 #define NPFS_TCHAR_H
 
-#include <windows.h>
+#include "windows.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +21,7 @@
 #endif
 
 #ifdef _UNICODE
-#include <npfs/wformat.h>
+#include "wformat.h"
 #include <stdlib.h>
 #endif
 

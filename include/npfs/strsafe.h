@@ -9,8 +9,8 @@
 #ifndef NPFS_STRSAFE_H
 #define NPFS_STRSAFE_H
 
-#include <windows.h>
-#include <npfs/wformat.h>
+#include "windows.h"
+#include "wformat.h"
 #include <stdio.h>
 #include <stdarg.h>
 #include <string.h>
