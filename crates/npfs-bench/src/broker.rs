@@ -11,30 +11,10 @@ pub struct PrivateBroker {
     dir: PathBuf,
 }
 
-/// The broker executable the library would find (`$NPFS_BROKER`, next to this executable,
-/// its parent directory, `$PATH`).
-fn find_npfsd() -> Option<PathBuf> {
-    if let Some(exe) = std::env::var_os("NPFS_BROKER").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(exe));
-    }
-    let me = std::env::current_exe().ok()?;
-    let mut cands = Vec::new();
-    if let Some(dir) = me.parent() {
-        cands.push(dir.join("npfsd"));
-        if let Some(up) = dir.parent() {
-            cands.push(up.join("npfsd"));
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        cands.extend(std::env::split_paths(&path).map(|d| d.join("npfsd")));
-    }
-    cands.into_iter().find(|p| p.is_file())
-}
-
 impl PrivateBroker {
-    /// Make the directory, point `$NPFS_RUNTIME_DIR` (and, when no `npfsd` executable
-    /// exists, `$NPFS_BROKER`: a link named `npfsd` to this program, which then runs the
-    /// built-in broker) at it, and start the broker. Call before any thread starts.
+    /// Make the directory, point `$NPFS_RUNTIME_DIR` at it (inherited by the suite's child
+    /// processes), and start the broker (the library finds it; this program registered
+    /// itself as the fallback). Call at start-up, before any thread starts.
     pub fn start() -> io::Result<PrivateBroker> {
         let dir = std::env::temp_dir().join(format!(
             "npfs-bench.{}.{}",
@@ -48,11 +28,6 @@ impl PrivateBroker {
         std::env::set_var("NPFS_RUNTIME_DIR", b.dir.join("run"));
         // The suite runs for minutes with quiet stretches (Wine): keep the broker up.
         std::env::set_var("NPFS_IDLE_EXIT_MS", "3600000");
-        if find_npfsd().is_none() {
-            let link = b.dir.join("npfsd");
-            std::os::unix::fs::symlink(std::env::current_exe()?, &link)?;
-            std::env::set_var("NPFS_BROKER", &link);
-        }
         drop(npfs::broker::BrokerConn::connect().map_err(io::Error::other)?);
         Ok(b)
     }

@@ -34,11 +34,13 @@ use placement::Placement;
 use report::{NpfsExtras, Results, Row, RowData, RttCell, LAT_SIZES, TPUT_SIZES};
 use transport::Kind;
 
-/// Run the built-in broker (`npfsd`'s command line); returns its exit status. The binary
-/// calls this when started under the name `npfsd`.
-pub fn run_builtin_broker() -> i32 {
+/// Run the built-in broker with `npfsd`'s arguments `args` (after the program name);
+/// returns its exit status. The binary calls this as `npfs-bench npfsd ARGS` or when started
+/// under the name `npfsd`.
+pub fn run_builtin_broker(args: Vec<std::ffi::OsString>) -> i32 {
     use clap::Parser;
-    npfsd::startup::main(npfsd::cli::Args::parse())
+    let cli = npfsd::cli::Cli::parse_from(std::iter::once("npfsd".into()).chain(args));
+    npfsd::startup::main_with(cli.args, cli.shared)
 }
 
 /// Run the suite (or a child side) with `args`, the arguments after the program name (or

@@ -1,90 +1,76 @@
-//! Finding the broker executable, and standing in for it when there is none.
+//! The broker built into `npfs`: how the library finds it, and `npfs daemon`.
+//!
+//! `npfs` needs no `npfsd` executable: at start-up it registers itself with the library
+//! ([`npfs::broker::set_fallback_broker`]) as `npfs npfsd ARGS`, a hidden subcommand that runs
+//! the broker with `npfsd`'s command line. An installed `npfsd` is still preferred when the
+//! library finds one. Nothing is written anywhere for this, and the environment is not
+//! changed.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use npfs::broker::{BrokerProgram, BUILTIN_BROKER_SUBCOMMAND};
 
 /// The broker's executable name.
 const NPFSD: &str = "npfsd";
 
-/// This process was started under the name `npfsd` (a symbolic link to `npfs`).
-pub fn invoked_as_broker() -> bool {
-    std::env::args_os()
-        .next()
-        .map(PathBuf::from)
-        .and_then(|p| p.file_name().map(|n| n == NPFSD))
-        .unwrap_or(false)
+/// This process was started to be the broker: as `npfs npfsd ARGS` (what the library runs)
+/// or under the name `npfsd` (a link to `npfs`). Returns `npfsd`'s arguments, program name
+/// first.
+pub fn broker_invocation() -> Option<Vec<OsString>> {
+    let mut args = std::env::args_os();
+    let argv0 = args.next()?;
+    if PathBuf::from(&argv0)
+        .file_name()
+        .is_some_and(|n| n == NPFSD)
+    {
+        return Some(std::iter::once(argv0).chain(args).collect());
+    }
+    let first = args.next()?;
+    (first == BUILTIN_BROKER_SUBCOMMAND)
+        .then(|| std::iter::once(OsString::from(NPFSD)).chain(args).collect())
 }
 
-/// Run the built-in broker with `npfsd`'s own command line; returns the exit status.
-pub fn run_builtin_from_args() -> i32 {
+/// Run the built-in broker with `npfsd`'s command line `args`; returns the exit status.
+pub fn run_builtin(args: Vec<OsString>) -> i32 {
     use clap::Parser;
-    npfsd::startup::main(npfsd::cli::Args::parse())
+    let cli = npfsd::cli::Cli::parse_from(args);
+    npfsd::startup::main_with(cli.args, cli.shared)
 }
 
-/// The `npfsd` executable, searched as the library does: `$NPFS_BROKER`, next to the current
-/// executable, in the parent of its directory, then `$PATH`.
-pub fn find_npfsd() -> Option<PathBuf> {
-    if let Some(exe) = std::env::var_os("NPFS_BROKER").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(exe));
-    }
-    let mut candidates = Vec::new();
+/// Tell the library that this executable can be the broker (when it finds no `npfsd`).
+pub fn register_builtin() {
     if let Ok(me) = std::env::current_exe() {
-        if let Some(dir) = me.parent() {
-            candidates.push(dir.join(NPFSD));
-            if let Some(up) = dir.parent() {
-                candidates.push(up.join(NPFSD));
-            }
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join(NPFSD)));
-    }
-    candidates.into_iter().find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// A private directory holding an `npfsd` symbolic link to this executable; removed on drop.
-pub struct BuiltinBroker {
-    dir: PathBuf,
-}
-
-impl BuiltinBroker {
-    /// Make the link and point `$NPFS_BROKER` at it, for this process and its children.
-    /// Must run before any thread is started (it sets an environment variable).
-    pub fn install() -> std::io::Result<BuiltinBroker> {
-        let me = std::env::current_exe()?;
-        let dir = std::env::temp_dir().join(format!("npfs-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let link = dir.join(NPFSD);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&me, &link)?;
-        std::env::set_var("NPFS_BROKER", &link);
-        Ok(BuiltinBroker { dir })
-    }
-
-    /// Remove the link and its directory (a running broker is not affected).
-    pub fn remove(&self) {
-        let _ = std::fs::remove_file(self.dir.join(NPFSD));
-        let _ = std::fs::remove_dir(&self.dir);
+        npfs::broker::set_fallback_broker(BrokerProgram::npfs_command(me));
     }
 }
 
-impl Drop for BuiltinBroker {
-    fn drop(&mut self) {
-        self.remove();
+/// What the library will start as the broker, in words (for the demo).
+pub fn describe() -> String {
+    match npfs::broker::find_broker_program() {
+        Ok(p) if p.leading_args.is_empty() => p.exe.display().to_string(),
+        Ok(p) => format!("built into {} (no npfsd executable found)", p.exe.display()),
+        Err(e) => format!("none: {e}"),
     }
 }
 
-/// `npfs daemon`: exec `npfsd` with the options, or run the built-in broker when there is no
-/// `npfsd` executable. Returns the exit status (only when not exec'd).
+/// `npfs daemon`: exec the `npfsd` the library would start, with the options; when there is
+/// none, run the broker built into this executable. Returns the exit status (only when not
+/// exec'd).
 pub fn daemon(foreground: bool, system: bool, runtime_dir: Option<PathBuf>) -> i32 {
-    let mut args: Vec<OsString> = Vec::new();
+    if system && !rustix::process::geteuid().is_root() {
+        eprintln!(
+            "npfs daemon --system: the system broker serves every user from {} and must run \
+             as root; run `sudo npfs daemon --system`, or enable the systemd units \
+             (`systemctl enable --now npfsd.socket`). A broker of your own needs no option: \
+             `npfs daemon`.",
+            npfs::broker::SYSTEM_RUNTIME_DIR
+        );
+        return 1;
+    }
+    let mut args: Vec<OsString> = vec![NPFSD.into()];
     if foreground {
         args.push("--foreground".into());
     }
@@ -95,16 +81,12 @@ pub fn daemon(foreground: bool, system: bool, runtime_dir: Option<PathBuf>) -> i
         args.push("--runtime-dir".into());
         args.push(dir.into());
     }
-    match find_npfsd() {
-        Some(exe) => {
-            let err = Command::new(&exe).args(&args).exec();
-            eprintln!("npfs: cannot run {}: {err}", exe.display());
+    match npfs::broker::find_broker_program() {
+        Ok(p) if p.leading_args.is_empty() => {
+            let err = Command::new(&p.exe).args(&args[1..]).exec();
+            eprintln!("npfs: cannot run {}: {err}", p.exe.display());
             1
         }
-        None => npfsd::startup::main(npfsd::cli::Args {
-            runtime_dir,
-            foreground,
-            idle_exit_ms: None,
-        }),
+        _ => run_builtin(args),
     }
 }

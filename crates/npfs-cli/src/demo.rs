@@ -25,7 +25,7 @@ use npfs::consts::*;
 use npfs::{call_named_pipe, wait_named_pipe, PipeClient, PipeHandle, PipeServer};
 use npfs::{ServerOptions, Win32Error};
 
-use crate::broker::{self, BuiltinBroker};
+use crate::broker;
 
 /// Client processes started by default.
 pub const DEFAULT_CLIENTS: u32 = 4;
@@ -56,8 +56,6 @@ impl<T> Context<T> for std::result::Result<T, Win32Error> {
 
 /// Client processes, for the final wait and for clean-up on failure.
 static CHILDREN: Mutex<Vec<(u32, Child)>> = Mutex::new(Vec::new());
-/// The `npfsd` link to this executable, when the demo stands in for the broker.
-static BUILTIN: Mutex<Option<BuiltinBroker>> = Mutex::new(None);
 
 /// Stop the demo: report, kill the clients, clean up, exit 1.
 fn fail(msg: &str) -> ! {
@@ -66,11 +64,6 @@ fn fail(msg: &str) -> ! {
         for (_, c) in children.iter_mut() {
             let _ = c.kill();
             let _ = c.wait();
-        }
-    }
-    if let Ok(b) = BUILTIN.lock() {
-        if let Some(b) = b.as_ref() {
-            b.remove();
         }
     }
     std::process::exit(1);
@@ -102,28 +95,10 @@ fn bytes_name(name: &str) -> String {
 /// `npfs demo`: returns the exit status.
 pub fn run_server(clients: u32) -> i32 {
     let deadline = Instant::now() + TIMEOUT;
-    // Before any thread: this may set $NPFS_BROKER.
-    let broker_desc = match broker::find_npfsd() {
-        Some(p) => p.display().to_string(),
-        None => match BuiltinBroker::install() {
-            Ok(b) => {
-                *BUILTIN.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
-                "built into npfs (no npfsd executable found)".to_string()
-            }
-            Err(e) => {
-                eprintln!("[server] FAILED: no npfsd executable, and cannot link one: {e}");
-                return 1;
-            }
-        },
-    };
+    let broker_desc = broker::describe();
     start_watchdog(deadline, fail);
     match serve(clients, deadline, &broker_desc) {
-        Ok(()) => {
-            if let Some(b) = BUILTIN.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                b.remove();
-            }
-            0
-        }
+        Ok(()) => 0,
         Err(e) => fail(&e),
     }
 }

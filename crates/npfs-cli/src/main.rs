@@ -12,9 +12,9 @@
 //! - `npfs completions`, `npfs man`: shell completions and the man page, from the same
 //!   definitions as `--help`.
 //!
-//! Started under the name `npfsd` (through a symbolic link), this binary *is* the broker: it
-//! uses that when no `npfsd` executable has been built, as after `cargo run -p npfs-cli`,
-//! which builds this package's binary only.
+//! This binary carries the broker too: run as `npfs npfsd ARGS` (hidden; what the library
+//! starts when it finds no `npfsd` executable, as after `cargo install` or `cargo run -p
+//! npfs-cli`), or under the name `npfsd`, it *is* the broker.
 
 mod broker;
 mod connect;
@@ -27,7 +27,6 @@ mod serve;
 mod simple;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -247,31 +246,11 @@ enum Cmd {
     },
 }
 
-/// The `npfsd` link to this executable, when there is no `npfsd` to auto-start.
-static BUILTIN: Mutex<Option<broker::BuiltinBroker>> = Mutex::new(None);
-
-/// Make sure the library can auto-start a broker: when no `npfsd` executable is found,
-/// point `$NPFS_BROKER` at a link to this executable. Runs before any thread.
-fn ensure_broker() {
-    if broker::find_npfsd().is_none() {
-        if let Ok(b) = broker::BuiltinBroker::install() {
-            *BUILTIN.lock().unwrap_or_else(|e| e.into_inner()) = Some(b);
-        }
-    }
-}
-
-/// Remove the built-in broker link (if any) and exit.
-fn finish(code: i32) -> ! {
-    if let Some(b) = BUILTIN.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        b.remove();
-    }
-    std::process::exit(code);
-}
-
 fn main() {
-    if broker::invoked_as_broker() {
-        std::process::exit(broker::run_builtin_from_args());
+    if let Some(args) = broker::broker_invocation() {
+        std::process::exit(broker::run_builtin(args));
     }
+    broker::register_builtin();
     let cli = Cli::parse();
     let code = match cli.command {
         Cmd::Demo { clients } => demo::run_server(clients),
@@ -287,14 +266,8 @@ fn main() {
         }
         Cmd::Man => man::print(),
         Cmd::Bench { args } => npfs_bench::run_from_args(args),
-        Cmd::List { json } => {
-            ensure_broker();
-            inspect::list(json)
-        }
-        Cmd::Info { name, json } => {
-            ensure_broker();
-            inspect::info(&name, json)
-        }
+        Cmd::List { json } => inspect::list(json),
+        Cmd::Info { name, json } => inspect::info(&name, json),
         Cmd::Serve {
             name,
             message,
@@ -308,23 +281,20 @@ fn main() {
             sddl,
             echo,
             command,
-        } => {
-            ensure_broker();
-            serve::run(serve::ServeArgs {
-                sddl,
-                name,
-                message,
-                instances,
-                inbound,
-                outbound,
-                in_buffer,
-                out_buffer,
-                timeout,
-                reject_remote,
-                echo,
-                command,
-            })
-        }
+        } => serve::run(serve::ServeArgs {
+            sddl,
+            name,
+            message,
+            instances,
+            inbound,
+            outbound,
+            in_buffer,
+            out_buffer,
+            timeout,
+            reject_remote,
+            echo,
+            command,
+        }),
         Cmd::Connect {
             name,
             message,
@@ -333,31 +303,22 @@ fn main() {
             send_zero,
             exit_on_pipe_eof,
             exit_on_stdin_eof,
-        } => {
-            ensure_broker();
-            connect::run(connect::ConnectArgs {
-                name,
-                message,
-                wait_ms: wait,
-                poll,
-                send_zero,
-                exit_on_pipe_eof,
-                exit_on_stdin_eof,
-            })
-        }
+        } => connect::run(connect::ConnectArgs {
+            name,
+            message,
+            wait_ms: wait,
+            poll,
+            send_zero,
+            exit_on_pipe_eof,
+            exit_on_stdin_eof,
+        }),
         Cmd::Call {
             name,
             message,
             timeout,
             reply_size,
-        } => {
-            ensure_broker();
-            simple::call(&name, &message, timeout, reply_size as usize)
-        }
-        Cmd::Wait { name, timeout } => {
-            ensure_broker();
-            simple::wait(&name, timeout)
-        }
+        } => simple::call(&name, &message, timeout, reply_size as usize),
+        Cmd::Wait { name, timeout } => simple::wait(&name, timeout),
     };
-    finish(code);
+    std::process::exit(code);
 }

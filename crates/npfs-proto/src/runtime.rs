@@ -1,7 +1,8 @@
 //! Where the broker lives: the runtime directory and the files in it.
 //!
 //! The directory of a per-user broker is `$NPFS_RUNTIME_DIR` if set, else
-//! `$XDG_RUNTIME_DIR/npfs`, else `/tmp/npfs-<uid>`. It is created with mode 0700 and must
+//! `$XDG_RUNTIME_DIR/npfs`, else `/run/user/<uid>/npfs` when logind made `/run/user/<uid>`,
+//! else `/tmp/npfs-<uid>`. It is created with mode 0700 and must
 //! belong to the calling user.
 //!
 //! The system-wide broker (`npfsd --system`, root) lives in [`SYSTEM_RUNTIME_DIR`], a 0755
@@ -31,7 +32,18 @@ pub fn runtime_dir_from_env() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("npfs");
     }
-    PathBuf::from(format!("/tmp/npfs-{}", rustix::process::getuid().as_raw()))
+    let uid = rustix::process::getuid().as_raw();
+    // The directory systemd-logind makes for the user's sessions, as XDG_RUNTIME_DIR would
+    // name it: a cron job or `su` shell without the variable still finds the session's broker.
+    let session_dir = PathBuf::from(format!("/run/user/{uid}"));
+    if std::fs::symlink_metadata(&session_dir)
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    {
+        return session_dir.join("npfs");
+    }
+    // The last resort, tmux's convention: a fixed name in /tmp, used only when it is a real
+    // directory of ours with mode 0700 (ensure_dir refuses anything else, in words).
+    PathBuf::from(format!("/tmp/npfs-{uid}"))
 }
 
 /// `dir` (described by `meta`) is a directory that belongs to the calling user.
@@ -39,13 +51,23 @@ fn check_owned_dir(dir: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> 
     if !meta.is_dir() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
-            format!("{} is not a directory", dir.display()),
+            format!(
+                "the npfs runtime directory {} is not a directory (a symbolic link or a file \
+                 is refused); remove it, or set NPFS_RUNTIME_DIR",
+                dir.display()
+            ),
         ));
     }
     if meta.uid() != rustix::process::geteuid().as_raw() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
-            format!("{} belongs to another user", dir.display()),
+            format!(
+                "the npfs runtime directory {} belongs to another user (uid {}), so it is not \
+                 used; remove it, or set XDG_RUNTIME_DIR or NPFS_RUNTIME_DIR to a directory \
+                 of yours",
+                dir.display(),
+                meta.uid()
+            ),
         ));
     }
     Ok(())
@@ -71,7 +93,8 @@ pub fn ensure_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let meta = std::fs::metadata(dir)?;
+    // Not followed: a link put in our place (in /tmp, by anyone) is refused, not trusted.
+    let meta = std::fs::symlink_metadata(dir)?;
     check_owned_dir(dir, &meta)?;
     if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;

@@ -25,11 +25,8 @@ pub type Result<T> = std::result::Result<T, Win32Error>;
 pub(crate) fn broker_err(e: BrokerError) -> Win32Error {
     match e {
         BrokerError::Win32(w) => w,
-        BrokerError::Io(io) => {
-            // The broker could not be reached or started: not a fact about the pipe.
-            tracing::warn!("npfs broker unavailable: {io}");
-            Win32Error::NO_SYSTEM_RESOURCES
-        }
+        // The broker could not be reached or started: not a fact about the pipe.
+        BrokerError::Io(io) => broker::unavailable(&io),
     }
 }
 

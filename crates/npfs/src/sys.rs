@@ -143,3 +143,29 @@ pub(crate) fn monotonic_ms() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
 }
+
+/// The file of the loaded object (executable or shared library) that holds this code, as the
+/// dynamic loader names it: how `libnpfs.so` finds the install it belongs to.
+pub(crate) fn object_path_of_this_library() -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    let here = object_path_of_this_library as *const libc::c_void;
+    // SAFETY: dladdr only reads the loader's tables for an address inside a loaded object
+    // (this function's own code) and fills `info`, which is large enough for a Dl_info.
+    let found = unsafe { libc::dladdr(here, info.as_mut_ptr()) };
+    if found == 0 {
+        return None;
+    }
+    // SAFETY: dladdr returned nonzero, so it initialised `info`.
+    let info = unsafe { info.assume_init() };
+    if info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader, valid while the
+    // object stays loaded (it holds this code, so it is loaded now); it is copied at once.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    // The main program's name may be relative (argv[0]); only an absolute path is trusted.
+    path.is_absolute()
+        .then(|| path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+}

@@ -3,20 +3,17 @@
 //! A system-wide broker ([`BrokerConfig::system_dir`]) is tried first and never started;
 //! a broker of [`BrokerConfig::shared`] is only connected to.
 //!
-//! The broker is found through `$NPFS_BROKER`, next to the current executable, in the parent
-//! of its directory (`target/debug/deps/test-xxx` finds `target/debug/npfsd`), then `$PATH`.
-//! It is spawned with `--runtime-dir DIR` and daemonizes: its first process exits once the
+//! The broker program is found as [`super::locate`] describes. It is spawned with `--runtime-dir DIR` and daemonizes: its first process exits once the
 //! socket accepts connections. Concurrent starts are safe: the broker's lock lets one win and
 //! the others exit quietly, and every caller retries connecting.
 
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use npfs_proto::runtime::{ensure_dir, SOCKET_NAME};
 
-use super::BrokerConfig;
+use super::{locate, BrokerConfig};
 
 /// How long to keep trying to reach a broker.
 const CONNECT_BUDGET: Duration = Duration::from_secs(5);
@@ -87,10 +84,14 @@ pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
     }
 }
 
-/// Start a broker for `cfg` and wait for its first process to exit.
+/// Start a broker for `cfg` and wait for its first process to exit (it exits once the
+/// socket accepts connections). The launcher's stderr is read until it closes, so a broker
+/// that cannot start says why: its words become the error.
 fn spawn(cfg: &BrokerConfig) -> std::io::Result<()> {
-    let exe = find_broker(cfg)?;
-    let mut cmd = Command::new(&exe);
+    let program = locate::find(cfg)
+        .map_err(|nf| std::io::Error::new(std::io::ErrorKind::NotFound, nf.to_string()))?;
+    let mut cmd = Command::new(&program.exe);
+    cmd.args(&program.leading_args);
     cmd.arg("--runtime-dir").arg(&cfg.runtime_dir);
     if let Some(ms) = cfg.idle_exit_ms {
         cmd.arg("--idle-exit-ms").arg(ms.to_string());
@@ -98,59 +99,81 @@ fn spawn(cfg: &BrokerConfig) -> std::io::Result<()> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| std::io::Error::new(e.kind(), format!("starting {}: {e}", exe.display())))?;
-    let deadline = Instant::now() + CONNECT_BUDGET;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            tracing::debug!(?status, "npfsd launcher exited");
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot run the npfs broker {}: {e}", program.exe.display()),
+            )
+        })?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let said = read_until_closed(stderr, Instant::now() + CONNECT_BUDGET);
+    let said = match said {
+        Ok(text) => text,
+        Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
             return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "npfsd did not start in time",
+                e.kind(),
+                format!(
+                    "the npfs broker {} did not start within {} s",
+                    program.exe.display(),
+                    CONNECT_BUDGET.as_secs()
+                ),
             ));
         }
-        std::thread::sleep(Duration::from_millis(2));
+    };
+    let status = child.wait()?;
+    tracing::debug!(?status, "npfsd launcher exited");
+    if !status.success() {
+        let said = said.trim();
+        return Err(std::io::Error::other(format!(
+            "the npfs broker {} failed to start ({status}){}{said}",
+            program.exe.display(),
+            if said.is_empty() { "" } else { ": " },
+        )));
     }
+    Ok(())
 }
 
-/// Locate the `npfsd` executable.
-fn find_broker(cfg: &BrokerConfig) -> std::io::Result<PathBuf> {
-    if let Some(exe) = &cfg.broker_exe {
-        return Ok(exe.clone());
-    }
-    if let Some(exe) = std::env::var_os("NPFS_BROKER").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(exe));
-    }
-    let mut candidates = Vec::new();
-    if let Ok(me) = std::env::current_exe() {
-        if let Some(dir) = me.parent() {
-            candidates.push(dir.join("npfsd"));
-            if let Some(up) = dir.parent() {
-                candidates.push(up.join("npfsd"));
+/// Read `pipe` until every writer has closed it (the launcher exited and the daemon it forked
+/// redirected its stderr), waiting in poll(2) for each chunk, at most until `deadline`.
+fn read_until_closed(
+    pipe: std::process::ChildStderr,
+    deadline: Instant,
+) -> std::io::Result<String> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    use std::io::Read;
+    let mut pipe = pipe;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        let ts = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [PollFd::new(&pipe, PollFlags::IN)];
+        match poll(&mut fds, Some(&ts)) {
+            Ok(0) => return Err(std::io::ErrorKind::TimedOut.into()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        match pipe.read(&mut buf) {
+            Ok(0) => return Ok(String::from_utf8_lossy(&out).into_owned()),
+            Ok(n) => {
+                // Keep the first few KiB: enough for any message, bounded for any launcher.
+                if out.len() < 4096 {
+                    out.extend_from_slice(&buf[..n]);
+                }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("npfsd")));
-    }
-    candidates
-        .into_iter()
-        .find(|p| is_executable(p))
-        .ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "npfsd not found (set NPFS_BROKER)",
-            )
-        })
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

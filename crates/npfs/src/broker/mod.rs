@@ -27,6 +27,7 @@
 mod autostart;
 mod channel;
 mod client;
+mod locate;
 mod socket;
 
 use std::os::fd::OwnedFd;
@@ -34,6 +35,9 @@ use std::path::PathBuf;
 
 pub use channel::{ChannelEvent, ClientCredentials, CreatedInfo, InstanceChannel};
 pub use client::{BrokerConn, OpenOptions, OpenedInfo};
+pub use locate::{
+    find_broker_program, set_fallback_broker, BrokerProgram, BUILTIN_BROKER_SUBCOMMAND,
+};
 pub use npfs_core::namespace::{InstanceState, PipeSummary, WaitTimeout};
 pub use npfs_core::security::{
     ALL_SECURITY_INFORMATION, DACL_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION,
@@ -64,8 +68,9 @@ pub struct BrokerConfig {
     /// Start a broker for `runtime_dir` when none answers (and create the directory 0700).
     /// `false` for a broker someone else runs ([`BrokerConfig::shared`]).
     pub autostart: bool,
-    /// The `npfsd` executable; `None` searches `$NPFS_BROKER`, next to the current
-    /// executable, its parent directory, then `$PATH`.
+    /// The `npfsd` executable; `None` searches for it (`$NPFS_BROKER`, beside the program or
+    /// library, the install's libexec directory, `$PATH`, the `npfs` command: see
+    /// [`set_fallback_broker`] and the search order in the crate's README).
     pub broker_exe: Option<PathBuf>,
     /// `--idle-exit-ms` for a broker started from here; `None` leaves the broker's default
     /// (or `$NPFS_IDLE_EXIT_MS`).
@@ -163,6 +168,24 @@ pub enum BrokerError {
     /// The broker could not be reached, or broke the protocol.
     #[error("broker: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Say once per process, on stderr, why the broker cannot be used, and return the Win32 code
+/// every call fails with then: `ERROR_NO_SYSTEM_RESOURCES` (1450, as documented in the
+/// README). The message is the error's own words: what was looked for, where, and the fix.
+pub(crate) fn unavailable(e: &std::io::Error) -> npfs_core::Win32Error {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    tracing::warn!("npfs broker unavailable: {e}");
+    SAID.call_once(|| {
+        use std::io::Write;
+        // A closed stderr is no reason to fail differently.
+        let _ = writeln!(
+            std::io::stderr(),
+            "npfs: named pipes are unavailable, calls fail with ERROR_NO_SYSTEM_RESOURCES \
+             (1450): {e}"
+        );
+    });
+    npfs_core::Win32Error::NO_SYSTEM_RESOURCES
 }
 
 fn fds_from(mut fds: Vec<OwnedFd>) -> std::io::Result<ConnFds> {
