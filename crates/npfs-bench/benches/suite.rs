@@ -3,13 +3,12 @@
 //! --benches` (no `--bench` flag) it does the seconds-long smoke run instead.
 
 fn main() {
-    let mut args = std::env::args();
-    let argv0 = args.next().unwrap_or_default();
-    // The suite may start this very executable as its broker, under the name `npfsd`.
-    if std::path::Path::new(&argv0).file_name() == Some(std::ffi::OsStr::new("npfsd")) {
-        std::process::exit(npfs_bench::run_builtin_broker());
+    // The suite may start this very executable as its broker.
+    if let Some(code) = npfs_bench::run_builtin_broker_if_asked() {
+        std::process::exit(code);
     }
-    let args: Vec<String> = args.collect();
+    npfs_bench::register_builtin_broker();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let benching = args.iter().any(|a| a == "--bench");
     let mut args: Vec<String> = args.into_iter().filter(|a| a != "--bench").collect();
     // The suite re-executes any executable not named npfs-bench as `EXE bench __child ...`

@@ -34,13 +34,34 @@ use placement::Placement;
 use report::{NpfsExtras, Results, Row, RowData, RttCell, LAT_SIZES, TPUT_SIZES};
 use transport::Kind;
 
-/// Run the built-in broker with `npfsd`'s arguments `args` (after the program name);
-/// returns its exit status. The binary calls this as `npfs-bench npfsd ARGS` or when started
-/// under the name `npfsd`.
-pub fn run_builtin_broker(args: Vec<std::ffi::OsString>) -> i32 {
+/// When this process was started to be the broker — as `EXE npfsd ARGS` (what the library
+/// runs once [`register_builtin_broker`] made this executable its fallback) or under the name
+/// `npfsd` — run the built-in broker and return its exit status; else `None`.
+pub fn run_builtin_broker_if_asked() -> Option<i32> {
     use clap::Parser;
-    let cli = npfsd::cli::Cli::parse_from(std::iter::once("npfsd".into()).chain(args));
-    npfsd::startup::main_with(cli.args, cli.shared)
+    let mut args = std::env::args_os();
+    let argv0 = args.next()?;
+    let rest: Vec<std::ffi::OsString> = args.collect();
+    let npfsd_args = if std::path::Path::new(&argv0).file_name() == Some("npfsd".as_ref()) {
+        rest
+    } else if rest
+        .first()
+        .is_some_and(|a| a == npfs::broker::BUILTIN_BROKER_SUBCOMMAND)
+    {
+        rest[1..].to_vec()
+    } else {
+        return None;
+    };
+    let cli = npfsd::cli::Cli::parse_from(std::iter::once("npfsd".into()).chain(npfsd_args));
+    Some(npfsd::startup::main_with(cli.args, cli.shared))
+}
+
+/// Make this executable the broker the library starts when it finds no `npfsd` (it must
+/// call [`run_builtin_broker_if_asked`] first thing in `main`).
+pub fn register_builtin_broker() {
+    if let Ok(me) = std::env::current_exe() {
+        npfs::broker::set_fallback_broker(npfs::broker::BrokerProgram::npfs_command(me));
+    }
 }
 
 /// Run the suite (or a child side) with `args`, the arguments after the program name (or
