@@ -52,7 +52,7 @@ build_one() { # SRC OUT UNICODE
     # shellcheck disable=SC2046 # pkg-config's output is a list of words
     $CC -std=gnu11 -O1 -g "${uni[@]}" -o "$2" "$1" $(pkg-config --cflags --libs npfs)
   else
-    $CC -std=gnu11 -O1 -g -I "$INC" "${uni[@]}" -o "$2" "$1" -L "$LIBDIR" -lnpfs -Wl,-rpath,"$LIBDIR" -lpthread
+    $CC -std=gnu11 -O1 -g -I "$INC" "${uni[@]}" -o "$2" "$1" -L "$LIBDIR" -lnpfs -Wl,-rpath,"$BUILD/lib" -lpthread
   fi
 }
 
@@ -61,6 +61,12 @@ if [ $INSTALLED = 0 ] && [ ! -e "$LIBDIR/libnpfs.so" ] && [ ! -e "$LIBDIR/libnpf
   exit 77
 fi
 mkdir -p "$BUILD"
+if [ $INSTALLED = 0 ]; then
+  # libnpfs.so's SONAME is libnpfs.so.0, the name an install provides; in the tree there is
+  # only target/release/libnpfs.so, so the programs find it through a link of that name.
+  mkdir -p "$BUILD/lib"
+  ln -sf "$LIBDIR/libnpfs.so" "$BUILD/lib/libnpfs.so.0"
+fi
 echo "== build: gcc -I include ... -L $LIBDIR -lnpfs"
 if ! build_all 2> "$BUILD.build-errors.log"; then
   if grep -q "undefined reference" "$BUILD.build-errors.log"; then

@@ -255,6 +255,10 @@ impl Native {
         let src = work.join("winpipe.c");
         std::fs::write(&src, WINPIPE_C)?;
         let exe = work.join("winpipe-npfs");
+        // The library's SONAME is libnpfs.so.0 (the installed name): link it under that name.
+        let so_link = work.join("libnpfs.so.0");
+        let _ = std::fs::remove_file(&so_link);
+        std::os::unix::fs::symlink(lib.join("libnpfs.so"), &so_link)?;
         run_limited(
             Command::new("gcc")
                 .args(["-std=gnu11", "-O2", "-I"])
@@ -264,7 +268,7 @@ impl Native {
                 .arg(&src)
                 .arg("-L")
                 .arg(&lib)
-                .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .arg(format!("-Wl,-rpath,{}", work.display()))
                 .args(["-lnpfs", "-lpthread"]),
             Duration::from_secs(120),
             None,

@@ -11,6 +11,7 @@
 //!
 //! - [`cli`]: command-line options;
 //! - [`startup`]: runtime directory, single-instance lock, socket, daemonizing, logging;
+//! - [`activation`]: the listening socket passed by systemd (`LISTEN_FDS`);
 //! - [`server`]: the accept loop, connection caps, the waiter timer and idle exit;
 //! - [`conn`]: one client connection (requests, instance control channels, security);
 //! - [`creds`]: peers' credentials from the kernel, and user and group names;
@@ -18,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod cli;
 pub mod conn;
 pub mod creds;

@@ -1,5 +1,6 @@
-//! Process start-up: runtime directory, single-instance lock, the listening socket,
-//! daemonizing, logging, file-descriptor limit, and the runtime.
+//! Process start-up: runtime directory, single-instance lock, the listening socket (bound
+//! here, or passed by systemd: [`crate::activation`]), daemonizing, logging,
+//! file-descriptor limit, and the runtime.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -19,6 +20,8 @@ struct Prepared {
     dir: PathBuf,
     _lock: File,
     listener: UnixListener,
+    /// The socket came from the service manager, which keeps it (and its path).
+    activated: bool,
 }
 
 /// Run a per-user broker with `args`; returns the process exit status.
@@ -45,7 +48,18 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
     let policy = Policy {
         admin_gids: shared.admin_gids(),
     };
-    let prepared = match prepare(&args, shared.is_shared()) {
+    // SAFETY: start-up: nothing in this process has opened or adopted descriptor 3 yet (the
+    // callers, npfsd's and npfs's main, call this first).
+    let activated = match unsafe { crate::activation::take_listener() } {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("npfsd: {e}");
+            return 1;
+        }
+    };
+    // The service manager tracks the process it started: no daemonizing under activation.
+    let foreground = args.foreground || activated.is_some();
+    let prepared = match prepare(&args, shared.is_shared(), activated) {
         Ok(Some(p)) => p,
         // Another broker serves this directory.
         Ok(None) => return 0,
@@ -54,7 +68,7 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
             return 1;
         }
     };
-    if !args.foreground {
+    if !foreground {
         match daemonize(&prepared.dir) {
             Ok(true) => {}
             // The parent: the socket is bound and listening, clients can connect now.
@@ -65,24 +79,38 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
             }
         }
     }
-    init_logging(&prepared.dir, args.foreground);
+    init_logging(&prepared.dir, foreground);
     raise_nofile_limit();
     let status = serve(&prepared, idle, policy);
-    // We still hold the lock: nobody else can have bound a new socket at this path.
-    let _ = std::fs::remove_file(prepared.dir.join(SOCKET_NAME));
-    if !args.foreground {
+    // We still hold the lock: nobody else can have bound a new socket at this path. An
+    // activation socket belongs to the service manager, which keeps listening on it.
+    if !prepared.activated {
+        let _ = std::fs::remove_file(prepared.dir.join(SOCKET_NAME));
+    }
+    if !foreground {
         let _ = std::fs::remove_file(prepared.dir.join(PID_NAME));
     }
     status
 }
 
 /// Create the directory, take the lock (`Ok(None)` if another broker holds it), replace a
-/// stale socket and bind. A `shared` broker's directory is 0755 and its socket 0666.
-fn prepare(args: &Args, shared: bool) -> std::io::Result<Option<Prepared>> {
-    let dir = args
-        .runtime_dir
-        .clone()
-        .unwrap_or_else(runtime::runtime_dir_from_env);
+/// stale socket and bind. A `shared` broker's directory is 0755 and its socket 0666. With an
+/// activation socket, its directory is the runtime directory (unless `--runtime-dir`) and
+/// nothing is bound.
+fn prepare(
+    args: &Args,
+    shared: bool,
+    activated: Option<crate::activation::Activated>,
+) -> std::io::Result<Option<Prepared>> {
+    let dir = match (&args.runtime_dir, &activated) {
+        (Some(d), _) => d.clone(),
+        (None, Some(a)) => a
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(runtime::runtime_dir_from_env),
+        (None, None) => runtime::runtime_dir_from_env(),
+    };
     if shared {
         runtime::ensure_shared_dir(&dir)?;
     } else {
@@ -96,8 +124,23 @@ fn prepare(args: &Args, shared: bool) -> std::io::Result<Option<Prepared>> {
         .open(dir.join(LOCK_NAME))?;
     match rustix::fs::flock(&lock, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) if activated.is_some() => {
+            return Err(std::io::Error::other(format!(
+                "another broker already serves {} (started by hand?); stop it, and let the \
+                 socket unit start npfsd",
+                dir.display()
+            )));
+        }
         Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
         Err(e) => return Err(e.into()),
+    }
+    if let Some(a) = activated {
+        return Ok(Some(Prepared {
+            dir,
+            _lock: lock,
+            listener: a.listener,
+            activated: true,
+        }));
     }
     let path = dir.join(SOCKET_NAME);
     match std::fs::remove_file(&path) {
@@ -114,6 +157,7 @@ fn prepare(args: &Args, shared: bool) -> std::io::Result<Option<Prepared>> {
         dir,
         _lock: lock,
         listener,
+        activated: false,
     }))
 }
 
@@ -146,8 +190,11 @@ fn init_logging(dir: &Path, foreground: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     if foreground {
+        // Colours only for a person at a terminal, never into a journal or a file.
+        use std::io::IsTerminal;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .try_init();
     } else if let Ok(file) = File::options()
