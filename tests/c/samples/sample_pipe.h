@@ -92,25 +92,39 @@ static inline BOOL sample_answer_ok(const TCHAR *answer, DWORD chars, LPCTSTR re
     return memcmp(answer + (chars - want), request, want * sizeof(TCHAR)) == 0;
 }
 
+/* How long a client keeps trying while every instance of the pipe is busy. */
+#define SAMPLE_BUSY_PATIENCE_MS 20000
+
+/* TRUE while less than SAMPLE_BUSY_PATIENCE_MS have passed since `start` (a GetTickCount). */
+static inline BOOL sample_still_patient(DWORD start)
+{
+    return GetTickCount() - start < SAMPLE_BUSY_PATIENCE_MS;
+}
+
 /*
  * Opens the client end of SAMPLE_PIPE for reading and writing, as CreateFile does for any
  * file. While every instance of the pipe is busy with other clients, waits for one to listen
- * again (WaitNamedPipe) and retries, a few rounds at most. Returns INVALID_HANDLE_VALUE with
- * the last error set when the pipe cannot be opened (ERROR_FILE_NOT_FOUND: no server yet).
+ * again (WaitNamedPipe) and retries: another client may take that instance first, so this
+ * goes on until SAMPLE_BUSY_PATIENCE_MS have passed. Returns INVALID_HANDLE_VALUE with the
+ * last error set when the pipe cannot be opened (ERROR_FILE_NOT_FOUND: no server yet).
  */
 static inline HANDLE sample_open_client(void)
 {
-    int round;
-    for (round = 0; round < 5; round++) {
+    DWORD start = GetTickCount();
+    BOOL told = FALSE;
+    for (;;) {
         HANDLE end = CreateFile(SAMPLE_PIPE, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
         if (end != INVALID_HANDLE_VALUE || GetLastError() != ERROR_PIPE_BUSY)
             return end;
-        _tprintf(TEXT("every instance of %s is busy; waiting for a free one\n"), SAMPLE_PIPE);
-        if (!WaitNamedPipe(SAMPLE_PIPE, 10000) && GetLastError() != ERROR_SEM_TIMEOUT)
+        if (!sample_still_patient(start))
+            return INVALID_HANDLE_VALUE; /* still ERROR_PIPE_BUSY */
+        if (!told) {
+            _tprintf(TEXT("every instance of %s is busy; waiting for a free one\n"), SAMPLE_PIPE);
+            told = TRUE;
+        }
+        if (!WaitNamedPipe(SAMPLE_PIPE, 5000) && GetLastError() != ERROR_SEM_TIMEOUT)
             return INVALID_HANDLE_VALUE;
     }
-    SetLastError(ERROR_PIPE_BUSY);
-    return INVALID_HANDLE_VALUE;
 }
 
 #endif /* NPFS_SAMPLE_PIPE_H */

@@ -129,37 +129,39 @@ static DWORD await_client(HANDLE pipe, HANDLE arrived)
 int _tmain(void)
 {
     HANDLE arrived = CreateEvent(NULL, TRUE, FALSE, NULL);
+    HANDLE pipe = INVALID_HANDLE_VALUE; /* the instance listening for the next client */
 
     sample_unbuffered_output();
     if (arrived == NULL) {
         sample_report(TEXT("CreateEvent"));
         return 1;
     }
-    _tprintf(TEXT("routines server: listening on %s\n"), SAMPLE_PIPE);
+    _tprintf(TEXT("routines server: starting on %s\n"), SAMPLE_PIPE);
     for (;;) {
         DWORD err;
-        HANDLE pipe = CreateNamedPipe(SAMPLE_PIPE, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
-                                      PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
-                                      PIPE_UNLIMITED_INSTANCES, SAMPLE_QUOTA, SAMPLE_QUOTA,
-                                      SAMPLE_DEFAULT_TIMEOUT_MS, NULL);
         if (pipe == INVALID_HANDLE_VALUE) {
-            sample_report(TEXT("CreateNamedPipe"));
-            return 1;
+            pipe = CreateNamedPipe(SAMPLE_PIPE, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                                   PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                                   PIPE_UNLIMITED_INSTANCES, SAMPLE_QUOTA, SAMPLE_QUOTA,
+                                   SAMPLE_DEFAULT_TIMEOUT_MS, NULL);
+            if (pipe == INVALID_HANDLE_VALUE) {
+                sample_report(TEXT("CreateNamedPipe"));
+                return 1;
+            }
         }
         err = await_client(pipe, arrived);
-        if (err == ERROR_NO_DATA) { /* a client opened and closed before we listened */
-            CloseHandle(pipe);
+        /* ERROR_NO_DATA: a client opened the instance and closed it again before we listened.
+           Disconnecting makes the same instance ready to listen once more. */
+        if (err == ERROR_NO_DATA && DisconnectNamedPipe(pipe))
             continue;
-        }
         if (err != 0) {
             _tprintf(TEXT("waiting for a client failed: error %u\n"), (unsigned)err);
-            CloseHandle(pipe);
             return 1;
         }
         if (!session_start(pipe)) {
             sample_report(TEXT("session_start"));
-            CloseHandle(pipe);
             return 1;
         }
+        pipe = INVALID_HANDLE_VALUE; /* the session owns it now; the next round makes a new one */
     }
 }

@@ -2,8 +2,8 @@
  * server_threads.c — a named-pipe server that gives every client a thread of its own.
  *
  * The main thread keeps one blocking instance of SAMPLE_PIPE listening. As soon as a client
- * is on it, the instance is handed to a new thread and the main thread creates the next
- * instance. A client's thread answers each request message until the client closes its end,
+ * is on it, the main thread creates the next instance and hands the connected one to a new
+ * thread, then listens on the new instance. A client's thread answers each request message until the client closes its end,
  * then flushes, disconnects and closes the instance. Runs until it is killed; exits nonzero
  * if the pipe cannot be created or listened on, or a thread cannot be started.
  */
@@ -81,38 +81,52 @@ static BOOL hand_over(HANDLE pipe, unsigned number)
     return TRUE;
 }
 
+/* A new blocking message-mode instance of SAMPLE_PIPE; INVALID_HANDLE_VALUE on failure. */
+static HANDLE new_instance(void)
+{
+    HANDLE pipe = CreateNamedPipe(SAMPLE_PIPE, PIPE_ACCESS_DUPLEX,
+                                  PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
+                                  PIPE_UNLIMITED_INSTANCES, SAMPLE_QUOTA, SAMPLE_QUOTA,
+                                  SAMPLE_DEFAULT_TIMEOUT_MS, NULL);
+    if (pipe == INVALID_HANDLE_VALUE)
+        sample_report(TEXT("CreateNamedPipe"));
+    return pipe;
+}
+
 int _tmain(void)
 {
     unsigned clients = 0;
+    HANDLE listening;
 
     sample_unbuffered_output();
+    listening = new_instance();
+    if (listening == INVALID_HANDLE_VALUE)
+        return 1;
     _tprintf(TEXT("threads server: listening on %s\n"), SAMPLE_PIPE);
+
     for (;;) {
-        BOOL connected;
-        HANDLE pipe = CreateNamedPipe(SAMPLE_PIPE, PIPE_ACCESS_DUPLEX,
-                                      PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT,
-                                      PIPE_UNLIMITED_INSTANCES, SAMPLE_QUOTA, SAMPLE_QUOTA,
-                                      SAMPLE_DEFAULT_TIMEOUT_MS, NULL);
-        if (pipe == INVALID_HANDLE_VALUE) {
-            sample_report(TEXT("CreateNamedPipe"));
-            return 1;
-        }
+        HANDLE next;
 
         /* Blocks until a client opens this instance. A client that got there between
            CreateNamedPipe and here is reported as ERROR_PIPE_CONNECTED: connected all the same. */
-        connected = ConnectNamedPipe(pipe, NULL) || GetLastError() == ERROR_PIPE_CONNECTED;
-        if (!connected) {
+        if (!ConnectNamedPipe(listening, NULL) && GetLastError() != ERROR_PIPE_CONNECTED) {
             DWORD err = sample_report(TEXT("ConnectNamedPipe"));
-            CloseHandle(pipe);
-            if (err == ERROR_NO_DATA) /* that client has closed already: next one */
-                continue;
+            if (err == ERROR_NO_DATA && DisconnectNamedPipe(listening))
+                continue; /* that client has closed already: listen again on the same instance */
             return 1;
         }
 
-        if (!hand_over(pipe, ++clients)) {
+        /* The next instance exists before the connected one is handed over: however quickly
+           that client's thread finishes and closes its instance, the pipe's name never
+           disappears, and newcomers see ERROR_PIPE_BUSY (and wait) instead of
+           ERROR_FILE_NOT_FOUND. */
+        next = new_instance();
+        if (next == INVALID_HANDLE_VALUE)
+            return 1;
+        if (!hand_over(listening, ++clients)) {
             sample_report(TEXT("CreateThread"));
-            CloseHandle(pipe);
             return 1;
         }
+        listening = next;
     }
 }
