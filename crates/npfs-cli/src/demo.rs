@@ -26,6 +26,7 @@ use npfs::{call_named_pipe, wait_named_pipe, PipeClient, PipeHandle, PipeServer}
 use npfs::{ServerOptions, Win32Error};
 
 use crate::broker;
+use crate::out::outln;
 
 /// Client processes started by default.
 pub const DEFAULT_CLIENTS: u32 = 4;
@@ -57,15 +58,20 @@ impl<T> Context<T> for std::result::Result<T, Win32Error> {
 /// Client processes, for the final wait and for clean-up on failure.
 static CHILDREN: Mutex<Vec<(u32, Child)>> = Mutex::new(Vec::new());
 
-/// Stop the demo: report, kill the clients, clean up, exit 1.
-fn fail(msg: &str) -> ! {
-    eprintln!("[server] FAILED: {msg}");
+/// Kill and reap the client processes.
+fn stop_clients() {
     if let Ok(mut children) = CHILDREN.lock() {
         for (_, c) in children.iter_mut() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
+}
+
+/// Stop the demo: report, kill the clients, clean up, exit 1.
+fn fail(msg: &str) -> ! {
+    eprintln!("[server] FAILED: {msg}");
+    stop_clients();
     std::process::exit(1);
 }
 
@@ -96,6 +102,8 @@ fn bytes_name(name: &str) -> String {
 pub fn run_server(clients: u32) -> i32 {
     let deadline = Instant::now() + TIMEOUT;
     let broker_desc = broker::describe();
+    // Nobody reads the output any more (`npfs demo | head`): stop quietly.
+    crate::out::on_closed(stop_clients);
     start_watchdog(deadline, fail);
     match serve(clients, deadline, &broker_desc) {
         Ok(()) => 0,
@@ -128,17 +136,17 @@ fn serve(clients: u32, deadline: Instant, broker_desc: &str) -> Result<()> {
     let runtime = npfs::broker::runtime_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_else(|e| format!("(unavailable: {e})"));
-    println!("[server] pid {pid}; runtime dir {runtime}; broker {broker_desc}");
+    outln!("[server] pid {pid}; runtime dir {runtime}; broker {broker_desc}");
 
     let started = Instant::now();
     let mopts = message_options();
     let bopts = byte_options();
     let first_msg = mopts.create(&name).ctx(|| format!("creating {name}"))?;
     let first_bytes = bopts.create(&bname).ctx(|| format!("creating {bname}"))?;
-    println!(
+    outln!(
         "[server] created {name} (message pipe, up to {INSTANCES} instances, echo in upper case)"
     );
-    println!("[server] created {bname} (byte pipe, up to {INSTANCES} instances, checksum sink)");
+    outln!("[server] created {bname} (byte pipe, up to {INSTANCES} instances, checksum sink)");
 
     let n = clients as usize;
     let msg_total = n * MESSAGE_CONNECTIONS_PER_CLIENT;
@@ -180,7 +188,7 @@ fn serve(clients: u32, deadline: Instant, broker_desc: &str) -> Result<()> {
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting client {id}: {e}"))?;
-        println!("[server] started client {id} as pid {}", child.id());
+        outln!("[server] started client {id} as pid {}", child.id());
         CHILDREN
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -190,7 +198,7 @@ fn serve(clients: u32, deadline: Instant, broker_desc: &str) -> Result<()> {
     wait_children(deadline)?;
     join(msg_acceptor, "message acceptor")?;
     join(byte_acceptor, "byte acceptor")?;
-    println!(
+    outln!(
         "[server] OK: {clients} client processes, {msg_total} message-pipe connections, \
          {clients} byte streams of {STREAM_LEN} bytes, all checked, in {} ms",
         started.elapsed().as_millis()
@@ -201,14 +209,16 @@ fn serve(clients: u32, deadline: Instant, broker_desc: &str) -> Result<()> {
 /// Wait for every client process; any non-zero exit is a failure.
 fn wait_children(deadline: Instant) -> Result<()> {
     loop {
-        {
+        // Printed once the lock is released (a closed stdout stops the clients, under it).
+        let mut exited = Vec::new();
+        let all_done = {
             let mut children = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
             let mut i = 0;
             while i < children.len() {
                 let (id, child) = &mut children[i];
                 match child.try_wait() {
                     Ok(Some(status)) if status.success() => {
-                        println!("[server] client {id} (pid {}) exited with 0", child.id());
+                        exited.push((*id, child.id()));
                         children.remove(i);
                     }
                     Ok(Some(status)) => {
@@ -220,9 +230,13 @@ fn wait_children(deadline: Instant) -> Result<()> {
                     Err(e) => return Err(format!("waiting for client {id}: {e}")),
                 }
             }
-            if children.is_empty() {
-                return Ok(());
-            }
+            children.is_empty()
+        };
+        for (id, pid) in exited {
+            outln!("[server] client {id} (pid {pid}) exited with 0");
+        }
+        if all_done {
+            return Ok(());
         }
         remaining(deadline)?;
         std::thread::sleep(Duration::from_millis(10));
@@ -262,7 +276,7 @@ fn accept_loop(
         let pid = inst
             .client_process_id()
             .ctx(|| format!("{kind}instance {no}: client pid"))?;
-        println!("[server] {kind}instance {no} connected: client pid {pid}");
+        outln!("[server] {kind}instance {no} connected: client pid {pid}");
         workers.push(std::thread::spawn(move || {
             let r = serve(inst, no);
             if let Err(e) = &r {
@@ -343,7 +357,7 @@ fn serve_messages(inst: PipeServer, no: usize) -> Result<()> {
     }
     inst.disconnect()
         .ctx(|| format!("instance {no}: DisconnectNamedPipe"))?;
-    println!("[server] instance {no}: client closed after {count} message(s); disconnected");
+    outln!("[server] instance {no}: client closed after {count} message(s); disconnected");
     Ok(())
 }
 
@@ -388,7 +402,7 @@ fn serve_bytes(inst: PipeServer, no: usize) -> Result<()> {
             "byte instance {no}: client {id} checksum {theirs:#018x}, received data gives {mine:#018x}"
         ));
     }
-    println!(
+    outln!(
         "[server] byte instance {no}: received {got} bytes from client {id}, checksum {mine:#018x} OK"
     );
     Ok(())
@@ -446,7 +460,7 @@ fn open_with_retry(name: &str, id: u32, deadline: Instant) -> Result<PipeClient>
             Ok(c) => return Ok(c),
             Err(e) if e == Win32Error::PIPE_BUSY => {
                 let ms = remaining(deadline)?.as_millis().clamp(1, 1000) as u32;
-                println!("[client {id}] {name} is busy; waiting for a free instance");
+                outln!("[client {id}] {name} is busy; waiting for a free instance");
                 match wait_named_pipe(name, ms) {
                     Ok(()) => {}
                     Err(e) if e == Win32Error::SEM_TIMEOUT || e == Win32Error::FILE_NOT_FOUND => {}
@@ -475,7 +489,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
     let server_pid = pipe.server_process_id().ctx(|| "server pid".into())?;
     pipe.set_handle_mode(PIPE_READMODE_MESSAGE)
         .ctx(|| "SetNamedPipeHandleState(PIPE_READMODE_MESSAGE)".into())?;
-    println!(
+    outln!(
         "[client {id}] pid {pid}: connected to {name} (server pid {server_pid}), message read mode"
     );
     let messages = [
@@ -493,7 +507,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
                 text(&reply)
             ));
         }
-        println!("[client {id}] sent {m:?}, got {:?}", text(&reply));
+        outln!("[client {id}] sent {m:?}, got {:?}", text(&reply));
     }
 
     // 2. A reply longer than the buffer.
@@ -513,7 +527,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
     if whole != long.to_ascii_uppercase().as_bytes() {
         return Err(format!("partial reads reassembled {:?}", text(&whole)));
     }
-    println!(
+    outln!(
         "[client {id}] partial read: 16-byte buffer got {:?} + more_data (ERROR_MORE_DATA), \
          next read got the other {} bytes {:?}",
         text(&small),
@@ -530,7 +544,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
     if buf[..r.len] != *request.to_ascii_uppercase().as_bytes() || r.more_data {
         return Err(format!("transact got {:?}", text(&buf[..r.len])));
     }
-    println!(
+    outln!(
         "[client {id}] transact {request:?} -> {:?}",
         text(&buf[..r.len])
     );
@@ -566,7 +580,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
             "server counted {counted} bytes, checksum {theirs:#018x}; sent {STREAM_LEN}, {mine:#018x}"
         ));
     }
-    println!(
+    outln!(
         "[client {id}] streamed {STREAM_LEN} bytes through {bname} in {} ms; server counted \
          {counted}, checksum {theirs:#018x} matches",
         started.elapsed().as_millis()
@@ -593,7 +607,7 @@ fn client(name: &str, id: u32, deadline: Instant) -> Result<()> {
     if buf[..r.len] != *request.to_ascii_uppercase().as_bytes() || r.more_data {
         return Err(format!("call_named_pipe got {:?}", text(&buf[..r.len])));
     }
-    println!(
+    outln!(
         "[client {id}] call_named_pipe({request:?}) -> {:?}",
         text(&buf[..r.len])
     );

@@ -32,7 +32,8 @@ Exit status:
   3  no pipe of that name (ERROR_FILE_NOT_FOUND)
   4  all instances of the pipe are busy (ERROR_PIPE_BUSY)
   5  timed out (ERROR_SEM_TIMEOUT)
-  6  the reply was cut short (ERROR_MORE_DATA)";
+  6  the reply was cut short (ERROR_MORE_DATA)
+A closed standard output (`| head`) ends any command quietly with status 0.";
 
 /// The exit code of a failed pipe operation.
 pub fn code_of(e: Win32Error) -> i32 {

@@ -7,7 +7,7 @@ use npfs_core::name::PipeName;
 use npfs_core::namespace::{InstanceInfo, PipeDetail};
 use serde::Serialize;
 
-use crate::exit;
+use crate::{exit, out};
 
 /// One pipe as `npfs list --json` and `npfs info --json` print it.
 #[derive(Debug, Serialize)]
@@ -179,15 +179,13 @@ pub fn list(json: bool) -> i32 {
     };
     let items: Vec<PipeJson> = pipes.iter().map(|d| to_json(d, false)).collect();
     if json {
-        match serde_json::to_string_pretty(&items) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return exit::fail(e),
-        }
-        return exit::OK;
+        return match serde_json::to_string_pretty(&items) {
+            Ok(s) => out::print(s + "\n"),
+            Err(e) => exit::fail(e),
+        };
     }
     if items.is_empty() {
-        println!("no pipes");
-        return exit::OK;
+        return out::print("no pipes\n");
     }
     let mut rows = vec![[
         "NAME",
@@ -223,8 +221,7 @@ pub fn list(json: bool) -> i32 {
             .to_string(),
         ]);
     }
-    print!("{}", table(&rows));
-    exit::OK
+    out::print(table(&rows))
 }
 
 /// `npfs info NAME [--json]`: returns the exit status.
@@ -243,11 +240,10 @@ pub fn info(name: &str, json: bool) -> i32 {
     };
     let p = to_json(&d, true);
     if json {
-        match serde_json::to_string_pretty(&p) {
-            Ok(s) => println!("{s}"),
-            Err(e) => return exit::fail(e),
-        }
-        return exit::OK;
+        return match serde_json::to_string_pretty(&p) {
+            Ok(s) => out::print(s + "\n"),
+            Err(e) => exit::fail(e),
+        };
     }
     let a = &d.summary.attrs;
     let mut flags = PIPE_SERVER_END;
@@ -265,7 +261,7 @@ pub fn info(name: &str, json: bool) -> i32 {
         Some(u) => format!("{u} (uid {})", p.owner_uid),
         None => format!("uid {}", p.owner_uid),
     };
-    println!("{}", p.name);
+    let mut text = format!("{}\n", p.name);
     let rows = vec![
         vec!["  type".into(), format!("{} pipe", p.pipe_type)],
         vec![
@@ -295,8 +291,8 @@ pub fn info(name: &str, json: bool) -> i32 {
         ],
         vec!["  owner".into(), owner],
     ];
-    print!("{}", table(&rows));
-    println!("GetNamedPipeInfo (server end):");
+    text.push_str(&table(&rows));
+    text.push_str("GetNamedPipeInfo (server end):\n");
     let rows = vec![
         vec![
             "  lpFlags".into(),
@@ -306,11 +302,11 @@ pub fn info(name: &str, json: bool) -> i32 {
         vec!["  lpInBufferSize".into(), p.in_buffer_size.to_string()],
         vec!["  lpMaxInstances".into(), max],
     ];
-    print!("{}", table(&rows));
-    println!(
-        "instances: {} ({} listening, {} connected, {} disconnected)",
+    text.push_str(&table(&rows));
+    text.push_str(&format!(
+        "instances: {} ({} listening, {} connected, {} disconnected)\n",
         p.instances, p.listening, p.connected, p.disconnected
-    );
+    ));
     let mut rows = vec![["  ID", "STATE", "SERVER PID", "CLIENT PID"]
         .map(String::from)
         .to_vec()];
@@ -322,12 +318,12 @@ pub fn info(name: &str, json: bool) -> i32 {
             i.client_pid.map_or("-".to_string(), |c| c.to_string()),
         ]);
     }
-    print!("{}", table(&rows));
+    text.push_str(&table(&rows));
     if (d.instances.len() as u32) < d.summary.instances {
-        println!(
-            "  ... and {} more",
+        text.push_str(&format!(
+            "  ... and {} more\n",
             d.summary.instances - d.instances.len() as u32
-        );
+        ));
     }
-    exit::OK
+    out::print(text)
 }

@@ -23,6 +23,7 @@ mod exit;
 mod inspect;
 mod man;
 mod names;
+mod out;
 mod serve;
 mod simple;
 
@@ -75,6 +76,8 @@ enum Cmd {
     /// (like inetd or socat EXEC), or echo.
     #[command(
         group(clap::ArgGroup::new("action").required(true).args(["echo", "command"])),
+        // clap's own line puts the action group before NAME; this is what the parser takes.
+        override_usage = "npfs serve [OPTIONS] <NAME> (--echo | -- <CMD> [ARGS]...)",
         after_help = "Examples:\n  npfs serve upper -- tr a-z A-Z\n  \
                       npfs serve --message --instances 8 chat --echo\n  \
                       npfs serve --inbound logsink -- sh -c 'cat >> /tmp/log'\n\n\
@@ -261,8 +264,10 @@ fn main() {
             runtime_dir,
         } => broker::daemon(foreground, system, runtime_dir),
         Cmd::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "npfs", &mut std::io::stdout());
-            exit::OK
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "npfs", &mut script);
+            out::print(script)
         }
         Cmd::Man => man::print(),
         Cmd::Bench { args } => npfs_bench::run_from_args(args),

@@ -22,8 +22,9 @@ fn roff(s: &str) -> String {
         .join("\n")
 }
 
-/// The whole page: clap_mangen's page for `npfs`, then a section per subcommand with its
-/// usage, description, options and examples.
+/// The whole page, npfs(1): clap_mangen's title, name, synopsis, description and options
+/// for `npfs`, a list of the subcommands, then a section per subcommand with its usage,
+/// description, options and examples, and the exit statuses. No other page is referred to.
 pub fn render() -> Vec<u8> {
     let cmd = crate::Cli::command();
     let mut out = Vec::new();
@@ -36,10 +37,24 @@ pub fn render() -> Vec<u8> {
         .expect("write to a Vec");
     man.render_options_section(&mut out)
         .expect("write to a Vec");
-    man.render_subcommands_section(&mut out)
-        .expect("write to a Vec");
     let mut cmd = cmd;
     cmd.build();
+    // This one page documents every subcommand (clap_mangen's own section would point to
+    // npfs-list(1) and the like, which do not exist).
+    let _ = writeln!(out, ".SH SUBCOMMANDS");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            ".TP\n\\fBnpfs {}\\fR\n{} (see NPFS {} below)",
+            roff(sub.get_name()),
+            roff(about.trim_end_matches('.')),
+            sub.get_name().to_uppercase()
+        );
+    }
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         if sub.get_name() == "help" {
             continue;
@@ -104,11 +119,7 @@ pub fn render() -> Vec<u8> {
     out
 }
 
-/// Print the page; returns the exit status.
+/// Print the page; returns the exit status (0 also when stdout is closed early).
 pub fn print() -> i32 {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(&render()).and_then(|()| stdout.flush()) {
-        Ok(()) => exit::OK,
-        Err(e) => exit::fail(e),
-    }
+    crate::out::print(render())
 }

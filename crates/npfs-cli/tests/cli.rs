@@ -52,6 +52,39 @@ impl Env {
         out
     }
 
+    /// Run `npfs ARGS` to completion (bounded), with `input` on stdin and a stdout whose
+    /// reader is gone before the command starts (as after `| head -c 0`).
+    fn run_closed_stdout(&self, args: &[&str], input: &[u8]) -> Output {
+        let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+        drop(reader);
+        let mut child = self
+            .cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn npfs");
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let mut err = child.stderr.take().unwrap();
+        let r_err = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = err.read_to_end(&mut v);
+            v
+        });
+        let status = wait_status(&mut child, LIMIT);
+        feeder.join().unwrap();
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: r_err.join().unwrap(),
+        }
+    }
+
     /// Start `npfs serve ARGS` and wait until its pipe has a listening instance.
     fn serve(&mut self, name: &str, args: &[&str]) -> usize {
         let child = self
@@ -114,6 +147,22 @@ impl Drop for Env {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// Wait (bounded) for a child; kill it and fail when it overruns `limit`.
+fn wait_status(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("npfs did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -631,4 +680,89 @@ fn man_page_is_up_to_date() {
         "crates/npfs-cli/npfs.1 is out of date: run `cargo run -p npfs-cli --bin npfs -- man > crates/npfs-cli/npfs.1`"
     );
     assert!(text(&out.stdout).contains(".SH \"NPFS SERVE\""));
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    let mut env = Env::new();
+    let m = unique("closed-m");
+    let b = unique("closed-b");
+    env.serve(&m, &["--message", "--echo"]);
+    env.serve(&b, &["--echo"]);
+    let cases: Vec<(Vec<&str>, &[u8])> = vec![
+        (vec!["completions", "bash"], b""),
+        (vec!["completions", "zsh"], b""),
+        (vec!["man"], b""),
+        (vec!["list"], b""),
+        (vec!["list", "--json"], b""),
+        (vec!["info", &m], b""),
+        (vec!["info", &m, "--json"], b""),
+        (vec!["call", &m, "hello"], b""),
+        (vec!["connect", &b], b"some bytes\n"),
+        (vec!["connect", "--message", "-s", &m], b"a\nb\n"),
+        (vec!["--help"], b""),
+        (vec!["serve", "--help"], b""),
+        (vec!["demo", "--clients", "1"], b""),
+    ];
+    for (args, input) in cases {
+        let out = env.run_closed_stdout(&args, input);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?} printed to stderr: {err}");
+    }
+}
+
+#[test]
+fn serve_commands_get_the_default_sigpipe() {
+    // npfs itself ignores SIGPIPE (as Rust programs do); the commands it runs must not.
+    let mut env = Env::new();
+    let p = unique("sigpipe");
+    env.serve(&p, &["--", "sh", "-c", "grep '^SigIgn:' /proc/$$/status"]);
+    let out = env.run(&["connect", &p], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    let mask = line
+        .trim()
+        .strip_prefix("SigIgn:")
+        .map(str::trim)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| panic!("no SigIgn line: {line:?}"));
+    assert_eq!(
+        mask & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE ignored in CMD: {line}"
+    );
+}
+
+#[test]
+fn usage_lines_and_man_page_say_what_the_parser_takes() {
+    let env = Env::new();
+    let out = env.run(&["serve", "--help"], b"");
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("Usage: npfs serve [OPTIONS] <NAME> (--echo | -- <CMD> [ARGS]...)"),
+        "{t}"
+    );
+    // Both forms of that line parse: a bad --instances is the only error left.
+    for args in [
+        vec!["serve", "x", "--instances", "0", "--echo"],
+        vec!["serve", "x", "--instances", "0", "--", "cat", "-u"],
+    ] {
+        let out = env.run(&args, b"");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--instances"), "{args:?}: {err}");
+    }
+    // One page: no npfs-list(1)-style references, no SEE ALSO to pages that do not exist.
+    let man = text(&env.run(&["man"], b"").stdout);
+    assert!(
+        !man.contains("npfs\\-list(1)") && !man.contains("(1)"),
+        "{man}"
+    );
+    assert!(!man.contains("SEE ALSO"), "{man}");
+    assert!(man.contains("\\fBnpfs serve\\fR"), "{man}");
+    assert!(
+        man.contains(".B npfs serve [OPTIONS] <NAME> (\\-\\-echo | \\-\\- <CMD> [ARGS]...)"),
+        "{man}"
+    );
 }
