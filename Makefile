@@ -124,6 +124,9 @@ deb:
 	    LIBDIR=/usr/lib/$(DEB_MULTIARCH) LIBEXECDIR=/usr/libexec \
 	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions
 	gzip -9n $(DEB_STAGE)/usr/share/man/man1/npfs.1
+	strip --strip-unneeded --remove-section=.comment $(DEB_STAGE)/usr/bin/npfs \
+	    $(DEB_STAGE)/usr/libexec/npfs/npfsd $(DEB_STAGE)/usr/lib/$(DEB_MULTIARCH)/libnpfs.so.$(VERSION)
+	strip --strip-debug $(DEB_STAGE)/usr/lib/$(DEB_MULTIARCH)/libnpfs.a
 	mkdir -p $(DEB_STAGE)/DEBIAN
 	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@ARCH@|$(DEB_ARCH)|g' \
 	    -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_STAGE) | cut -f1)|g" \
