@@ -4,6 +4,7 @@
 #   make install              install under PREFIX (default /usr/local); DESTDIR for staging
 #   make uninstall            remove exactly what `make install` installed
 #   make deb                  build a Debian package (installs under /usr) into target/deb/
+#                             (or $CARGO_TARGET_DIR/deb/)
 #
 # Every directory can be set on the command line, e.g.
 #   make install PREFIX=$HOME/.local
@@ -35,8 +36,10 @@ SYSTEMDUSERUNITDIR   ?= $(PREFIX)/lib/systemd/user
 CARGO        ?= cargo
 INSTALL      ?= install
 CARGOFLAGS   ?=
-RELEASE      := target/release
-BUILT        := target/install
+# Cargo's output directory: $CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET_DIR   ?= $(or $(CARGO_TARGET_DIR),target)
+RELEASE      := $(TARGET_DIR)/release
+BUILT        := $(TARGET_DIR)/install
 HEADERS      := $(wildcard include/npfs/*.h)
 UNITS        := systemd/system/npfsd.socket systemd/system/npfsd.service \
                 systemd/user/npfsd.socket systemd/user/npfsd.service
@@ -115,12 +118,12 @@ list-installed:
 # --- Debian package ----------------------------------------------------------------------
 DEB_ARCH      := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-DEB_STAGE     := target/deb/stage
-DEB_FILE      := target/deb/$(PACKAGE)_$(VERSION)_$(DEB_ARCH).deb
+DEB_STAGE     := $(abspath $(TARGET_DIR))/deb/stage
+DEB_FILE      := $(TARGET_DIR)/deb/$(PACKAGE)_$(VERSION)_$(DEB_ARCH).deb
 
 deb:
 	rm -rf $(DEB_STAGE)
-	$(MAKE) install DESTDIR=$(CURDIR)/$(DEB_STAGE) PREFIX=/usr \
+	$(MAKE) install DESTDIR=$(DEB_STAGE) PREFIX=/usr \
 	    LIBDIR=/usr/lib/$(DEB_MULTIARCH) LIBEXECDIR=/usr/libexec \
 	    ZSHCOMPDIR=/usr/share/zsh/vendor-completions
 	gzip -9n $(DEB_STAGE)/usr/share/man/man1/npfs.1

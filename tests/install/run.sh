@@ -77,8 +77,9 @@ done
 check "libnpfs.so -> libnpfs.so.0 -> libnpfs.so.0.1.0" \
     test "$(readlink "$P/lib/libnpfs.so")" = libnpfs.so.0 -a "$(readlink "$P/lib/libnpfs.so.0")" = libnpfs.so.0.1.0
 check "SONAME is libnpfs.so.0" bash -c "readelf -d '$P/lib/libnpfs.so.0.1.0' | grep -q 'SONAME.*\[libnpfs.so.0\]'"
-check "pkg-config: -I$P/include/npfs and -L$P/lib -lnpfs" bash -c \
-    "[ \"\$(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs npfs)\" = '-I$P/include/npfs -L$P/lib -lnpfs' ]"
+# shellcheck disable=SC2046 # word splitting squeezes pkg-config's spaces
+check "pkg-config: -I$P/include/npfs -L$P/lib -lnpfs" \
+    test "$(echo $(PKG_CONFIG_PATH=$P/lib/pkgconfig pkg-config --cflags --libs npfs))" = "-I$P/include/npfs -L$P/lib -lnpfs"
 check "no windows.h at the top of INCLUDEDIR" test ! -e "$P/include/windows.h"
 check "the units start the installed broker" grep -q "ExecStart=$P/libexec/npfs/npfsd --system --foreground" "$P/lib/systemd/system/npfsd.service"
 check "the units name real documentation" bash -c "! grep -q example.invalid '$P'/lib/systemd/*/npfsd.*"
@@ -189,8 +190,8 @@ fi
 
 echo "== socket activation (systemd-socket-activate, the LISTEN_FDS protocol)"
 mkdir -m 700 -p "$U/xdg-act/npfs"
-systemd-socket-activate -l "$U/xdg-act/npfs/npfsd.sock" \
-    env -i RUST_LOG=info "$P/libexec/npfs/npfsd" --foreground > "$W/activate.log" 2>&1 &
+env -i PATH=/usr/bin:/bin systemd-socket-activate -l "$U/xdg-act/npfs/npfsd.sock" \
+    -E RUST_LOG=info "$P/libexec/npfs/npfsd" --foreground > "$W/activate.log" 2>&1 &
 activator=$!
 for _ in $(seq 1 100); do [ -S "$U/xdg-act/npfs/npfsd.sock" ] && break; sleep 0.05; done
 env -i HOME="$U/home" PATH="$P/bin:/usr/bin:/bin" LD_LIBRARY_PATH="$P/lib" XDG_RUNTIME_DIR="$U/xdg-act" \
