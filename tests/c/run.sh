@@ -8,7 +8,7 @@
 #     With --installed, builds with `pkg-config --cflags --libs npfs` instead (an installed npfs:
 #     PKG_CONFIG_PATH and LD_LIBRARY_PATH as the user sets them, the broker found by libnpfs).
 #  3. Runs the conformance programs (each prints one line per checked fact) and pairs every
-#     sample server with every sample client (ANSI and UNICODE builds), feeding stdin for _getch.
+#     sample server with every sample client (ANSI and UNICODE builds).
 # Exit: 0 all passed, 1 failures, 77 skipped. Env: NPFS_TEST_TIMEOUT (s, per program, default 60).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
