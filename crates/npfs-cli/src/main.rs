@@ -16,6 +16,7 @@
 //! starts when it finds no `npfsd` executable, as after `cargo install` or `cargo run -p
 //! npfs-cli`), or under the name `npfsd`, it *is* the broker.
 
+mod appear;
 mod broker;
 mod connect;
 mod demo;
@@ -24,6 +25,7 @@ mod inspect;
 mod man;
 mod names;
 mod out;
+mod ready;
 mod serve;
 mod simple;
 
@@ -85,7 +87,13 @@ enum Cmd {
                       ready. In --message mode each message is one line for CMD, and each line \
                       CMD writes is one message. A zero-length message (npfs connect -s) \
                       closes CMD's stdin. CMD sees $NPFS_PIPE_NAME and $NPFS_CLIENT_PID. \
-                      SIGINT or SIGTERM stops the server cleanly (exit status 0)."
+                      SIGINT or SIGTERM stops the server cleanly (exit status 0).\n\n\
+                      Readiness: once the pipe exists and every instance listens, --ready-fd \
+                      gets \"READY\\n\" and is closed (end-of-file without it: serve failed), \
+                      and when $NOTIFY_SOCKET is set (systemd Type=notify), READY=1 is sent \
+                      to it as sd_notify does (STOPPING=1 when a signal stops the server); \
+                      CMD does not see $NOTIFY_SOCKET. For example:\n  \
+                      npfs serve chat --message --echo --ready-fd 3 3>ready.fifo &"
     )]
     Serve {
         /// The pipe: NAME or \\.\pipe\NAME.
@@ -122,17 +130,33 @@ enum Cmd {
         /// Echo what each client sends.
         #[arg(long)]
         echo: bool,
+        /// Once the pipe exists and every instance listens, write "READY\n" to file
+        /// descriptor FD and close it. FD must be open when npfs starts (checked with
+        /// fcntl F_GETFD; else status 2); 0, 1, 2 are pointed to /dev/null instead of closed.
+        #[arg(long, value_name = "FD", value_parser = clap::value_parser!(u32).range(0..=i32::MAX as i64))]
+        ready_fd: Option<u32>,
         /// The command to run for each connection, after `--`.
         #[arg(last = true, value_name = "CMD")]
         command: Vec<String>,
     },
     /// Bridge stdin and stdout to a pipe, like socat or npiperelay.
     #[command(after_help = "Examples:\n  npfs connect upper\n  \
+                            printf 'GET\\n' | npfs connect bytes-service\n  \
                             printf 'a\\nb\\n' | npfs connect --message -s chat\n  \
+                            npfs connect -p --wait 5000 -t forever logsink < /dev/null\n  \
                             socat EXEC:'npfs connect -p --ep -s agent' UNIX-LISTEN:/tmp/agent.sock\n\n\
-                            The session ends when stdin has ended and the server has closed or \
-                            disconnected (--ei / --ep: at the first of them). In --message mode \
-                            each line is one message and each message is printed as a line.")]
+                            The session ends when stdin has ended and then the server closed \
+                            or disconnected, or the pipe was quiet for the grace time (-t, \
+                            0.5 s; in --message mode only with --ei or -t, else the server's \
+                            end is waited for, as -s can ask it to); every byte that arrived \
+                            is written out first. --ep ends it when the server closes or \
+                            disconnects, even if stdin has more. A closed stdout ends it at \
+                            once (status 0). In --message mode each line is one message and \
+                            each message is printed as a line.\n\n\
+                            Exit status 1 when the server went away before all of stdin was \
+                            sent (ERROR_NO_DATA or ERROR_BROKEN_PIPE; the message says how many \
+                            bytes were), unless --ep; 3, 4, 5 as for a missing pipe, a busy \
+                            one, a time-out.")]
     Connect {
         /// The pipe: NAME or \\.\pipe\NAME.
         #[arg(value_parser = parse_pipe_name)]
@@ -140,36 +164,55 @@ enum Cmd {
         /// Message read mode: lines are messages.
         #[arg(long)]
         message: bool,
-        /// When every instance is busy, wait up to MS ms for one (WaitNamedPipe).
-        #[arg(long, value_name = "MS")]
-        wait: Option<u32>,
-        /// Poll until the pipe exists and an instance is free (bounded by --wait).
+        /// When every instance is busy, wait for one (WaitNamedPipe): ms, `default` (the
+        /// pipe's nDefaultTimeOut) or `forever`. With -p it bounds the wait for the pipe too.
+        #[arg(long, value_parser = parse_timeout, value_name = "MS")]
+        wait: Option<Timeout>,
+        /// Wait until the pipe exists, then for a free instance, within --wait (without
+        /// --wait: forever).
         #[arg(short = 'p')]
         poll: bool,
         /// Send a zero-length message when stdin ends.
         #[arg(short = 's')]
         send_zero: bool,
-        /// End the session when the pipe ends, even if stdin has more.
+        /// Grace time: after stdin's end, end the session once the pipe has been quiet this
+        /// long: seconds (e.g. 0.5, 2) or `forever` (wait for the server's end) [default:
+        /// 0.5, in --message mode without --ei: forever].
+        #[arg(short = 't', long = "grace", value_parser = connect::parse_grace,
+              value_name = "SECONDS")]
+        grace: Option<connect::Grace>,
+        /// End the session when the server closes or disconnects, even if stdin has more.
         #[arg(long = "ep")]
         exit_on_pipe_eof: bool,
-        /// End the session when stdin ends, even if the pipe has more.
+        /// After stdin's end, end the session once the pipe has been quiet for the grace time
+        /// (-t), in --message mode too (in byte mode that is the default).
         #[arg(long = "ei")]
         exit_on_stdin_eof: bool,
     },
     /// Send one message and print the reply (CallNamedPipe).
     #[command(after_help = "Examples:\n  npfs call chat hello\n  \
-                            npfs call chat hello --timeout 5000 --reply-size 16\n\n\
-                            Exit status 6 (ERROR_MORE_DATA) when the reply was longer than \
-                            --reply-size: what fit is printed, the rest is lost.")]
+                            npfs call chat hello --timeout 5000 --reply-size 16\n  \
+                            npfs serve chat --message --echo & npfs call -p chat hi --timeout 10000\n\n\
+                            Without -p a missing pipe fails at once (status 3). With -p the \
+                            call waits until the pipe exists, then for a free instance, all \
+                            within --timeout (`default`, `forever`: no limit on the wait for \
+                            the pipe to exist; after it, `default` is the pipe's \
+                            nDefaultTimeOut). Exit status 5 when the time-out passes, 6 \
+                            (ERROR_MORE_DATA) when the reply was longer than --reply-size: \
+                            what fit is printed, the rest is lost.")]
     Call {
         /// The pipe: NAME or \\.\pipe\NAME (a message pipe).
         #[arg(value_parser = parse_pipe_name)]
         name: String,
         /// The message.
         message: String,
-        /// How long to wait for a free instance: ms, `default` (the pipe's) or `forever`.
+        /// How long to wait (for a free instance; with -p, for the pipe to exist too): ms,
+        /// `default` (the pipe's nDefaultTimeOut) or `forever`.
         #[arg(long, default_value = "default", value_parser = parse_timeout, value_name = "MS")]
         timeout: Timeout,
+        /// Wait until the pipe exists (within --timeout), then call.
+        #[arg(short = 'p')]
+        poll: bool,
         /// The reply buffer, in bytes.
         #[arg(long, default_value_t = 65536, value_name = "N",
               value_parser = clap::value_parser!(u32).range(1..=(1 << 24)))]
@@ -177,9 +220,14 @@ enum Cmd {
     },
     /// Wait until an instance of the pipe listens (WaitNamedPipe); the exit status tells.
     #[command(
-        after_help = "Examples:\n  npfs wait chat --timeout 2000 && npfs call chat hi\n\n\
-                            Exit status 0: an instance is listening; 3: no such pipe \
-                            (at once); 5: timed out."
+        after_help = "Examples:\n  npfs wait chat --timeout 2000 && npfs call chat hi\n  \
+                            npfs serve chat --echo & npfs wait -p chat --timeout 10000 && npfs call chat hi\n\n\
+                            Exit status 0: an instance is listening; 3: no such pipe (at once, \
+                            as WaitNamedPipe does; -p waits for it instead); 5: timed out. \
+                            With -p the wait for the pipe to exist and the wait for a \
+                            listening instance share --timeout (`default`, `forever`: no \
+                            limit on the first; after it, `default` is the pipe's \
+                            nDefaultTimeOut)."
     )]
     Wait {
         /// The pipe: NAME or \\.\pipe\NAME.
@@ -188,6 +236,9 @@ enum Cmd {
         /// ms, `default` (the pipe's nDefaultTimeOut) or `forever`.
         #[arg(long, default_value = "default", value_parser = parse_timeout, value_name = "MS")]
         timeout: Timeout,
+        /// Wait until the pipe exists (within --timeout), then until an instance listens.
+        #[arg(short = 'p')]
+        poll: bool,
     },
     /// Run a server and several client processes over named pipes; exits 0 when every
     /// exchange checked out.
@@ -286,6 +337,7 @@ fn main() {
             sddl,
             echo,
             command,
+            ready_fd,
         } => serve::run(serve::ServeArgs {
             sddl,
             name,
@@ -299,6 +351,7 @@ fn main() {
             reject_remote,
             echo,
             command,
+            ready_fd,
         }),
         Cmd::Connect {
             name,
@@ -306,24 +359,31 @@ fn main() {
             wait,
             poll,
             send_zero,
+            grace,
             exit_on_pipe_eof,
             exit_on_stdin_eof,
         } => connect::run(connect::ConnectArgs {
             name,
             message,
-            wait_ms: wait,
+            wait,
             poll,
             send_zero,
             exit_on_pipe_eof,
             exit_on_stdin_eof,
+            grace,
         }),
         Cmd::Call {
             name,
             message,
             timeout,
             reply_size,
-        } => simple::call(&name, &message, timeout, reply_size as usize),
-        Cmd::Wait { name, timeout } => simple::wait(&name, timeout),
+            poll,
+        } => simple::call(&name, &message, timeout, reply_size as usize, poll),
+        Cmd::Wait {
+            name,
+            timeout,
+            poll,
+        } => simple::wait(&name, timeout, poll),
     };
     std::process::exit(code);
 }

@@ -7,6 +7,9 @@
 //! their sessions' reads), the commands get SIGTERM, the threads are joined (bounded) and the
 //! instances closed, so the pipe is gone when `npfs serve` exits with status 0.
 //!
+//! Once the pipe exists and every instance listens, `--ready-fd` and `$NOTIFY_SOCKET` are
+//! told ([`crate::ready`]).
+//!
 //! In `--message` mode, every message a client sends is written to the command's stdin as a
 //! line, and every line the command writes becomes one message. A zero-length message (what
 //! `npfs connect -s` sends when its stdin ends) closes the command's stdin; so does the
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use npfs::{PipeHandle, PipeServer, ServerOptions, Win32Error};
 
-use crate::exit;
+use crate::{exit, ready};
 
 /// What `npfs serve` was asked to do.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ pub struct ServeArgs {
     pub echo: bool,
     /// The command and its arguments.
     pub command: Vec<String>,
+    /// `--ready-fd`: the descriptor to write `READY` to once serving.
+    pub ready_fd: Option<u32>,
 }
 
 impl ServeArgs {
@@ -95,6 +100,15 @@ pub fn run(args: ServeArgs) -> i32 {
         eprintln!("npfs: --echo needs a duplex pipe (drop --inbound / --outbound)");
         return exit::USAGE;
     }
+    // First of all, before this process opens any descriptor of its own that could be
+    // taken for it.
+    let ready_fd = match args.ready_fd.map(ready::take_fd).transpose() {
+        Ok(fd) => fd,
+        Err(msg) => {
+            eprintln!("npfs: {msg}");
+            return exit::USAGE;
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
@@ -148,6 +162,11 @@ pub fn run(args: ServeArgs) -> i32 {
         args.instances,
         what
     );
+    // Every instance listens from its creation on: the pipe is ready.
+    if let Some(fd) = ready_fd {
+        ready::signal_fd(fd);
+    }
+    ready::notify("READY=1");
     let shared = Arc::new(Shared {
         args,
         stop: stop.clone(),
@@ -166,6 +185,7 @@ pub fn run(args: ServeArgs) -> i32 {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::SeqCst);
+    ready::notify("STOPPING=1");
     // End every session: a disconnect fails the reads blocked on the instance, and the
     // commands are asked to stop.
     for inst in &instances {
@@ -288,6 +308,8 @@ fn run_command(inst: &Arc<PipeServer>, client: u32, shared: &Shared) -> Result<(
     cmd.args(&a.command[1..])
         .env("NPFS_PIPE_NAME", &a.name)
         .env("NPFS_CLIENT_PID", client.to_string())
+        // The service is `npfs serve`, not its commands.
+        .env_remove(ready::NOTIFY_SOCKET)
         .stdin(if a.reads() {
             Stdio::piped()
         } else {

@@ -1,11 +1,11 @@
-//! `npfs call` (CallNamedPipe) and `npfs wait` (WaitNamedPipe).
-
-use std::io::Write;
+//! `npfs call` (CallNamedPipe) and `npfs wait` (WaitNamedPipe), each with `-p` to wait
+//! until the pipe exists first ([`crate::appear`]).
 
 use npfs::consts::{NMPWAIT_USE_DEFAULT_WAIT, NMPWAIT_WAIT_FOREVER};
-use npfs::{call_named_pipe, wait_named_pipe};
+use npfs::{call_named_pipe, wait_named_pipe, Win32Error};
 
-use crate::exit;
+use crate::appear::{until_exists, Deadline, Failure};
+use crate::{exit, out};
 
 /// A time-out argument: milliseconds, `default` (the pipe's nDefaultTimeOut) or `forever`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,47 +26,72 @@ pub fn parse_timeout(s: &str) -> Result<Timeout, String> {
     }
 }
 
-/// `npfs call NAME MESSAGE`: returns the exit status.
-pub fn call(name: &str, message: &str, timeout: Timeout, reply_size: usize) -> i32 {
+/// `npfs call NAME MESSAGE`: returns the exit status. With `poll` (`-p`), first wait until
+/// the pipe exists, within `timeout`.
+pub fn call(name: &str, message: &str, timeout: Timeout, reply_size: usize, poll: bool) -> i32 {
     let mut reply = vec![0u8; reply_size];
-    match call_named_pipe(name, message.as_bytes(), &mut reply, timeout.0) {
+    let r = if poll {
+        until_exists(&Deadline::new(timeout), |ms| {
+            call_named_pipe(name, message.as_bytes(), &mut reply, ms)
+        })
+    } else {
+        call_named_pipe(name, message.as_bytes(), &mut reply, timeout.0).map_err(Failure::Win32)
+    };
+    match r {
         Ok(r) => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&reply[..r.len]);
-            let _ = out.write_all(b"\n");
-            let _ = out.flush();
+            let mut text = reply[..r.len].to_vec();
+            text.push(b'\n');
+            let code = out::print(text);
+            if code != exit::OK {
+                return code;
+            }
             if r.more_data {
                 eprintln!(
                     "npfs: {}: the reply from {name} was longer than {reply_size} bytes and was \
                      cut short (the rest is lost); try a larger --reply-size",
-                    npfs::Win32Error::MORE_DATA.label()
+                    Win32Error::MORE_DATA.label()
                 );
                 return exit::MORE_DATA;
             }
             exit::OK
         }
-        Err(e) if e == npfs::Win32Error::INVALID_PARAMETER => {
+        Err(Failure::Win32(e)) if e == Win32Error::INVALID_PARAMETER => {
             eprintln!(
                 "npfs: {}: {name} is not a message pipe; CallNamedPipe needs one (use connect)",
                 e.label()
             );
             exit::FAILED
         }
-        Err(e) => exit::report(e, name),
+        Err(f) => not_found_hint(f, name, poll),
     }
 }
 
-/// `npfs wait NAME`: returns the exit status.
-pub fn wait(name: &str, timeout: Timeout) -> i32 {
-    match wait_named_pipe(name, timeout.0) {
+/// `npfs wait NAME`: returns the exit status. With `poll` (`-p`), first wait until the pipe
+/// exists, within `timeout`; without it, a missing pipe fails at once (WaitNamedPipe).
+pub fn wait(name: &str, timeout: Timeout, poll: bool) -> i32 {
+    let r = if poll {
+        until_exists(&Deadline::new(timeout), |ms| wait_named_pipe(name, ms))
+    } else {
+        wait_named_pipe(name, timeout.0).map_err(Failure::Win32)
+    };
+    match r {
         Ok(()) => exit::OK,
-        Err(e) if e == npfs::Win32Error::SEM_TIMEOUT => {
+        Err(Failure::Win32(e)) if e == Win32Error::SEM_TIMEOUT => {
             eprintln!(
                 "npfs: {}: no instance of {name} was listening before the time-out",
                 e.label()
             );
             exit::TIMED_OUT
         }
-        Err(e) => exit::report(e, name),
+        Err(f) => not_found_hint(f, name, poll),
     }
+}
+
+/// Report `f`; for a missing pipe without `-p`, say that `-p` waits for it.
+pub fn not_found_hint(f: Failure, name: &str, poll: bool) -> i32 {
+    let code = f.report(name);
+    if f == Failure::Win32(Win32Error::FILE_NOT_FOUND) && !poll {
+        eprintln!("npfs: (-p waits until the pipe exists)");
+    }
+    code
 }

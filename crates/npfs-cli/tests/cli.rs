@@ -766,3 +766,362 @@ fn usage_lines_and_man_page_say_what_the_parser_takes() {
         "{man}"
     );
 }
+
+/// Whether `child` is still running.
+fn running(child: &mut Child) -> bool {
+    child.try_wait().unwrap().is_none()
+}
+
+#[test]
+fn wait_and_call_p_wait_for_the_pipe_to_exist() {
+    let mut env = Env::new();
+    let p = unique("appear");
+    let m = unique("appear-m");
+    // Never there: each -p form times out (status 5) and says the pipe did not appear.
+    for args in [
+        vec!["wait", "-p", &p, "--timeout", "300"],
+        vec!["call", "-p", &m, "x", "--timeout", "300"],
+        vec!["connect", "-p", "--wait", "300", &p],
+    ] {
+        let started = Instant::now();
+        let out = env.run(&args, b"");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{args:?}: {err}");
+        assert!(started.elapsed() >= Duration::from_millis(250), "{args:?}");
+        assert!(
+            err.contains("ERROR_SEM_TIMEOUT (121)") && err.contains("appeared before the time-out"),
+            "{args:?}: {err}"
+        );
+    }
+    // Without -p, WaitNamedPipe's rule: at once, status 3.
+    let out = env.run(&["wait", &p, "--timeout", "20000"], b"");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("-p waits"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Started before the servers: they wait, then succeed.
+    let spawn = |args: &[&str]| {
+        env.cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut waiter = spawn(&["wait", "-p", &p, "--timeout", "20000"]);
+    let mut caller = spawn(&["call", "-p", &m, "hello", "--timeout", "forever"]);
+    let mut forever = spawn(&["wait", "-p", &p, "--timeout", "forever"]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(running(&mut waiter) && running(&mut caller) && running(&mut forever));
+    env.serve(&p, &["--echo"]);
+    env.serve(&m, &["--message", "--echo"]);
+    let out = wait_output(waiter, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = wait_output(forever, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = wait_output(caller, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\n");
+}
+
+#[test]
+fn call_p_right_after_starting_serve() {
+    // `npfs serve X --echo & npfs call -p X hi`, a few times: the call never races the
+    // server's creation of the pipe.
+    let mut env = Env::new();
+    for round in 0..5 {
+        let name = unique(&format!("race{round}"));
+        let server = env
+            .cmd()
+            .args(["serve", &name, "--message", "--echo"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        env.servers.push(server);
+        let out = env.run(&["call", "-p", &name, "hi", "--timeout", "20000"], b"");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "hi\n");
+        let out = env.run(&["wait", "-p", &name, "--timeout", "20000"], b"");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+}
+
+/// Start `npfs serve NAME ARGS --ready-fd 3` with descriptor 3 on a pipe (through sh, which
+/// sets it up); returns what was read from that pipe up to its end.
+fn serve_ready_fd(env: &mut Env, name: &str, args: &[&str]) -> Vec<u8> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$@" --ready-fd 3 3>&1 >/dev/null 2>/dev/null"#)
+        .arg("sh")
+        .arg(NPFS)
+        .arg("serve")
+        .arg(name)
+        .args(args)
+        .env("NPFS_RUNTIME_DIR", env.dir.path())
+        .env("NPFS_IDLE_EXIT_MS", "2000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut out = child.stdout.take().unwrap();
+    env.servers.push(child);
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + LIMIT;
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "--ready-fd was never closed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn serve_tells_ready_fd() {
+    let mut env = Env::new();
+    let p = unique("ready");
+    let got = serve_ready_fd(&mut env, &p, &["--instances", "3", "--echo"]);
+    assert_eq!(got, b"READY\n");
+    // Ready means: the pipe exists and every instance listens, right now.
+    let full = format!(r"\\.\pipe\{p}");
+    let pipes = env.list_json();
+    let pipe = pipes
+        .iter()
+        .find(|x| x["name"] == full.as_str())
+        .expect("the pipe exists once READY");
+    assert_eq!(pipe["instances"], 3);
+    assert_eq!(pipe["listening"], 3);
+    assert_eq!(env.run(&["wait", &p], b"").status.code(), Some(0));
+    // A descriptor that is not open: refused before anything is created.
+    let q = unique("ready-bad");
+    let out = env.run(&["serve", &q, "--echo", "--ready-fd", "9"], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--ready-fd 9: descriptor 9 is not open"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(env.run(&["wait", &q], b"").status.code(), Some(3));
+    // A server that fails closes it without READY.
+    let got = serve_ready_fd(&mut env, &p, &["--instances", "3", "--echo"]);
+    assert_eq!(got, b"", "a second server of a full pipe is not ready");
+}
+
+#[test]
+fn serve_notifies_notify_socket() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let mut env = Env::new();
+    let recv = |sock: &UnixDatagram| {
+        sock.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification in time");
+        text(&buf[..n])
+    };
+    // A socket path.
+    let path = env.dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    let p = unique("notify");
+    let server = env
+        .cmd()
+        .args(["serve", &p, "--instances", "2", "--"])
+        .args([
+            "sh",
+            "-c",
+            r#"echo "NOTIFY_SOCKET=${NOTIFY_SOCKET:-unset}""#,
+        ])
+        .env("NOTIFY_SOCKET", &path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.servers.push(server);
+    assert_eq!(recv(&sock), "READY=1");
+    let full = format!(r"\\.\pipe\{p}");
+    let pipes = env.list_json();
+    let pipe = pipes.iter().find(|x| x["name"] == full.as_str()).unwrap();
+    assert_eq!(pipe["listening"], 2);
+    // The commands it runs are not the service.
+    let out = env.run(&["connect", &p], b"");
+    assert_eq!(text(&out.stdout), "NOTIFY_SOCKET=unset\n");
+    let (code, err) = env.stop(0);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(recv(&sock), "STOPPING=1");
+
+    // An abstract socket: @NAME.
+    let name = format!("npfs-cli-test-notify-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let sock = UnixDatagram::bind_addr(&addr).unwrap();
+    let q = unique("notify-abstract");
+    let server = env
+        .cmd()
+        .args(["serve", &q, "--echo"])
+        .env("NOTIFY_SOCKET", format!("@{name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    env.servers.push(server);
+    assert_eq!(recv(&sock), "READY=1");
+    assert_eq!(env.run(&["wait", &q], b"").status.code(), Some(0));
+}
+
+#[test]
+fn connect_on_a_byte_pipe_ends_after_the_grace_time() {
+    let mut env = Env::new();
+    let b = unique("grace-echo");
+    env.serve(&b, &["--echo"]);
+    // `printf 'x\n' | npfs connect BYTEPIPE` ends by itself, with the echo.
+    let out = env.run(&["connect", &b], b"x\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "x\n");
+    // A server that answers after 200 ms, and keeps its end open: the answer comes
+    // through, with --ei and without; the session ends long before the server would.
+    let late = unique("grace-late");
+    env.serve(
+        &late,
+        &["--", "sh", "-c", "sleep 0.2; echo answer; sleep 30"],
+    );
+    for args in [vec!["connect", &late, "--ei"], vec!["connect", &late]] {
+        let started = Instant::now();
+        let out = env.run(&args, b"q");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), "answer\n", "{args:?}");
+        assert!(started.elapsed() < Duration::from_secs(15), "{args:?}");
+    }
+    // -t: a server quiet for longer than the grace time is not waited for ...
+    let slow = unique("grace-slow");
+    env.serve(&slow, &["--", "sh", "-c", "sleep 4; echo late"]);
+    let started = Instant::now();
+    let out = env.run(&["connect", &slow, "-t", "0.1"], b"q");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "-t 0.1 waited for the server"
+    );
+    // ... unless the grace time is long enough, or forever (the server's end).
+    let once = unique("grace-once");
+    env.serve(&once, &["--", "sh", "-c", "sleep 1; echo done"]);
+    for grace in ["forever", "20"] {
+        let out = env.run(&["connect", &once, "--grace", grace], b"q");
+        assert_eq!(out.status.code(), Some(0), "{grace}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "done\n", "-t {grace}");
+    }
+    // Message mode: --ei ends the session after the grace time too, with every echo.
+    let m = unique("grace-m");
+    env.serve(&m, &["--message", "--echo"]);
+    let out = env.run(&["connect", &m, "--message", "--ei"], b"a\nb\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "a\nb\n");
+    // Bad grace times.
+    for t in ["-1", "soon", "1e9"] {
+        let out = env.run(&["connect", &b, "-t", t], b"");
+        assert_eq!(out.status.code(), Some(2), "-t {t}");
+    }
+}
+
+#[test]
+fn fifty_million_bytes_through_connect_and_it_ends_by_itself() {
+    let mut env = Env::new();
+    let b = unique("echo-50m");
+    env.serve(&b, &["--echo"]);
+    const LEN: usize = 50_000_000;
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let data: Vec<u8> = (0..LEN)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    let sum = fnv(&data);
+    let c = env
+        .cmd()
+        .args(["connect", &b])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut c = c;
+    let mut w = c.stdin.take().unwrap();
+    // stdin ends as soon as everything was written: nothing keeps the session open.
+    let writer = std::thread::spawn(move || w.write_all(&data).is_ok());
+    let out = wait_output(c, Duration::from_secs(120));
+    assert!(writer.join().unwrap(), "stdin was not taken whole");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout.len(), LEN, "every byte came back");
+    assert_eq!(fnv(&out.stdout), sum, "checksum of the echoed stream");
+}
+
+/// Feed `connect ARGS` 150 MB and SIGKILL the server once 4 MB went in; the output of
+/// connect.
+fn kill_server_mid_transfer(extra: &[&str]) -> Output {
+    let mut env = Env::new();
+    let p = unique("sink");
+    let i = env.serve(&p, &["--", "sh", "-c", "cat > /dev/null"]);
+    let mut c = env
+        .cmd()
+        .args(["connect", &p])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = c.stdin.take().unwrap();
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = written.clone();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![0x5au8; 64 * 1024];
+        for _ in 0..(150_000_000 / chunk.len()) {
+            if w.write_all(&chunk).is_err() {
+                return;
+            }
+            count.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let deadline = Instant::now() + LIMIT;
+    while written.load(std::sync::atomic::Ordering::SeqCst) < 4 << 20 {
+        assert!(Instant::now() < deadline, "connect took no input");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let server = &mut env.servers[i];
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let out = wait_output(c, LIMIT);
+    writer.join().unwrap();
+    assert!(
+        written.load(std::sync::atomic::Ordering::SeqCst) < 150_000_000,
+        "everything went through before the kill: the test proves nothing"
+    );
+    out
+}
+
+#[test]
+fn connect_says_when_the_server_went_away_before_stdin_was_sent() {
+    let out = kill_server_mid_transfer(&[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("before all of stdin was sent (") && err.contains(" bytes sent)"),
+        "{err}"
+    );
+    assert!(err.starts_with("npfs: ERROR_"), "{err}");
+    // --ep asked for the session to end with the pipe.
+    let out = kill_server_mid_transfer(&["--ep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
