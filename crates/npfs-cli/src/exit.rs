@@ -26,14 +26,15 @@ pub const MORE_DATA: i32 = 6;
 /// The exit-code table, as `--help` and the README show it.
 pub const TABLE: &str = "\
 Exit status:
-  0  success
-  1  failure (other Win32 errors, broker unreachable, command cannot be started)
-  2  bad usage: unknown flag, malformed value or pipe name (ERROR_INVALID_NAME)
+  0  success; also when stdout was closed early (`| head`)
+  1  failure (other Win32 errors, broker unreachable, command cannot be started;
+     connect: the server went away before all of stdin was sent)
+  2  bad usage: unknown flag, malformed value or pipe name (ERROR_INVALID_NAME),
+     --ready-fd not open
   3  no pipe of that name (ERROR_FILE_NOT_FOUND)
   4  all instances of the pipe are busy (ERROR_PIPE_BUSY)
-  5  timed out (ERROR_SEM_TIMEOUT)
-  6  the reply was cut short (ERROR_MORE_DATA)
-A closed standard output (`| head`) ends any command quietly with status 0.";
+  5  timed out (ERROR_SEM_TIMEOUT), also when -p waited for a pipe that never appeared
+  6  the reply was cut short (ERROR_MORE_DATA)";
 
 /// The exit code of a failed pipe operation.
 pub fn code_of(e: Win32Error) -> i32 {

@@ -143,7 +143,7 @@ enum Cmd {
     #[command(after_help = "Examples:\n  npfs connect upper\n  \
                             printf 'GET\\n' | npfs connect bytes-service\n  \
                             printf 'a\\nb\\n' | npfs connect --message -s chat\n  \
-                            npfs connect -p --wait 5000 -t forever logsink < /dev/null\n  \
+                            npfs connect -p --wait 5000 -t forever feed < /dev/null\n  \
                             socat EXEC:'npfs connect -p --ep -s agent' UNIX-LISTEN:/tmp/agent.sock\n\n\
                             The session ends when stdin has ended and then the server closed \
                             or disconnected, or the pipe was quiet for the grace time (-t, \
@@ -154,8 +154,8 @@ enum Cmd {
                             once (status 0). In --message mode each line is one message and \
                             each message is printed as a line.\n\n\
                             Exit status 1 when the server went away before all of stdin was \
-                            sent (ERROR_NO_DATA or ERROR_BROKEN_PIPE; the message says how many \
-                            bytes were), unless --ep; 3, 4, 5 as for a missing pipe, a busy \
+                            sent (ERROR_NO_DATA, ERROR_BROKEN_PIPE or ERROR_PIPE_NOT_CONNECTED; \
+                            the message says how many bytes were sent), unless --ep; 3, 4, 5 as for a missing pipe, a busy \
                             one, a time-out.")]
     Connect {
         /// The pipe: NAME or \\.\pipe\NAME.
