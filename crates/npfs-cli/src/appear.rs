@@ -139,3 +139,49 @@ pub fn until_exists<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_left() {
+        assert_eq!(
+            Deadline::new(Timeout(NMPWAIT_USE_DEFAULT_WAIT)).left_ms(),
+            Some(NMPWAIT_USE_DEFAULT_WAIT)
+        );
+        assert_eq!(
+            Deadline::new(Timeout(NMPWAIT_WAIT_FOREVER)).left_ms(),
+            Some(NMPWAIT_WAIT_FOREVER)
+        );
+        let ms = Deadline::new(Timeout(60_000)).left_ms().unwrap();
+        assert!((50_000..=60_000).contains(&ms), "{ms}");
+        // Never 0 (the pipe's default) or 1 (NMPWAIT_NOWAIT) while time is left.
+        let d = Deadline::new(Timeout(5));
+        if let Some(ms) = d.left_ms() {
+            assert!(ms >= 2);
+        }
+    }
+
+    #[test]
+    fn retries_only_while_the_pipe_is_missing() {
+        let d = Deadline::new(Timeout(60_000));
+        let mut tries = 0;
+        let r = until_exists(&d, |_| {
+            tries += 1;
+            if tries < 3 {
+                Err(Win32Error::FILE_NOT_FOUND)
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(r, Ok(3));
+        let r: Result<(), _> = until_exists(&d, |_| Err(Win32Error::PIPE_BUSY));
+        assert_eq!(r, Err(Failure::Win32(Win32Error::PIPE_BUSY)));
+        let started = Instant::now();
+        let d = Deadline::new(Timeout(100));
+        let r: Result<(), _> = until_exists(&d, |_| Err(Win32Error::FILE_NOT_FOUND));
+        assert_eq!(r, Err(Failure::NeverAppeared));
+        assert!(started.elapsed() >= Duration::from_millis(90));
+    }
+}

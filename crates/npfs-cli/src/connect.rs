@@ -423,3 +423,42 @@ impl PipeToStdout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_times() {
+        assert_eq!(parse_grace("0.5"), Ok(Grace(Some(DEFAULT_GRACE))));
+        assert_eq!(parse_grace("2"), Ok(Grace(Some(Duration::from_secs(2)))));
+        assert_eq!(parse_grace("0"), Ok(Grace(Some(Duration::ZERO))));
+        assert_eq!(parse_grace("forever"), Ok(Grace(None)));
+        for bad in ["-1", "", "soon", "NaN", "inf", "1e9"] {
+            assert!(parse_grace(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grace_in_force() {
+        let mut a = ConnectArgs {
+            name: r"\\.\pipe\x".into(),
+            message: false,
+            wait: None,
+            poll: false,
+            send_zero: false,
+            exit_on_pipe_eof: false,
+            exit_on_stdin_eof: false,
+            grace: None,
+        };
+        assert_eq!(a.grace(), Some(DEFAULT_GRACE));
+        a.message = true;
+        assert_eq!(a.grace(), None, "message mode waits for the server");
+        a.exit_on_stdin_eof = true;
+        assert_eq!(a.grace(), Some(DEFAULT_GRACE));
+        a.grace = Some(Grace(None));
+        assert_eq!(a.grace(), None);
+        a.grace = Some(Grace(Some(Duration::from_secs(3))));
+        assert_eq!(a.grace(), Some(Duration::from_secs(3)));
+    }
+}

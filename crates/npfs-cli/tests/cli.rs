@@ -908,6 +908,37 @@ fn serve_tells_ready_fd() {
         text(&out.stderr)
     );
     assert_eq!(env.run(&["wait", &q], b"").status.code(), Some(3));
+    // Descriptor 1: READY on stdout, which is then /dev/null (the reader sees the end).
+    let r = unique("ready-stdout");
+    let mut child = env
+        .cmd()
+        .args(["serve", &r, "--echo", "--ready-fd", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    env.servers.push(child);
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + LIMIT;
+    while !reader.is_finished() {
+        assert!(Instant::now() < deadline, "--ready-fd 1 was never closed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(reader.join().unwrap(), b"READY\n");
+    assert_eq!(
+        env.run(&["call", &r, "x"], b"").status.code(),
+        Some(1),
+        "a byte pipe"
+    );
+    assert_eq!(
+        env.run(&["connect", &r], b"still serving").stdout,
+        b"still serving"
+    );
     // A server that fails closes it without READY.
     let got = serve_ready_fd(&mut env, &p, &["--instances", "3", "--echo"]);
     assert_eq!(got, b"", "a second server of a full pipe is not ready");
