@@ -92,8 +92,11 @@ enum Cmd {
                       gets \"READY\\n\" and is closed (end-of-file without it: serve failed), \
                       and when $NOTIFY_SOCKET is set (systemd Type=notify), READY=1 is sent \
                       to it as sd_notify does (STOPPING=1 when a signal stops the server); \
-                      CMD does not see $NOTIFY_SOCKET. For example:\n  \
-                      npfs serve chat --message --echo --ready-fd 3 3>ready.fifo &"
+                      CMD does not see $NOTIFY_SOCKET.\n\n\
+                      Start, wait until ready, call:\n  \
+                      mkfifo ready.fifo\n  \
+                      npfs serve chat --message --echo --ready-fd 3 3>ready.fifo &\n  \
+                      read -r _ < ready.fifo && npfs call chat hi"
     )]
     Serve {
         /// The pipe: NAME or \\.\pipe\NAME.

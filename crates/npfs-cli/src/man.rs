@@ -110,7 +110,14 @@ pub fn render() -> Vec<u8> {
             let _ = writeln!(out, ".TP\n{head}\n{}", roff(&help));
         }
         if let Some(after) = sub.get_after_help() {
-            let _ = writeln!(out, ".PP\n.nf\n{}\n.fi", roff(&after.to_string()));
+            // Examples (indented lines) as they are; prose paragraphs filled.
+            for block in after.to_string().split("\n\n") {
+                if block.lines().skip(1).any(|l| l.starts_with("  ")) {
+                    let _ = writeln!(out, ".PP\n.nf\n{}\n.fi", roff(block));
+                } else {
+                    let _ = writeln!(out, ".PP\n{}", roff(block));
+                }
+            }
         }
     }
     let _ = writeln!(out, ".SH \"EXIT STATUS\"\n.nf\n{}\n.fi", roff(exit::TABLE));

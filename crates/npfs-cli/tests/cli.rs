@@ -1078,24 +1078,41 @@ fn fifty_million_bytes_through_connect_and_it_ends_by_itself() {
             (state >> 32) as u8
         })
         .collect();
+    let data = std::sync::Arc::new(data);
     let sum = fnv(&data);
-    let c = env
-        .cmd()
-        .args(["connect", &b])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut c = c;
-    let mut w = c.stdin.take().unwrap();
-    // stdin ends as soon as everything was written: nothing keeps the session open.
-    let writer = std::thread::spawn(move || w.write_all(&data).is_ok());
-    let out = wait_output(c, Duration::from_secs(120));
-    assert!(writer.join().unwrap(), "stdin was not taken whole");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(out.stdout.len(), LEN, "every byte came back");
-    assert_eq!(fnv(&out.stdout), sum, "checksum of the echoed stream");
+    // --ei used to end at stdin's end and drop the tail of the echo.
+    for extra in [&[][..], &["--ei"][..]] {
+        let mut c = env
+            .cmd()
+            .args(["connect", &b])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut w = c.stdin.take().unwrap();
+        let input = data.clone();
+        // stdin ends as soon as everything was written: nothing keeps the session open.
+        let writer = std::thread::spawn(move || w.write_all(&input).is_ok());
+        let out = wait_output(c, Duration::from_secs(120));
+        assert!(
+            writer.join().unwrap(),
+            "{extra:?}: stdin was not taken whole"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(out.stdout.len(), LEN, "{extra:?}: every byte came back");
+        assert_eq!(
+            fnv(&out.stdout),
+            sum,
+            "{extra:?}: checksum of the echoed stream"
+        );
+    }
 }
 
 /// Feed `connect ARGS` 150 MB and SIGKILL the server once 4 MB went in; the output of
