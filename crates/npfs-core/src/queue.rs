@@ -1,11 +1,15 @@
 //! One direction of one pipe instance, exactly as NPFS models it (spec/api.md §4).
 //!
 //! The queue lives in memory shared by every process that holds either end of a connection,
-//! so its state is a fixed-layout, plain-integer struct ([`QueueHeader`]) plus a byte ring.
+//! so its state is a fixed layout of 64-bit atomic words ([`SharedQueue`]) plus a byte ring.
 //! Every operation runs with the connection lock held and takes a [`Queue`] view. Nothing in
-//! the header is trusted: a hostile peer can write anything into shared memory, so every
-//! index is reduced modulo its capacity and every length is clamped — garbage gives garbage
-//! data or [`Win32Error::BROKEN_PIPE`], never a panic.
+//! the header is trusted: a hostile peer can write any word at any moment, lock or no lock.
+//! So the view never holds a reference to a plain value in shared memory: it copies the
+//! positions in when it is made and stores the changed ones back when it is dropped, and it
+//! reads and writes entries and read records as whole copies ([`SharedQueue`]'s words,
+//! atomically one by one). Every index is reduced modulo its capacity, every length is
+//! clamped, and every loop is bounded by a capacity, never by a shared value — garbage gives
+//! garbage data or [`Win32Error::BROKEN_PIPE`], never a panic or a hang.
 //!
 //! The model, in NPFS terms:
 //! - A write appends one *entry* (one message on a message-type pipe). Its bytes are visible
@@ -92,10 +96,9 @@ pub struct ReadRecord {
     pub error: u32,
 }
 
-/// The shared state of one direction. All-zero is a valid empty queue.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct QueueHeader {
+/// The positions of one direction (the scalar part of its shared state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Positions {
     /// Stream position after the last byte written (logically, including unfilled bytes).
     pub end: u64,
     /// Stream position up to which bytes are physically in the ring.
@@ -112,26 +115,179 @@ pub struct QueueHeader {
     pub r_head: u64,
     /// Read ring: index after the newest record.
     pub r_tail: u64,
-    /// Entries.
-    pub entries: [Entry; MAX_ENTRIES],
-    /// Read records.
-    pub reads: [ReadRecord; MAX_READS],
 }
 
-impl Default for QueueHeader {
+/// Words of [`Positions`].
+const POS_WORDS: usize = 8;
+/// Words of one [`Entry`].
+const ENTRY_WORDS: usize = 4;
+/// Words of one [`ReadRecord`].
+const READ_WORDS: usize = 7;
+/// Words of a [`SharedQueue`].
+pub const QUEUE_WORDS: usize = POS_WORDS + MAX_ENTRIES * ENTRY_WORDS + MAX_READS * READ_WORDS;
+
+/// The shared state of one direction, as it lies in shared memory: [`Positions`], then the
+/// entry ring, then the read-record ring, each value a run of 64-bit words that any process
+/// may change at any time (hence atomics, and copies in and out). All-zero is a valid empty
+/// queue.
+#[repr(C)]
+pub struct SharedQueue {
+    words: [std::sync::atomic::AtomicU64; QUEUE_WORDS],
+}
+
+impl Default for SharedQueue {
     fn default() -> Self {
-        QueueHeader {
-            end: 0,
-            filled: 0,
-            assigned: 0,
-            freed: 0,
-            e_head: 0,
-            e_tail: 0,
-            r_head: 0,
-            r_tail: 0,
-            entries: [Entry::default(); MAX_ENTRIES],
-            reads: [ReadRecord::default(); MAX_READS],
+        SharedQueue {
+            words: std::array::from_fn(|_| std::sync::atomic::AtomicU64::new(0)),
         }
+    }
+}
+
+impl std::fmt::Debug for SharedQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedQueue")
+            .field("positions", &self.positions())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedQueue {
+    fn load(&self, w: usize) -> u64 {
+        self.words[w].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn store(&self, w: usize, v: u64) {
+        self.words[w].store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A copy of the positions.
+    pub fn positions(&self) -> Positions {
+        Positions {
+            end: self.load(0),
+            filled: self.load(1),
+            assigned: self.load(2),
+            freed: self.load(3),
+            e_head: self.load(4),
+            e_tail: self.load(5),
+            r_head: self.load(6),
+            r_tail: self.load(7),
+        }
+    }
+
+    /// Store the positions that differ from `before`.
+    pub fn set_positions(&self, p: &Positions, before: &Positions) {
+        let new = [
+            p.end, p.filled, p.assigned, p.freed, p.e_head, p.e_tail, p.r_head, p.r_tail,
+        ];
+        let old = [
+            before.end,
+            before.filled,
+            before.assigned,
+            before.freed,
+            before.e_head,
+            before.e_tail,
+            before.r_head,
+            before.r_tail,
+        ];
+        for (w, (n, o)) in new.iter().zip(old.iter()).enumerate() {
+            if n != o {
+                self.store(w, *n);
+            }
+        }
+    }
+
+    fn entry_base(slot: usize) -> usize {
+        POS_WORDS + (slot % MAX_ENTRIES) * ENTRY_WORDS
+    }
+
+    fn read_base(slot: usize) -> usize {
+        POS_WORDS + MAX_ENTRIES * ENTRY_WORDS + (slot % MAX_READS) * READ_WORDS
+    }
+
+    /// A copy of entry slot `slot` (reduced modulo [`MAX_ENTRIES`]).
+    pub fn entry(&self, slot: usize) -> Entry {
+        let b = Self::entry_base(slot);
+        let last = self.load(b + 3);
+        Entry {
+            start: self.load(b),
+            len: self.load(b + 1),
+            op: self.load(b + 2),
+            pid: last as u32,
+            flags: (last >> 32) as u32,
+        }
+    }
+
+    /// Store entry slot `slot`.
+    pub fn set_entry(&self, slot: usize, e: &Entry) {
+        let b = Self::entry_base(slot);
+        self.store(b, e.start);
+        self.store(b + 1, e.len);
+        self.store(b + 2, e.op);
+        self.store(b + 3, u64::from(e.pid) | u64::from(e.flags) << 32);
+    }
+
+    /// A copy of read-record slot `slot` (reduced modulo [`MAX_READS`]).
+    pub fn read_record(&self, slot: usize) -> ReadRecord {
+        let b = Self::read_base(slot);
+        let w5 = self.load(b + 5);
+        let w6 = self.load(b + 6);
+        ReadRecord {
+            op: self.load(b),
+            size: self.load(b + 1),
+            start: self.load(b + 2),
+            len: self.load(b + 3),
+            copied: self.load(b + 4),
+            pid: w5 as u32,
+            state: (w5 >> 32) as u32,
+            flags: w6 as u32,
+            error: (w6 >> 32) as u32,
+        }
+    }
+
+    /// Store read-record slot `slot`.
+    pub fn set_read_record(&self, slot: usize, r: &ReadRecord) {
+        let b = Self::read_base(slot);
+        self.store(b, r.op);
+        self.store(b + 1, r.size);
+        self.store(b + 2, r.start);
+        self.store(b + 3, r.len);
+        self.store(b + 4, r.copied);
+        self.store(b + 5, u64::from(r.pid) | u64::from(r.state) << 32);
+        self.store(b + 6, u64::from(r.flags) | u64::from(r.error) << 32);
+    }
+
+    /// Set every word to `v` (tests: what a hostile peer may do).
+    pub fn fill_words(&self, v: u64) {
+        for w in 0..QUEUE_WORDS {
+            self.store(w, v);
+        }
+    }
+}
+
+/// A copy of one entry or read record being changed; stored back when dropped.
+struct SlotMut<'q, T: Copy> {
+    shared: &'q SharedQueue,
+    slot: usize,
+    val: T,
+    store: fn(&SharedQueue, usize, &T),
+}
+
+impl<T: Copy> std::ops::Deref for SlotMut<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.val
+    }
+}
+
+impl<T: Copy> std::ops::DerefMut for SlotMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.val
+    }
+}
+
+impl<T: Copy> Drop for SlotMut<'_, T> {
+    fn drop(&mut self) {
+        (self.store)(self.shared, self.slot, &self.val);
     }
 }
 
@@ -252,20 +408,33 @@ pub fn ring_read<R: Ring + ?Sized>(ring: &R, pos: u64, dst: &mut [u8]) {
     }
 }
 
-/// A view of one direction's queue, valid while the connection lock is held.
+/// A view of one direction's queue, valid while the connection lock is held. It works on a
+/// copy of the positions, taken when it is made and stored back (the changed words only)
+/// when it is dropped.
 pub struct Queue<'a, R: Ring + ?Sized = [u8]> {
-    h: &'a mut QueueHeader,
+    shared: &'a SharedQueue,
+    h: Positions,
+    loaded: Positions,
     ring: &'a mut R,
     quota: u64,
     message_type: bool,
 }
 
+impl<R: Ring + ?Sized> Drop for Queue<'_, R> {
+    fn drop(&mut self) {
+        self.shared.set_positions(&self.h, &self.loaded);
+    }
+}
+
 impl<'a, R: Ring + ?Sized> Queue<'a, R> {
-    /// A view over `h` and its data `ring`. `quota` is the reader's buffer size
+    /// A view over `shared` and its data `ring`. `quota` is the reader's buffer size
     /// (nInBufferSize or nOutBufferSize); `message_type` is `PIPE_TYPE_MESSAGE`.
-    pub fn new(h: &'a mut QueueHeader, ring: &'a mut R, quota: u32, message_type: bool) -> Self {
+    pub fn new(shared: &'a SharedQueue, ring: &'a mut R, quota: u32, message_type: bool) -> Self {
+        let h = shared.positions();
         Queue {
+            shared,
             h,
+            loaded: h,
             ring,
             quota: u64::from(quota),
             message_type,
@@ -291,7 +460,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     /// Entry `i`, as a copy; one whose position cannot be right (a peer wrote garbage) reads
     /// as a dead entry, so no caller ever computes with it.
     fn entry(&self, i: u64) -> Entry {
-        let mut e = self.h.entries[(i % MAX_ENTRIES as u64) as usize];
+        let mut e = self.shared.entry((i % MAX_ENTRIES as u64) as usize);
         if e.start > self.h.end || e.len > self.h.end - e.start {
             e.flags |= E_DEAD;
             e.start = self.h.end;
@@ -300,14 +469,21 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
         e
     }
 
-    fn entry_mut(&mut self, i: u64) -> &mut Entry {
-        &mut self.h.entries[(i % MAX_ENTRIES as u64) as usize]
+    /// Entry `i` as it is (unchecked), to change: stored back when the copy is dropped.
+    fn entry_mut(&mut self, i: u64) -> SlotMut<'a, Entry> {
+        let slot = (i % MAX_ENTRIES as u64) as usize;
+        SlotMut {
+            shared: self.shared,
+            slot,
+            val: self.shared.entry(slot),
+            store: SharedQueue::set_entry,
+        }
     }
 
     /// Read record `i`, as a copy; an assigned record whose figures cannot be right reads as
     /// free.
     fn rec(&self, i: u64) -> ReadRecord {
-        let mut r = self.h.reads[(i % MAX_READS as u64) as usize];
+        let mut r = self.shared.read_record((i % MAX_READS as u64) as usize);
         let end = self.h.end;
         if r.state == R_ASSIGNED
             && (r.start > end || r.len > end - r.start || r.len > r.size || r.copied > r.len)
@@ -317,8 +493,15 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
         r
     }
 
-    fn rec_mut(&mut self, i: u64) -> &mut ReadRecord {
-        &mut self.h.reads[(i % MAX_READS as u64) as usize]
+    /// Read record `i` as it is (unchecked), to change: stored back when the copy is dropped.
+    fn rec_mut(&mut self, i: u64) -> SlotMut<'a, ReadRecord> {
+        let slot = (i % MAX_READS as u64) as usize;
+        SlotMut {
+            shared: self.shared,
+            slot,
+            val: self.shared.read_record(slot),
+            store: SharedQueue::set_read_record,
+        }
     }
 
     fn entry_indices(&self) -> std::ops::Range<u64> {
@@ -337,9 +520,9 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     fn sanitize(&mut self) {
         /// No honest stream gets anywhere near this many bytes.
         const LIMIT: u64 = 1 << 62;
-        let h = &mut *self.h;
+        let h = &mut self.h;
         if h.end > LIMIT || h.filled > LIMIT || h.assigned > LIMIT || h.freed > LIMIT {
-            *h = QueueHeader::default();
+            *h = Positions::default();
         }
         if h.e_tail.wrapping_sub(h.e_head) > MAX_ENTRIES as u64 {
             h.e_tail = h.e_head;
@@ -644,7 +827,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
             // Reads were promised bytes of this entry that never reached the ring: clip them.
             let filled = self.h.filled;
             for r in self.read_indices() {
-                let rec = self.rec_mut(r);
+                let mut rec = self.rec_mut(r);
                 if rec.state == R_ASSIGNED && rec.start.saturating_add(rec.len) > filled {
                     rec.len = filled.saturating_sub(rec.start);
                     rec.flags &= !RF_MORE;
@@ -663,7 +846,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
         let copied_end = e.start.saturating_add(self.entry_copied(&e));
         if copied_end >= end {
             // Fully in the ring: move the bytes of later entries down over the gap.
-            let later = self.h.filled.saturating_sub(end);
+            let later = self.h.filled.saturating_sub(end).min(self.ring_len());
             self.move_down(unread_from, end, later);
             self.h.filled -= removed;
         } else {
@@ -671,10 +854,12 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
             self.h.filled = self.h.filled.min(unread_from).max(self.h.freed);
         }
         self.h.end -= removed;
-        self.entry_mut(i).len -= removed;
+        let mut e = self.entry_mut(i);
+        e.len = e.len.saturating_sub(removed);
+        drop(e);
         for j in self.entry_indices() {
             if j.wrapping_sub(self.h.e_head) > i.wrapping_sub(self.h.e_head) {
-                let ej = self.entry_mut(j);
+                let mut ej = self.entry_mut(j);
                 ej.start = ej.start.saturating_sub(removed);
             }
         }
@@ -869,7 +1054,9 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     /// Assign queued data to waiting reads, oldest first, exactly as NPFS hands a write's
     /// bytes to pending reads.
     pub fn pump(&mut self) {
-        loop {
+        // Each round turns one waiting record into an assigned one; a peer flipping records
+        // back to waiting cannot keep this going past one round per slot.
+        for _ in 0..=MAX_READS {
             let Some(ri) = self
                 .read_indices()
                 .find(|&i| self.rec(i).state == R_WAITING)
@@ -919,7 +1106,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
                 (take, false)
             };
             self.h.assigned = start + take;
-            let rec = self.rec_mut(ri);
+            let mut rec = self.rec_mut(ri);
             rec.start = start;
             rec.len = take;
             rec.copied = 0;
@@ -978,7 +1165,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     fn fail_all(&mut self, entry_flag: u32, read_err: Win32Error) {
         self.sanitize();
         for i in self.entry_indices() {
-            let e = self.entry_mut(i);
+            let mut e = self.entry_mut(i);
             if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 {
                 // The first failure is the one the writer learns about.
                 if e.flags & (E_FAILED_BROKEN | E_FAILED_DISCONNECTED) == 0 {
@@ -989,7 +1176,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
             }
         }
         for i in self.read_indices() {
-            let r = self.rec_mut(i);
+            let mut r = self.rec_mut(i);
             if r.state == R_WAITING {
                 r.state = R_FAILED;
                 r.error = read_err.0;
@@ -999,7 +1186,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
         // on Windows): keep it, clipped to what reached the ring. Every other byte goes.
         let filled = self.h.filled;
         for i in self.read_indices() {
-            let r = self.rec_mut(i);
+            let mut r = self.rec_mut(i);
             if r.state == R_ASSIGNED && r.start.saturating_add(r.len) > filled {
                 r.len = filled.saturating_sub(r.start);
                 r.flags &= !RF_MORE;
@@ -1009,7 +1196,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
         self.h.assigned = filled;
         // Failed writes keep their slot (their writer must learn the error) but no data.
         for i in self.entry_indices() {
-            let e = self.entry_mut(i);
+            let mut e = self.entry_mut(i);
             e.start = filled;
             e.len = 0;
             e.flags |= E_TAKEN_EMPTY;
@@ -1026,7 +1213,7 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
             return;
         }
         for i in self.read_indices() {
-            let r = self.rec_mut(i);
+            let mut r = self.rec_mut(i);
             if r.state == R_WAITING {
                 r.state = R_FAILED;
                 r.error = Win32Error::BROKEN_PIPE.0;

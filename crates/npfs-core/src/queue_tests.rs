@@ -5,7 +5,7 @@ use super::*;
 use proptest::prelude::*;
 
 struct Pipe {
-    h: Box<QueueHeader>,
+    h: Box<SharedQueue>,
     ring: Vec<u8>,
     quota: u32,
     msg: bool,
@@ -26,7 +26,7 @@ impl Pipe {
         }
     }
     fn q(&mut self) -> Queue<'_> {
-        Queue::new(&mut self.h, &mut self.ring, self.quota, self.msg)
+        Queue::new(&self.h, &mut self.ring, self.quota, self.msg)
     }
     fn op(&mut self) -> OpId {
         self.next += 1;
@@ -622,24 +622,34 @@ fn message_larger_than_ring_streams_into_one_read() {
 #[test]
 fn hostile_header_never_panics() {
     let mut p = Pipe::with_ring(100, true, 128);
-    p.h.end = u64::MAX - 3;
-    p.h.filled = 7;
-    p.h.assigned = u64::MAX;
-    p.h.e_tail = 12345;
-    p.h.r_tail = u64::MAX;
-    p.h.entries[3] = Entry {
-        start: u64::MAX,
-        len: u64::MAX,
-        op: 1,
-        pid: 1,
-        flags: u32::MAX,
-    };
-    p.h.reads[0] = ReadRecord {
-        state: R_ASSIGNED,
-        len: u64::MAX,
-        start: u64::MAX - 1,
+    let pos = Positions {
+        end: u64::MAX - 3,
+        filled: 7,
+        assigned: u64::MAX,
+        e_tail: 12345,
+        r_tail: u64::MAX,
         ..Default::default()
     };
+    p.h.set_positions(&pos, &Positions::default());
+    p.h.set_entry(
+        3,
+        &Entry {
+            start: u64::MAX,
+            len: u64::MAX,
+            op: 1,
+            pid: 1,
+            flags: u32::MAX,
+        },
+    );
+    p.h.set_read_record(
+        0,
+        &ReadRecord {
+            state: R_ASSIGNED,
+            len: u64::MAX,
+            start: u64::MAX - 1,
+            ..Default::default()
+        },
+    );
     let _ = p.peek(50);
     let _ = p.write(b"hello");
     let op = p.start_read(10, true);
@@ -821,19 +831,22 @@ proptest! {
     ) {
         let mut p = Pipe::with_ring(300, msg, 256);
         let v = if use_small { &small } else { &pos };
-        p.h.end = v[0];
-        p.h.filled = v[1];
-        p.h.assigned = v[2];
-        p.h.freed = v[3];
-        p.h.e_head = v[4];
-        p.h.e_tail = v[5];
-        p.h.r_head = v[6];
-        p.h.r_tail = v[7];
+        let pos = Positions {
+            end: v[0],
+            filled: v[1],
+            assigned: v[2],
+            freed: v[3],
+            e_head: v[4],
+            e_tail: v[5],
+            r_head: v[6],
+            r_tail: v[7],
+        };
+        p.h.set_positions(&pos, &Positions::default());
         for (k, e) in entries.into_iter().enumerate() {
-            p.h.entries[k * 31 % MAX_ENTRIES] = e;
+            p.h.set_entry(k * 31 % MAX_ENTRIES, &e);
         }
         for (k, r) in reads.into_iter().enumerate() {
-            p.h.reads[k * 7 % MAX_READS] = r;
+            p.h.set_read_record(k * 7 % MAX_READS, &r);
         }
         let _ = p.peek(64);
         let w = p.op();
@@ -861,12 +874,13 @@ fn claim_and_copy_outside_the_lock() {
     let (w, _) = p.write(&data);
     let mut buf = vec![0u8; 300];
     loop {
-        match p.q().read_claim(r, buf.len()).unwrap() {
+        let claim = p.q().read_claim(r, buf.len()).unwrap();
+        match claim {
             ReadClaim::Copy { pos, buf_off, len } => {
                 // While claimed, a writer cannot reuse that space.
-                let free_before = p.h.freed;
+                let free_before = p.h.positions().freed;
                 ring_read(&p.ring[..], pos, &mut buf[buf_off..buf_off + len]);
-                assert_eq!(p.h.freed, free_before);
+                assert_eq!(p.h.positions().freed, free_before);
                 if let ReadProgress::Done(d) = p.q().read_copied(r, len, buf.len()).unwrap() {
                     assert_eq!((d.len, d.more_data), (200, false));
                     break;

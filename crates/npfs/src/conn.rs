@@ -67,6 +67,8 @@ pub(crate) struct Conn {
     read_any: std::sync::atomic::AtomicBool,
     /// Async tasks of this process waiting on this connection.
     local_wakers: std::sync::Mutex<Vec<std::task::Waker>>,
+    /// The connection's lock could not be had in time: it is never touched again.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
@@ -87,9 +89,8 @@ impl Guard<'_> {
     fn snapshot(conn: &Conn) -> Snapshot {
         let mut s = [[0; 6]; 2];
         for (dir, slot) in s.iter_mut().enumerate() {
-            // SAFETY: the lock is held by the guard being built; the references end here.
-            let (h, _) = unsafe { conn.seg.queue_parts(dir) };
-            *slot = [h.end, h.filled, h.assigned, h.freed, h.e_head, h.r_head];
+            let p = conn.seg.queue_parts(dir).0.positions();
+            *slot = [p.end, p.filled, p.assigned, p.freed, p.e_head, p.r_head];
         }
         s
     }
@@ -101,9 +102,7 @@ impl Guard<'_> {
         } else {
             self.conn.attrs.in_quota
         };
-        // SAFETY: the lock is held for the guard's lifetime, and the &mut self borrow keeps
-        // any other reference into this direction from existing at the same time.
-        let (h, ring) = unsafe { self.conn.seg.queue_parts(dir) };
+        let (h, ring) = self.conn.seg.queue_parts(dir);
         let ring = self.rings[dir & 1].insert(ring);
         Queue::new(
             h,
@@ -144,7 +143,6 @@ impl Drop for Guard<'_> {
             }
         }
         let changed = wake[0] || wake[1];
-        hdr.lock_pid.store(0, Ordering::Relaxed);
         if hdr.lock.swap(0, Ordering::Release) == 2 {
             sys::futex_wake_one(&hdr.lock);
         }
@@ -178,8 +176,13 @@ fn lock_spins() -> u32 {
 /// Least time between two rounds of liveness checks on one connection.
 const REAP_INTERVAL_MS: u64 = 50;
 
-/// How long a waiter sleeps before it re-checks for a crashed lock holder or peer.
+/// How long a waiter sleeps before it re-checks for a crashed peer.
 const RECHECK: Duration = Duration::from_millis(200);
+
+/// Longest wait for the connection lock before the connection counts as broken: far above
+/// any honest hold (one copy), short enough that a hostile peer holding it costs the
+/// operation that noticed about a second.
+pub(crate) const LOCK_DEADLINE: Duration = Duration::from_secs(1);
 
 impl Conn {
     /// Note that a read completed on this end.
@@ -235,6 +238,7 @@ impl Conn {
             local_wakers: std::sync::Mutex::new(Vec::new()),
             read_any: std::sync::atomic::AtomicBool::new(false),
             last_reap: AtomicU64::new(0),
+            broken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -287,10 +291,20 @@ impl Conn {
         }
     }
 
-    /// Take the connection lock.
-    pub(crate) fn lock(&self) -> Guard<'_> {
+    /// Take the connection lock, within [`LOCK_DEADLINE`].
+    ///
+    /// The lock word is in shared memory, so a hostile or crashed peer can hold it for ever
+    /// (or pretend to). An honest holder keeps it for one copy at most; one that cannot be
+    /// had within the deadline means the connection is broken: it is marked so in this
+    /// process (never touched again), and this and every later operation on it fail with
+    /// `ERROR_BROKEN_PIPE`. Nothing else waits on it.
+    pub(crate) fn lock(&self) -> Result<Guard<'_>, Win32Error> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(Win32Error::BROKEN_PIPE);
+        }
         let hdr = self.seg.header();
         let mut spins = 0;
+        let mut deadline = None;
         while hdr
             .lock
             .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
@@ -306,16 +320,15 @@ impl Conn {
             if hdr.lock.swap(2, Ordering::Acquire) == 0 {
                 break;
             }
-            sys::futex_wait(&hdr.lock, 2, Some(RECHECK));
-            let holder = hdr.lock_pid.load(Ordering::Relaxed);
-            if holder != 0 && !sys::pid_alive(holder) {
-                // The holder died inside the lock: take it over. The queue code sanitises
-                // whatever half-made state it left.
-                hdr.lock_pid.store(0, Ordering::Relaxed);
-                hdr.lock.store(0, Ordering::Release);
+            let now = std::time::Instant::now();
+            let until = *deadline.get_or_insert(now + LOCK_DEADLINE);
+            if now >= until || self.broken.load(Ordering::Acquire) {
+                self.mark_broken();
+                return Err(Win32Error::BROKEN_PIPE);
             }
+            // Woken by the holder's release (FUTEX_WAKE), or by the deadline.
+            sys::futex_wait(&hdr.lock, 2, Some(until - now));
         }
-        hdr.lock_pid.store(sys::my_pid(), Ordering::Relaxed);
         let mut g = Guard {
             rings: [None, None],
             conn: self,
@@ -323,7 +336,24 @@ impl Conn {
             touched: false,
         };
         self.check_hangup(&mut g);
-        g
+        Ok(g)
+    }
+
+    /// The connection cannot be trusted any more (its lock was held past the deadline): fail
+    /// everything on it from now on, and wake this process's waiters so that they see it.
+    fn mark_broken(&self) {
+        if !self.broken.swap(true, Ordering::AcqRel) {
+            tracing::warn!("npfs: connection lock held past the deadline; connection broken");
+            let hdr = self.seg.header();
+            for dir in 0..2 {
+                sys::futex_wake_all(&hdr.seq[dir]);
+            }
+            let wakers =
+                std::mem::take(&mut *self.local_wakers.lock().unwrap_or_else(|e| e.into_inner()));
+            for w in wakers {
+                w.wake();
+            }
+        }
     }
 
     /// Notice a peer that closed since we last looked (cheap unless a close happened).
@@ -339,7 +369,7 @@ impl Conn {
 
     /// The other end's last descriptor closed (seen by the watcher or by a check).
     pub(crate) fn peer_gone(&self) {
-        let mut g = self.lock();
+        let Ok(mut g) = self.lock() else { return };
         if g.flags() & self.peer_gone_flag() == 0 {
             self.apply_peer_gone(&mut g);
         }
@@ -387,8 +417,11 @@ impl Conn {
 
     /// Current state.
     pub(crate) fn state(&self) -> LinkState {
-        let g = self.lock();
-        self.state_of(&g)
+        match self.lock() {
+            Ok(g) => self.state_of(&g),
+            // A broken connection reads as one whose peer closed.
+            Err(_) => LinkState::Closing,
+        }
     }
 
     /// Block this thread until `on` changes (after an adaptive spin), a re-check interval
@@ -498,8 +531,10 @@ impl Conn {
     /// message, or a state that makes reads fail at once), and what to wait for otherwise.
     #[allow(dead_code)] // used by the tokio module
     pub(crate) fn read_readiness(&self) -> (bool, WaitOn) {
-        let mut g = self.lock();
         let dir = self.in_dir();
+        let Ok(mut g) = self.lock() else {
+            return (true, self.wait_on_now(dir));
+        };
         let on = g.wait_on(dir);
         if self.state_of(&g) != LinkState::Connected {
             return (true, on);
@@ -513,8 +548,10 @@ impl Conn {
     /// quota (or the state makes writes fail at once), and what to wait for otherwise.
     #[allow(dead_code)] // used by the tokio module
     pub(crate) fn write_readiness(&self) -> (bool, WaitOn) {
-        let mut g = self.lock();
         let dir = self.out_dir();
+        let Ok(mut g) = self.lock() else {
+            return (true, self.wait_on_now(dir));
+        };
         let on = g.wait_on(dir);
         if self.state_of(&g) != LinkState::Connected {
             return (true, on);
@@ -531,9 +568,10 @@ impl Conn {
     /// Unread bytes of the outgoing queue (what the other end has not read yet).
     #[allow(dead_code)] // used by the tokio module
     pub(crate) fn out_available(&self) -> u64 {
-        let mut g = self.lock();
+        let Ok(mut g) = self.lock() else { return 0 };
         let dir = self.out_dir();
-        g.queue(dir).avail()
+        let out = g.queue(dir).avail();
+        out
     }
 
     /// Empty the doorbell bytes the other end sent to this end's socket.
@@ -604,7 +642,7 @@ impl Conn {
         if self.sock_hung_up() {
             self.peer_gone();
         }
-        let mut g = self.lock();
+        let Ok(mut g) = self.lock() else { return };
         let me = sys::my_pid();
         for dir in 0..2 {
             let pids = g.queue(dir).foreign_pids(me);
@@ -638,7 +676,7 @@ impl Conn {
 
     /// PeekNamedPipe on this end's incoming queue.
     pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<Peeked, Win32Error> {
-        let mut g = self.lock();
+        let mut g = self.lock()?;
         let state = self.state_of(&g);
         if state == LinkState::Disconnected {
             return Err(Win32Error::PIPE_NOT_CONNECTED);
@@ -655,16 +693,17 @@ impl Conn {
 
     /// Unread bytes in this end's incoming queue (ReadDataAvailable).
     pub(crate) fn available(&self) -> u64 {
-        let mut g = self.lock();
+        let Ok(mut g) = self.lock() else { return 0 };
         let dir = self.in_dir();
         self.reap_dead(&mut g, dir);
-        g.queue(dir).avail()
+        let out = g.queue(dir).avail();
+        out
     }
 
     /// DisconnectNamedPipe (server end): discard everything, fail everything pending, detach
     /// the client.
     pub(crate) fn disconnect(&self) {
-        let mut g = self.lock();
+        let Ok(mut g) = self.lock() else { return };
         g.set_flags(DISCONNECTED);
         g.queue(TO_CLIENT).disconnect();
         g.queue(TO_SERVER).disconnect();
@@ -675,14 +714,16 @@ impl Drop for Conn {
     fn drop(&mut self) {
         // The last process holding this end lets go: the end is gone now, for everyone.
         if self.seg.header().holders[end_index(self.end)].fetch_sub(1, Ordering::AcqRel) == 1 {
-            let mut g = self.lock();
-            let gone = if self.end == End::Server {
-                SERVER_GONE
-            } else {
-                CLIENT_GONE
-            };
-            if g.flags() & gone == 0 {
-                end_gone(&mut g, self.end);
+            // A broken connection is left alone: the peer sees the socket close.
+            if let Ok(mut g) = self.lock() {
+                let gone = if self.end == End::Server {
+                    SERVER_GONE
+                } else {
+                    CLIENT_GONE
+                };
+                if g.flags() & gone == 0 {
+                    end_gone(&mut g, self.end);
+                }
             }
         }
         // Close the socket before the hint, so that whoever the hint wakes sees the hang-up.

@@ -17,6 +17,17 @@ use npfs_core::Win32Error;
 
 use crate::conn::{Conn, LinkState};
 
+/// Take the connection lock, or end the operation: a connection whose lock cannot be had in
+/// time is broken (`Conn::lock`).
+macro_rules! locked {
+    ($conn:expr) => {
+        match $conn.lock() {
+            Ok(g) => g,
+            Err(e) => return Step::Done(Err(e)),
+        }
+    };
+}
+
 /// Copies at least this large run outside the connection lock.
 const UNLOCKED_COPY: usize = 16 * 1024;
 
@@ -58,6 +69,15 @@ pub(crate) fn block<T>(
     }
 }
 
+/// A completed read as the caller may see it: never longer than its buffer, whatever the
+/// shared memory said.
+fn clamp_read(d: ReadDone, buf_len: usize) -> ReadDone {
+    ReadDone {
+        len: d.len.min(buf_len),
+        more_data: d.more_data,
+    }
+}
+
 /// ReadFile.
 #[derive(Debug)]
 pub(crate) struct ReadOp {
@@ -87,7 +107,7 @@ impl ReadOp {
     /// Start or continue the read into `buf` (the same buffer every time).
     pub(crate) fn step(&mut self, conn: &Conn, buf: &mut [u8]) -> Step<ReadDone> {
         let dir = conn.in_dir();
-        let mut g = conn.lock();
+        let mut g = locked!(conn);
         let state = conn.state_of(&g);
         if !self.started {
             if state == LinkState::Disconnected {
@@ -117,11 +137,12 @@ impl ReadOp {
         // Copy what the queue assigned to this read; large copies run outside the lock, so
         // that the writer can fill the ring meanwhile (the two copies of a transfer overlap).
         loop {
-            match g.queue(dir).read_claim(self.op, buf.len()) {
+            let claim = g.queue(dir).read_claim(self.op, buf.len());
+            match claim {
                 Err(e) => return Step::Done(Err(e)),
                 Ok(ReadClaim::Ready(ReadProgress::Done(d))) => {
                     conn.mark_read();
-                    return Step::Done(Ok(d));
+                    return Step::Done(Ok(clamp_read(d, buf.len())));
                 }
                 Ok(ReadClaim::Ready(ReadProgress::Pending)) => break,
                 Ok(ReadClaim::Copy { pos, buf_off, len }) => {
@@ -131,15 +152,16 @@ impl ReadOp {
                     if len >= UNLOCKED_COPY {
                         drop(g);
                         ring_read(&conn.ring(dir), pos, dst);
-                        g = conn.lock();
+                        g = locked!(conn);
                     } else {
                         ring_read(&conn.ring(dir), pos, dst);
                     }
-                    match g.queue(dir).read_copied(self.op, len, buf.len()) {
+                    let copied = g.queue(dir).read_copied(self.op, len, buf.len());
+                    match copied {
                         Err(e) => return Step::Done(Err(e)),
                         Ok(ReadProgress::Done(d)) => {
                             conn.mark_read();
-                            return Step::Done(Ok(d));
+                            return Step::Done(Ok(clamp_read(d, buf.len())));
                         }
                         Ok(ReadProgress::Pending) => {}
                     }
@@ -165,11 +187,14 @@ impl ReadOp {
     pub(crate) fn try_step(&mut self, conn: &Conn, buf: &mut [u8]) -> Step<ReadDone> {
         if !self.started {
             let dir = conn.in_dir();
-            let mut g = conn.lock();
+            let mut g = locked!(conn);
             if conn.state_of(&g) == LinkState::Connected {
                 conn.reap_dead(&mut g, dir);
-                let mut q = g.queue(dir);
-                if q.has_waiting_reads() || q.is_drained() {
+                let nothing_for_us = {
+                    let mut q = g.queue(dir);
+                    q.has_waiting_reads() || q.is_drained()
+                };
+                if nothing_for_us {
                     return Step::Wait(g.wait_on(dir));
                 }
             }
@@ -182,9 +207,10 @@ impl ReadOp {
         if !self.started {
             return false;
         }
-        let mut g = conn.lock();
+        let Ok(mut g) = conn.lock() else { return false };
         let dir = conn.in_dir();
-        g.queue(dir).read_cancel(self.op)
+        let out = g.queue(dir).read_cancel(self.op);
+        out
     }
 }
 
@@ -226,15 +252,17 @@ impl WriteOp {
     /// Start or continue the write of `data` (the same bytes every time).
     pub(crate) fn step(&mut self, conn: &Conn, data: &[u8]) -> Step<usize> {
         let dir = conn.out_dir();
-        let mut g = conn.lock();
+        let mut g = locked!(conn);
         if !self.started {
             match conn.state_of(&g) {
                 LinkState::Disconnected => return Step::Done(Err(Win32Error::PIPE_NOT_CONNECTED)),
                 LinkState::Closing => return Step::Done(Err(Win32Error::NO_DATA)),
                 LinkState::Connected => {}
             }
-            match g.queue(dir).write_start(self.op, data, self.kind) {
-                Ok(WriteProgress::Done(n)) => return Step::Done(Ok(n)),
+            let started = g.queue(dir).write_start(self.op, data, self.kind);
+            match started {
+                // Never more than the caller gave, whatever the shared memory says.
+                Ok(WriteProgress::Done(n)) => return Step::Done(Ok(n.min(data.len()))),
                 Ok(WriteProgress::Pending) => {
                     self.started = true;
                     self.len = data.len();
@@ -244,12 +272,12 @@ impl WriteOp {
                 Err(e) => return Step::Done(Err(e)),
             }
         }
-        match g
-            .queue(dir)
-            .write_poll(self.op, &data[..self.len.min(data.len())])
-        {
+        let taken = &data[..self.len.min(data.len())];
+        let polled = g.queue(dir).write_poll(self.op, taken);
+        match polled {
             Err(e) => return Step::Done(Err(e)),
-            Ok(WriteProgress::Done(n)) => return Step::Done(Ok(n)),
+            // Never more than the queue took, whatever the shared memory says.
+            Ok(WriteProgress::Done(n)) => return Step::Done(Ok(n.min(taken.len()))),
             Ok(WriteProgress::Pending) => {}
         }
         match conn.state_of(&g) {
@@ -276,9 +304,10 @@ impl WriteOp {
         if !self.started {
             return false;
         }
-        let mut g = conn.lock();
+        let Ok(mut g) = conn.lock() else { return false };
         let dir = conn.out_dir();
-        g.queue(dir).write_cancel(self.op)
+        let out = g.queue(dir).write_cancel(self.op);
+        out
     }
 }
 
@@ -292,7 +321,7 @@ impl FlushOp {
     /// Check, or keep waiting.
     pub(crate) fn step(&mut self, conn: &Conn) -> Step<()> {
         let dir = conn.out_dir();
-        let mut g = conn.lock();
+        let mut g = locked!(conn);
         match conn.state_of(&g) {
             LinkState::Disconnected => return Step::Done(Err(Win32Error::PIPE_NOT_CONNECTED)),
             // A flush started after the peer closed finds its queue emptied; one that was
@@ -336,15 +365,18 @@ impl TransactOp {
     /// Start or continue.
     pub(crate) fn step(&mut self, conn: &Conn, request: &[u8], reply: &mut [u8]) -> Step<ReadDone> {
         if !self.write.started && !self.wrote {
-            let mut g = conn.lock();
+            let mut g = locked!(conn);
             match conn.state_of(&g) {
                 LinkState::Disconnected => return Step::Done(Err(Win32Error::PIPE_NOT_CONNECTED)),
                 LinkState::Closing => return Step::Done(Err(Win32Error::BAD_PIPE)),
                 LinkState::Connected => {}
             }
             let inn = conn.in_dir();
-            let q = g.queue(inn);
-            if q.avail() > 0 || q.has_waiting_reads() || !g.queue(inn).is_drained() {
+            let busy = {
+                let mut q = g.queue(inn);
+                q.avail() > 0 || q.has_waiting_reads() || !q.is_drained()
+            };
+            if busy {
                 return Step::Done(Err(Win32Error::PIPE_BUSY));
             }
         }

@@ -1,21 +1,21 @@
-//! The shared-memory segment of one connection: its layout and its mapping.
+//! The shared-memory segment of one connection: the connection header and the mapping.
 //!
-//! ```text
-//! 0          ConnHeader: lock, flags, per-direction wake-up words
-//! QUEUE_OFF  QueueHeader of direction 0 (server → client)
-//!            QueueHeader of direction 1 (client → server)
-//! HEADER_SIZE               ring of direction 0 (RING_SIZE bytes)
-//! HEADER_SIZE + RING_SIZE   ring of direction 1
-//! ```
-//! An all-zero segment (what the broker's fresh memfd holds) is an empty, connected pipe.
+//! The layout is npfs-proto's ([`npfs_proto::shm`]); the broker stamps a fresh segment with
+//! its magic and layout version, and a segment that lacks them, has another size, or is not
+//! sealed against resizing is refused before it is mapped. Past the stamp, an all-zero
+//! segment is an empty, connected pipe. Everything in it may be written by the peer at any
+//! moment: this module hands out only atomics ([`ConnHeader`], [`SharedQueue`]) and raw
+//! copies of ring bytes ([`ShmRing`]), never a reference to a plain value.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use npfs_core::queue::QueueHeader;
+use npfs_core::queue::SharedQueue;
 use npfs_core::Win32Error;
-use npfs_proto::shm::{HEADER_SIZE, RING_SIZE, SEGMENT_SIZE};
+use npfs_proto::shm::{
+    HEADER_SIZE, LAYOUT_VERSION, MAGIC, QUEUE_OFF, QUEUE_STRIDE, RING_SIZE, SEGMENT_SIZE,
+};
 
 /// Direction 0: server → client (outbound, quota nOutBufferSize).
 pub(crate) const TO_CLIENT: usize = 0;
@@ -36,10 +36,14 @@ pub(crate) const CLIENT_GONE_DRAINED: u32 = 16;
 /// The connection header at offset 0.
 #[repr(C)]
 pub(crate) struct ConnHeader {
-    /// Futex mutex: 0 free, 1 locked, 2 locked with waiters.
+    /// [`MAGIC`], written by the broker.
+    pub magic: AtomicU32,
+    /// [`LAYOUT_VERSION`], written by the broker.
+    pub version: AtomicU32,
+    /// Futex mutex: 0 free, 1 locked, 2 locked with waiters. Either end (any process holding
+    /// one) may hold it, so a hostile peer can too: it is taken with a deadline
+    /// (`Conn::lock`), and a connection whose lock cannot be had in time is broken.
     pub lock: AtomicU32,
-    /// Process holding the lock (to recover from a holder killed inside it).
-    pub lock_pid: AtomicU32,
     /// `SERVER_GONE | CLIENT_GONE | DISCONNECTED`.
     pub flags: AtomicU32,
     /// Bumped by every process that drops a handle of either end: a hint to check for hang-up.
@@ -61,32 +65,39 @@ pub(crate) struct ConnHeader {
     pub wait_cpu: [AtomicU32; 2],
 }
 
-const QUEUE_OFF: usize = 4096;
-const QUEUE_STRIDE: usize = (std::mem::size_of::<QueueHeader>() + 4095) & !4095;
 const _: () = assert!(std::mem::size_of::<ConnHeader>() <= QUEUE_OFF);
 const _: () = assert!(QUEUE_OFF + 2 * QUEUE_STRIDE <= HEADER_SIZE);
+const _: () = assert!(QUEUE_OFF % std::mem::align_of::<SharedQueue>() == 0);
+const _: () = assert!(QUEUE_STRIDE % std::mem::align_of::<SharedQueue>() == 0);
 
 /// A mapped connection segment.
 pub(crate) struct Segment {
     base: NonNull<u8>,
 }
 
-// SAFETY: the segment is shared memory; every field that several threads touch concurrently
-// is an atomic, and the queue headers and rings are only accessed with the connection lock
-// held (see `Guard`).
+// SAFETY: the segment is shared memory reached only through atomics (the connection header,
+// the queues) and raw copies (the rings), which any thread may use concurrently.
 unsafe impl Send for Segment {}
 // SAFETY: as above.
 unsafe impl Sync for Segment {}
 
 impl Segment {
-    /// Map the memfd the broker handed over, after checking that it is big enough.
+    /// Map the memfd the broker handed over, after checking it: exactly [`SEGMENT_SIZE`]
+    /// bytes, sealed against shrinking, growing and further sealing (so that no process can
+    /// cut the mapping short under us), stamped with [`MAGIC`] and [`LAYOUT_VERSION`].
     pub(crate) fn map(fd: BorrowedFd<'_>) -> Result<Segment, Win32Error> {
-        let st = rustix::fs::fstat(fd).map_err(|_| Win32Error::INVALID_HANDLE)?;
-        if (st.st_size as u64) < SEGMENT_SIZE as u64 {
-            return Err(Win32Error::INVALID_HANDLE);
+        use rustix::fs::SealFlags;
+        let bad = Win32Error::INVALID_HANDLE;
+        let st = rustix::fs::fstat(fd).map_err(|_| bad)?;
+        if st.st_size as u64 != SEGMENT_SIZE as u64 {
+            return Err(bad);
         }
-        // SAFETY: a fresh shared mapping of a file we checked is large enough; nothing else in
-        // this process aliases it.
+        let seals = rustix::fs::fcntl_get_seals(fd).map_err(|_| bad)?;
+        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL) {
+            return Err(bad);
+        }
+        // SAFETY: a fresh shared mapping of a memfd whose size is checked and sealed, so the
+        // whole range stays backed; nothing else in this process aliases it.
         let p = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
@@ -99,7 +110,14 @@ impl Segment {
         }
         .map_err(|_| Win32Error::NOT_ENOUGH_MEMORY)?;
         let base = NonNull::new(p.cast::<u8>()).ok_or(Win32Error::NOT_ENOUGH_MEMORY)?;
-        Ok(Segment { base })
+        let seg = Segment { base };
+        let h = seg.header();
+        if h.magic.load(Ordering::Acquire) != MAGIC
+            || h.version.load(Ordering::Acquire) != LAYOUT_VERSION
+        {
+            return Err(bad);
+        }
+        Ok(seg)
     }
 
     /// The connection header.
@@ -108,26 +126,20 @@ impl Segment {
         unsafe { &*self.base.as_ptr().cast::<ConnHeader>() }
     }
 
-    /// The queue header and the ring of direction `dir`.
-    ///
-    /// # Safety
-    /// The caller holds the connection lock and creates no other reference to the header
-    /// while the returned one lives. The ring is not a Rust reference: its bytes are also
-    /// read by readers outside the lock (see [`ShmRing`]).
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn queue_parts(&self, dir: usize) -> (&mut QueueHeader, ShmRing) {
+    /// The shared queue and the ring of direction `dir`.
+    pub(crate) fn queue_parts(&self, dir: usize) -> (&SharedQueue, ShmRing) {
         let dir = dir & 1;
-        // SAFETY: both ranges lie inside the mapping (checked by the const asserts above and
-        // SEGMENT_SIZE); QueueHeader is plain integers, valid for any bit pattern; exclusivity
-        // is the caller's promise.
-        unsafe {
-            let h = self
+        // SAFETY: the queue lies inside the mapping (the const asserts above and
+        // SEGMENT_SIZE), suitably aligned; SharedQueue is atomics only, valid for any bit
+        // pattern and for concurrent changes by any process.
+        let q = unsafe {
+            &*self
                 .base
                 .as_ptr()
                 .add(QUEUE_OFF + dir * QUEUE_STRIDE)
-                .cast::<QueueHeader>();
-            (&mut *h, self.ring(dir))
-        }
+                .cast::<SharedQueue>()
+        };
+        (q, self.ring(dir))
     }
 
     /// The ring of direction `dir`.

@@ -32,6 +32,11 @@ pub fn new_connection() -> std::io::Result<(EndFds, EndFds)> {
     let shm =
         rustix::fs::memfd_create("npfs-conn", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
     rustix::fs::ftruncate(&shm, SEGMENT_SIZE as u64)?;
+    // The layout's magic and version; the broker never maps the segment.
+    let stamp = npfs_proto::shm::header_stamp();
+    if rustix::io::pwrite(&shm, &stamp, 0)? != stamp.len() {
+        return Err(std::io::Error::other("short write of the segment header"));
+    }
     rustix::fs::fcntl_add_seals(&shm, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
     let shm2 = shm.try_clone()?;
     Ok((EndFds { sock: a, shm }, EndFds { sock: b, shm: shm2 }))
