@@ -181,8 +181,8 @@ const RECHECK: Duration = Duration::from_millis(200);
 
 /// Longest wait for the connection lock before the connection counts as broken: far above
 /// any honest hold (one copy), short enough that a hostile peer holding it costs the
-/// operation that noticed about a second.
-pub(crate) const LOCK_DEADLINE: Duration = Duration::from_secs(1);
+/// operation that noticed half a second.
+pub(crate) const LOCK_DEADLINE: Duration = Duration::from_millis(500);
 
 impl Conn {
     /// Note that a read completed on this end.

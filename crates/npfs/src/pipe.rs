@@ -755,8 +755,24 @@ fn poll_channel(s: &mut ServerSide, timeout: Option<Duration>) -> Result<bool> {
                 }
             }
             Some(ChannelEvent::Connected { fds, info, epoch }) => {
-                let link = Arc::new(Link::new(fds, &info, End::Server)?);
-                if s.disconnected_epoch.is_some_and(|d| epoch <= d) || epoch != s.epoch {
+                let stale = s.disconnected_epoch.is_some_and(|d| epoch <= d) || epoch != s.epoch;
+                let link = match Link::new(fds, &info, End::Server) {
+                    Ok(link) => Arc::new(link),
+                    Err(e) if !stale => {
+                        // The segment is refused (wrong size, seals or stamp: a hostile or
+                        // broken peer got at it first). Drop that client, as one that came
+                        // and went, and keep listening: the instance must not stay paired
+                        // with a connection nobody can use.
+                        tracing::warn!("npfs: refused a connection's segment: {e}");
+                        let epoch = s.epoch;
+                        s.disconnected_epoch = Some(epoch);
+                        s.channel.disconnect(epoch).map_err(broker_err)?;
+                        s.epoch = s.channel.listen().map_err(broker_err)?;
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                if stale {
                     link.conn.disconnect();
                     continue;
                 }
@@ -980,8 +996,10 @@ fn poll_channel_stale(s: &mut ServerSide) -> Result<()> {
     {
         match ev {
             ChannelEvent::Connected { fds, info, .. } => {
-                let link = Link::new(fds, &info, End::Server)?;
-                link.conn.disconnect();
+                // A refused segment needs no disconnect: dropping it ends the connection.
+                if let Ok(link) = Link::new(fds, &info, End::Server) {
+                    link.conn.disconnect();
+                }
             }
             ChannelEvent::BrokerGone => {
                 reregister(s)?;
