@@ -67,8 +67,8 @@ pub(crate) struct ConnHeader {
 
 const _: () = assert!(std::mem::size_of::<ConnHeader>() <= QUEUE_OFF);
 const _: () = assert!(QUEUE_OFF + 2 * QUEUE_STRIDE <= HEADER_SIZE);
-const _: () = assert!(QUEUE_OFF % std::mem::align_of::<SharedQueue>() == 0);
-const _: () = assert!(QUEUE_STRIDE % std::mem::align_of::<SharedQueue>() == 0);
+const _: () = assert!(QUEUE_OFF.is_multiple_of(std::mem::align_of::<SharedQueue>()));
+const _: () = assert!(QUEUE_STRIDE.is_multiple_of(std::mem::align_of::<SharedQueue>()));
 
 /// A mapped connection segment.
 pub(crate) struct Segment {
