@@ -148,10 +148,7 @@ pub extern "C" fn CloseHandle(h: HANDLE) -> BOOL {
             return TRUE;
         }
         match close(h) {
-            Ok(()) => {
-                crate::inherit::changed();
-                TRUE
-            }
+            Ok(()) => TRUE,
             Err(e) => fail(e),
         }
     })
@@ -198,8 +195,6 @@ pub extern "C" fn SetHandleInformation(h: HANDLE, mask: DWORD, flags: DWORD) -> 
         };
         let mask = mask & (HANDLE_FLAG_INHERIT | HANDLE_FLAG_PROTECT_FROM_CLOSE);
         e.flags = (e.flags & !mask) | (flags & mask);
-        drop(t);
-        crate::inherit::changed();
         TRUE
     })
 }
@@ -237,7 +232,6 @@ pub unsafe extern "C" fn DuplicateHandle(
         if options & DUPLICATE_CLOSE_SOURCE != 0 {
             let _ = close(source);
         }
-        crate::inherit::changed();
         TRUE
     })
 }

@@ -1,20 +1,49 @@
-//! Handle inheritance across exec: a Win32 program marks a handle inheritable
-//! (`bInheritHandle`, `SetHandleInformation(HANDLE_FLAG_INHERIT)`), starts a child
-//! (posix_spawn here, CreateProcess on Windows) and tells it the handle's value, usually on
-//! the command line. libnpfs keeps the environment variable `NPFS_HANDLES` describing every
-//! inheritable pipe handle of the process, so any child started with this environment finds
-//! them: on its first use of a handle it adopts each one at the same value.
+//! Handle inheritance across exec, as CreateProcess does it: a Win32 program marks a handle
+//! inheritable (`bInheritHandle`, `SetHandleInformation(HANDLE_FLAG_INHERIT)`), starts a child
+//! with `CreateProcess(..., bInheritHandles = TRUE, ...)` ([`crate::process`]) and tells it the
+//! handle's value, usually on the command line. The child finds the handle valid at the same
+//! value.
+//!
+//! libnpfs never changes its own environment (setenv is not thread-safe, and the C programs
+//! that use libnpfs are threaded). What a child inherits is described when the child is
+//! started: CreateProcess puts one entry `NPFS_HANDLES=...` in the *child's* environment,
+//! computed at that moment from the inheritable pipe handles, and hands the child their
+//! descriptors; with `bInheritHandles = FALSE` the child gets neither. Programs that start
+//! children themselves (posix_spawn, fork+exec) get the same entry from
+//! [`NpfsInheritanceEnvironment`] and put it in the environment they pass.
+//!
+//! The child reads `NPFS_HANDLES` once, before its first handle exists ([`init`]), and adopts
+//! each entry whose descriptors are still the files the parent named.
 
-use std::sync::{Mutex, Once};
+use std::ffi::{c_char, CString};
+use std::os::fd::RawFd;
+use std::sync::{Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::error::*;
 use crate::handles;
 use crate::types::*;
 
-/// The environment variable listing inherited handles: `HANDLE=HEXTOKEN` entries joined by
-/// commas (the token is the library's inheritance token, hex-encoded).
+/// The environment variable listing inherited handles. Its value is a comma-separated list of
+/// entries `HANDLE=HEXTOKEN/DEV:INO/DEV:INO` (all numbers in hex): the handle value, the
+/// library's inheritance token of the end (prefixed with `o` for an overlapped handle, `s`
+/// for a synchronous one, then hex-encoded), and the identity (`st_dev`, `st_ino`) of the
+/// token's two descriptors, connection socket then shared segment, as the parent saw them.
 pub const ENV: &str = "NPFS_HANDLES";
 
-static TOKENS: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
+/// Held (shared) by the operations that may close a live pipe end's descriptors
+/// (DisconnectNamedPipe), and exclusively while descriptors are being handed to a child, so
+/// that a descriptor number named to a child stays the file it was named for.
+static FDS: RwLock<()> = RwLock::new(());
+
+/// Keep the descriptors of pipe ends from changing under a child's start (see [`FDS`]).
+pub fn fds_stable() -> RwLockReadGuard<'static, ()> {
+    FDS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Exclusive access to the pipe ends' descriptors, for the whole start of a child.
+pub fn handing_over() -> RwLockWriteGuard<'static, ()> {
+    FDS.write().unwrap_or_else(|e| e.into_inner())
+}
 
 fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
@@ -26,56 +55,243 @@ fn unhex(s: &str) -> Option<String> {
     }
     let bytes: Option<Vec<u8>> = (0..s.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect();
     String::from_utf8(bytes?).ok()
 }
 
-/// The set of inheritable handles may have changed: rewrite `NPFS_HANDLES`.
-pub fn changed() {
-    let mut tokens = TOKENS.lock().unwrap_or_else(|e| e.into_inner());
-    let live = handles::inheritable();
-    tokens.retain(|(h, _)| live.iter().any(|(l, _)| l == h));
-    for (h, obj) in live {
-        if tokens.iter().any(|(t, _)| *t == h) {
-            continue;
-        }
-        // One token per handle: it reserves the child's hold on the end once.
-        if let Some((tok, overlapped)) = crate::pipes::token_of(&obj) {
-            tokens.push((h, format!("{}{}", if overlapped { "o" } else { "s" }, tok)));
-        }
+/// The two descriptors (connection socket, shared segment) an inheritance token names: its
+/// third and fourth `;`-separated fields.
+fn token_fds(token: &str) -> Option<[RawFd; 2]> {
+    let mut f = token.split(';');
+    if !f.next()?.starts_with("npfs") {
+        return None;
     }
-    let v: Vec<String> = tokens
-        .iter()
-        .map(|(h, t)| format!("{h:x}={}", hex(t)))
-        .collect();
-    if v.is_empty() {
-        std::env::remove_var(ENV);
-    } else {
-        std::env::set_var(ENV, v.join(","));
-    }
+    f.next()?;
+    let fd = |s: Option<&str>| s?.parse::<RawFd>().ok().filter(|v| *v >= 0);
+    let (a, b) = (fd(f.next())?, fd(f.next())?);
+    (a != b).then_some([a, b])
 }
 
-/// Adopt the handles a parent left for us (once per process).
+/// The identity (`st_dev`, `st_ino`) of the open file `fd` names, if it names one.
+fn identity(fd: RawFd) -> Option<(u64, u64)> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat only reads the descriptor table entry and writes the stat buffer we pass;
+    // it takes no ownership, and a number that names nothing gives EBADF.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so it filled the buffer.
+    let st = unsafe { st.assume_init() };
+    Some((st.st_dev, st.st_ino))
+}
+
+/// What one child is given: the environment entry and the descriptors it names.
+pub struct Inheritance {
+    /// `NPFS_HANDLES=...`, or `None` when no pipe handle is inheritable.
+    pub entry: Option<CString>,
+    /// The descriptors the entry names; a child must receive them at the same numbers.
+    pub fds: Vec<RawFd>,
+}
+
+/// Prepare every inheritable pipe handle of this process for one child: one inheritance token
+/// each (reserving the child's hold on the end), described in an `NPFS_HANDLES` entry.
+///
+/// Making a token clears close-on-exec on the end's descriptors. With `only_this_child`
+/// (CreateProcess, which passes [`Inheritance::fds`] to the child itself) close-on-exec is set
+/// again at once, so other children started meanwhile do not get them; otherwise (the helper
+/// for posix_spawn and fork+exec callers) the descriptors stay inheritable.
+///
+/// Call with [`handing_over`] held. A server end that is not connected cannot be inherited and
+/// is left out, as is any object that is not a pipe.
+pub fn prepare(only_this_child: bool) -> Inheritance {
+    init();
+    let mut live = handles::inheritable();
+    live.sort_by_key(|(h, _)| *h);
+    let mut entries = Vec::new();
+    let mut fds = Vec::new();
+    for (h, obj) in live {
+        let Some((tok, overlapped)) = crate::pipes::token_of(&obj) else {
+            continue;
+        };
+        let Some(pair) = token_fds(&tok) else {
+            continue;
+        };
+        if only_this_child {
+            for fd in pair {
+                // SAFETY: `fd` is a descriptor of the pipe end `obj`, which we hold, and the
+                // handing-over lock keeps it open; setting its close-on-exec flag back is what
+                // the library had before the token cleared it.
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            }
+        }
+        let (Some(a), Some(b)) = (identity(pair[0]), identity(pair[1])) else {
+            continue;
+        };
+        let kind = if overlapped { "o" } else { "s" };
+        entries.push(format!(
+            "{h:x}={}/{:x}:{:x}/{:x}:{:x}",
+            hex(&format!("{kind}{tok}")),
+            a.0,
+            a.1,
+            b.0,
+            b.1
+        ));
+        fds.extend(pair);
+    }
+    let entry = (!entries.is_empty())
+        .then(|| CString::new(format!("{ENV}={}", entries.join(","))).ok())
+        .flatten();
+    Inheritance { entry, fds }
+}
+
+/// One parsed `NPFS_HANDLES` entry.
+struct Entry {
+    handle: usize,
+    overlapped: bool,
+    token: String,
+    ids: [(u64, u64); 2],
+}
+
+fn parse_entry(entry: &str) -> Option<Entry> {
+    let (h, rest) = entry.split_once('=')?;
+    let mut parts = rest.split('/');
+    let t = unhex(parts.next()?)?;
+    let mut id = || -> Option<(u64, u64)> {
+        let (d, i) = parts.next()?.split_once(':')?;
+        Some((
+            u64::from_str_radix(d, 16).ok()?,
+            u64::from_str_radix(i, 16).ok()?,
+        ))
+    };
+    let ids = [id()?, id()?];
+    let (overlapped, token) = match t.split_at_checked(1)? {
+        ("o", rest) => (true, rest),
+        ("s", rest) => (false, rest),
+        _ => return None,
+    };
+    Some(Entry {
+        handle: usize::from_str_radix(h, 16).ok()?,
+        overlapped,
+        token: token.to_owned(),
+        ids,
+    })
+}
+
+/// Adopt the handles a parent left for us (once per process, before the first handle of this
+/// process exists: every path into the handle table calls this first).
 pub fn init() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let Ok(v) = std::env::var(ENV) else { return };
+        let mut taken: Vec<RawFd> = Vec::new();
         for entry in v.split(',') {
-            let Some((h, t)) = entry.split_once('=') else {
+            let Some(e) = parse_entry(entry) else {
                 continue;
             };
-            let (Ok(h), Some(t)) = (usize::from_str_radix(h, 16), unhex(t)) else {
+            let Some(fds) = token_fds(&e.token) else {
                 continue;
             };
-            let (overlapped, tok) = match t.split_at_checked(1) {
-                Some(("o", rest)) => (true, rest),
-                Some(("s", rest)) => (false, rest),
-                _ => continue,
-            };
-            if let Ok(pipe) = npfs_lib::PipeHandle::from_inherited(tok) {
-                crate::pipes::adopt(h as HANDLE, pipe, overlapped);
+            // Each descriptor is adopted once, and only while it is still the very file the
+            // parent described (the variable may be stale: passed on by a process that did not
+            // hand over the descriptors, whose numbers may now name other files).
+            if fds.iter().any(|fd| taken.contains(fd))
+                || identity(fds[0]) != Some(e.ids[0])
+                || identity(fds[1]) != Some(e.ids[1])
+            {
+                continue;
+            }
+            // SAFETY: the parent that started us (CreateProcess, or a spawner that used
+            // NpfsInheritanceEnvironment) named these two descriptors for this end and left
+            // them open across exec; we just checked that they are still the socket and the
+            // segment it described (same device and inode), and that no earlier entry took
+            // either. This runs once, before this process has any pipe handle, so nothing in
+            // libnpfs owns them yet, and no other code has a reason to: they are ours to adopt.
+            #[allow(unused_unsafe)] // from_inherited is becoming an unsafe fn
+            let adopted = unsafe { npfs_lib::PipeHandle::from_inherited(&e.token) };
+            if let Ok(pipe) = adopted {
+                taken.extend(fds);
+                crate::pipes::adopt(e.handle as HANDLE, pipe, e.overlapped);
             }
         }
     });
+}
+
+/// NpfsInheritanceEnvironment (npfs only; Windows has no counterpart, as its children inherit
+/// through CreateProcess): the `NPFS_HANDLES=...` environment entry that gives a child started
+/// with posix_spawn or fork+exec this process's inheritable pipe handles, at the same values.
+///
+/// Put the string in the environment passed to the child (instead of any `NPFS_HANDLES` entry
+/// already there) and free it with `free` or `LocalFree`. Call it once per child, right before
+/// starting it: each call reserves one hold on every inheritable end for the child it is
+/// meant for. The descriptors it names are left without close-on-exec, so every child started
+/// afterwards gets them too (CreateProcess sets close-on-exec back). With no inheritable pipe
+/// handle the entry is `NPFS_HANDLES=` (nothing to adopt). NULL with `ERROR_NOT_ENOUGH_MEMORY`
+/// if the string cannot be allocated.
+#[no_mangle]
+pub extern "C" fn NpfsInheritanceEnvironment() -> *mut c_char {
+    guard(std::ptr::null_mut(), || {
+        let inh = {
+            let _held = handing_over();
+            prepare(false)
+        };
+        let entry = inh
+            .entry
+            .unwrap_or_else(|| CString::new(format!("{ENV}=")).unwrap_or_default());
+        let bytes = entry.as_bytes_with_nul();
+        // SAFETY: a plain C allocation of the string's size, filled below; the caller frees it.
+        let p = unsafe { libc::malloc(bytes.len()) }.cast::<c_char>();
+        if p.is_null() {
+            set_last_error(ERROR_NOT_ENOUGH_MEMORY);
+            return p;
+        }
+        // SAFETY: `p` has room for `bytes.len()` bytes and does not overlap `bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr().cast(), p, bytes.len()) };
+        p
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        let tok = "npfs2;c;7;9;1;3;1;4096;4096;50;10;11;3221225472;\\\\.\\pipe\\x";
+        let e = format!(
+            "1a4={}/{:x}:{:x}/{:x}:{:x}",
+            hex(&format!("o{tok}")),
+            8,
+            100,
+            9,
+            200
+        );
+        let p = parse_entry(&e).unwrap();
+        assert_eq!(p.handle, 0x1a4);
+        assert!(p.overlapped);
+        assert_eq!(p.token, tok);
+        assert_eq!(p.ids, [(8, 100), (9, 200)]);
+        assert_eq!(token_fds(tok), Some([7, 9]));
+    }
+
+    #[test]
+    fn malformed_entries_are_refused() {
+        assert!(parse_entry("zz=00").is_none());
+        assert!(parse_entry("100=7330/1:2").is_none()); // one identity only
+        assert!(parse_entry("100=7830/1:2/3:4").is_none()); // neither `o` nor `s`
+        assert!(parse_entry("100=733/1:2/3:4").is_none()); // odd hex
+        assert_eq!(token_fds("npfs2;c;5;5;rest"), None); // one descriptor twice
+        assert_eq!(token_fds("npfs2;c;-1;5"), None);
+        assert_eq!(token_fds("other;c;3;4"), None);
+    }
+
+    #[test]
+    fn identity_is_device_and_inode() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        assert!(identity(-1).is_none());
+        let f = std::fs::File::open("/proc/self/exe").unwrap();
+        let m = f.metadata().unwrap();
+        assert_eq!(identity(f.as_raw_fd()), Some((m.dev(), m.ino())));
+    }
 }

@@ -12,6 +12,7 @@ pub mod handles;
 pub mod inherit;
 pub mod misc;
 pub mod pipes;
+pub mod process;
 pub mod security;
 pub mod status;
 pub mod sync;

@@ -206,7 +206,6 @@ fn create_named_pipe(
                 open_mode & FILE_FLAG_OVERLAPPED != 0,
                 inherit,
             );
-            crate::inherit::changed();
             set_last_error(if existed { ERROR_ALREADY_EXISTS } else { 0 });
             h
         }
@@ -295,7 +294,6 @@ fn create_file(name: Option<String>, access: DWORD, flags: DWORD, inherit: bool)
     match PipeClient::open(&name, access) {
         Ok(c) => {
             let h = new_handle(End::Client(c), flags & FILE_FLAG_OVERLAPPED != 0, inherit);
-            crate::inherit::changed();
             set_last_error(0);
             h
         }
@@ -798,6 +796,9 @@ pub extern "C" fn DisconnectNamedPipe(h: HANDLE) -> BOOL {
         let Some(server) = obj.server() else {
             return fail(ERROR_INVALID_FUNCTION);
         };
+        // Disconnecting closes the connection's descriptors: not while a child is being
+        // handed them (CreateProcess).
+        let _stable = crate::inherit::fds_stable();
         match server.disconnect() {
             Ok(()) => TRUE,
             Err(e) => fail(e.0),
@@ -1436,7 +1437,6 @@ pub unsafe extern "C" fn CreatePipe(
                     *read = new_handle(End::Server(r), false, inherit);
                     *write = new_handle(End::Client(w), false, inherit);
                 }
-                crate::inherit::changed();
                 TRUE
             }
             Err(e) => fail(e.0),

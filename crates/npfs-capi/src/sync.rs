@@ -410,18 +410,22 @@ pub extern "C-unwind" fn ExitThread(code: DWORD) -> ! {
     unsafe { libc::pthread_exit(std::ptr::null_mut()) }
 }
 
-/// GetExitCodeThread.
+/// GetExitCodeThread (also of a child's main thread, CreateProcess's `hThread`).
 #[no_mangle]
 pub unsafe extern "C" fn GetExitCodeThread(h: HANDLE, code: *mut DWORD) -> BOOL {
     guard(FALSE, || {
-        let Some(t) = handles::get_as::<ThreadObj>(h) else {
-            return fail(ERROR_INVALID_HANDLE);
+        let c = match handles::get_as::<ThreadObj>(h) {
+            Some(t) => t.exit_code.load(Ordering::SeqCst),
+            None => match crate::process::main_thread_exit_code(h) {
+                Some(c) => c,
+                None => return fail(ERROR_INVALID_HANDLE),
+            },
         };
         if code.is_null() {
             return fail(998);
         }
         // SAFETY: the caller's DWORD out-pointer (checked non-null).
-        unsafe { *code = t.exit_code.load(Ordering::SeqCst) };
+        unsafe { *code = c };
         TRUE
     })
 }

@@ -86,6 +86,60 @@ pub struct OVERLAPPED_ENTRY {
     pub dwNumberOfBytesTransferred: DWORD,
 }
 
+/// `STARTUPINFOA` (CreateProcessA); `STARTUPINFOW` has the same layout with wide strings.
+#[repr(C)]
+pub struct STARTUPINFOA {
+    /// `cb`: the structure's size.
+    pub cb: DWORD,
+    /// `lpReserved`.
+    pub lpReserved: *mut u8,
+    /// `lpDesktop`.
+    pub lpDesktop: *mut u8,
+    /// `lpTitle`.
+    pub lpTitle: *mut u8,
+    /// `dwX`.
+    pub dwX: DWORD,
+    /// `dwY`.
+    pub dwY: DWORD,
+    /// `dwXSize`.
+    pub dwXSize: DWORD,
+    /// `dwYSize`.
+    pub dwYSize: DWORD,
+    /// `dwXCountChars`.
+    pub dwXCountChars: DWORD,
+    /// `dwYCountChars`.
+    pub dwYCountChars: DWORD,
+    /// `dwFillAttribute`.
+    pub dwFillAttribute: DWORD,
+    /// `dwFlags`: which of the other members count (`STARTF_*`).
+    pub dwFlags: DWORD,
+    /// `wShowWindow`.
+    pub wShowWindow: u16,
+    /// `cbReserved2`.
+    pub cbReserved2: u16,
+    /// `lpReserved2`.
+    pub lpReserved2: *mut u8,
+    /// `hStdInput`.
+    pub hStdInput: HANDLE,
+    /// `hStdOutput`.
+    pub hStdOutput: HANDLE,
+    /// `hStdError`.
+    pub hStdError: HANDLE,
+}
+
+/// `PROCESS_INFORMATION` (CreateProcess's output).
+#[repr(C)]
+pub struct PROCESS_INFORMATION {
+    /// `hProcess`.
+    pub hProcess: HANDLE,
+    /// `hThread`.
+    pub hThread: HANDLE,
+    /// `dwProcessId`.
+    pub dwProcessId: DWORD,
+    /// `dwThreadId`.
+    pub dwThreadId: DWORD,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +150,12 @@ mod tests {
         assert_eq!(std::mem::offset_of!(OVERLAPPED, hEvent), 24);
         assert_eq!(std::mem::size_of::<SECURITY_ATTRIBUTES>(), 24);
         assert_eq!(std::mem::size_of::<OVERLAPPED_ENTRY>(), 32);
+        assert_eq!(std::mem::size_of::<STARTUPINFOA>(), 104);
+        assert_eq!(std::mem::offset_of!(STARTUPINFOA, dwFlags), 60);
+        assert_eq!(std::mem::offset_of!(STARTUPINFOA, wShowWindow), 64);
+        assert_eq!(std::mem::offset_of!(STARTUPINFOA, lpReserved2), 72);
+        assert_eq!(std::mem::offset_of!(STARTUPINFOA, hStdError), 96);
+        assert_eq!(std::mem::size_of::<PROCESS_INFORMATION>(), 24);
+        assert_eq!(std::mem::offset_of!(PROCESS_INFORMATION, dwThreadId), 20);
     }
 }
