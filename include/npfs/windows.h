@@ -2,8 +2,8 @@
  * windows.h — npfs's Win32 header for Linux (x86-64 and other LP64 targets).
  *
  * Declares the part of the Windows SDK that named-pipe programs use: the pipe functions,
- * overlapped and alertable I/O, completion ports, events and waits, threads, handles, errors
- * and the small helpers the Microsoft samples call. Names, types, structure layouts and
+ * overlapped and alertable I/O, completion ports, events and waits, threads, child processes
+ * (CreateProcess), handles, errors and the small helpers the Microsoft samples call. Names, types, structure layouts and
  * constant values are the SDK's (64-bit Windows); the functions live in libnpfs:
  *
  *     gcc prog.c -I include -L target/release -lnpfs
@@ -341,9 +341,12 @@ typedef struct _FILETIME {
 #define ERROR_SEM_TIMEOUT 121L
 #define ERROR_INSUFFICIENT_BUFFER 122L
 #define ERROR_INVALID_NAME 123L
+#define ERROR_MOD_NOT_FOUND 126L
 #define ERROR_BAD_PATHNAME 161L
 #define ERROR_BUSY 170L
 #define ERROR_ALREADY_EXISTS 183L
+#define ERROR_BAD_EXE_FORMAT 193L
+#define ERROR_FILENAME_EXCED_RANGE 206L
 #define ERROR_PIPE_LOCAL 229L
 #define ERROR_BAD_PIPE 230L
 #define ERROR_PIPE_BUSY 231L
@@ -517,6 +520,89 @@ typedef enum _SECURITY_IMPERSONATION_LEVEL {
  * ------------------------------------------------------------------------------------------ */
 #define CREATE_SUSPENDED 0x00000004
 #define STACK_SIZE_PARAM_IS_A_RESERVATION 0x00010000
+
+/* ------------------------------------------------------------------------------------------
+ * Processes (CreateProcess; libnpfs supports the subset docs/DEVIATIONS.md describes)
+ * ------------------------------------------------------------------------------------------ */
+#define MAX_PATH 260
+
+/* dwCreationFlags */
+#define DEBUG_PROCESS 0x00000001
+#define DEBUG_ONLY_THIS_PROCESS 0x00000002
+#define DETACHED_PROCESS 0x00000008
+#define CREATE_NEW_CONSOLE 0x00000010
+#define NORMAL_PRIORITY_CLASS 0x00000020
+#define IDLE_PRIORITY_CLASS 0x00000040
+#define HIGH_PRIORITY_CLASS 0x00000080
+#define REALTIME_PRIORITY_CLASS 0x00000100
+#define CREATE_NEW_PROCESS_GROUP 0x00000200
+#define CREATE_UNICODE_ENVIRONMENT 0x00000400
+#define BELOW_NORMAL_PRIORITY_CLASS 0x00004000
+#define ABOVE_NORMAL_PRIORITY_CLASS 0x00008000
+#define INHERIT_PARENT_AFFINITY 0x00010000
+#define EXTENDED_STARTUPINFO_PRESENT 0x00080000
+#define CREATE_BREAKAWAY_FROM_JOB 0x01000000
+#define CREATE_PRESERVE_CODE_AUTHZ_LEVEL 0x02000000
+#define CREATE_DEFAULT_ERROR_MODE 0x04000000
+#define CREATE_NO_WINDOW 0x08000000
+
+/* STARTUPINFO.dwFlags */
+#define STARTF_USESHOWWINDOW 0x00000001
+#define STARTF_USESIZE 0x00000002
+#define STARTF_USEPOSITION 0x00000004
+#define STARTF_USECOUNTCHARS 0x00000008
+#define STARTF_USEFILLATTRIBUTE 0x00000010
+#define STARTF_RUNFULLSCREEN 0x00000020
+#define STARTF_FORCEONFEEDBACK 0x00000040
+#define STARTF_FORCEOFFFEEDBACK 0x00000080
+#define STARTF_USESTDHANDLES 0x00000100
+
+/* What a new process starts with; the A and W forms differ only in the string members. */
+typedef struct _STARTUPINFOA {
+    DWORD cb; /* sizeof the structure */
+    LPSTR lpReserved;
+    LPSTR lpDesktop;
+    LPSTR lpTitle;
+    DWORD dwX, dwY, dwXSize, dwYSize;
+    DWORD dwXCountChars, dwYCountChars;
+    DWORD dwFillAttribute;
+    DWORD dwFlags; /* STARTF_* */
+    WORD wShowWindow;
+    WORD cbReserved2;
+    LPBYTE lpReserved2;
+    HANDLE hStdInput, hStdOutput, hStdError;
+} STARTUPINFOA, *LPSTARTUPINFOA;
+
+typedef struct _STARTUPINFOW {
+    DWORD cb;
+    LPWSTR lpReserved;
+    LPWSTR lpDesktop;
+    LPWSTR lpTitle;
+    DWORD dwX, dwY, dwXSize, dwYSize;
+    DWORD dwXCountChars, dwYCountChars;
+    DWORD dwFillAttribute;
+    DWORD dwFlags;
+    WORD wShowWindow;
+    WORD cbReserved2;
+    LPBYTE lpReserved2;
+    HANDLE hStdInput, hStdOutput, hStdError;
+} STARTUPINFOW, *LPSTARTUPINFOW;
+
+#ifdef UNICODE
+typedef STARTUPINFOW STARTUPINFO;
+typedef LPSTARTUPINFOW LPSTARTUPINFO;
+#else
+typedef STARTUPINFOA STARTUPINFO;
+typedef LPSTARTUPINFOA LPSTARTUPINFO;
+#endif
+
+/* What CreateProcess returns: handles to the new process and its main thread, and their ids. */
+typedef struct _PROCESS_INFORMATION {
+    HANDLE hProcess;
+    HANDLE hThread;
+    DWORD dwProcessId;
+    DWORD dwThreadId;
+} PROCESS_INFORMATION, *PPROCESS_INFORMATION, *LPPROCESS_INFORMATION;
 
 /* ------------------------------------------------------------------------------------------
  * Security types (what GetSecurityInfo / SetSecurityInfo and SECURITY_ATTRIBUTES take)
@@ -732,6 +818,28 @@ WINBASEAPI DECLSPEC_NORETURN VOID WINAPI ExitThread(DWORD dwExitCode);
 WINBASEAPI BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
 WINBASEAPI DWORD WINAPI GetCurrentProcessId(VOID);
 WINBASEAPI BOOL WINAPI ProcessIdToSessionId(DWORD dwProcessId, DWORD *pSessionId);
+WINBASEAPI BOOL WINAPI CreateProcessA(LPCSTR lpApplicationName, LPSTR lpCommandLine,
+                                      LPSECURITY_ATTRIBUTES lpProcessAttributes,
+                                      LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
+                                      DWORD dwCreationFlags, LPVOID lpEnvironment, LPCSTR lpCurrentDirectory,
+                                      LPSTARTUPINFOA lpStartupInfo, LPPROCESS_INFORMATION lpProcessInformation);
+WINBASEAPI BOOL WINAPI CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,
+                                      LPSECURITY_ATTRIBUTES lpProcessAttributes,
+                                      LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
+                                      DWORD dwCreationFlags, LPVOID lpEnvironment, LPCWSTR lpCurrentDirectory,
+                                      LPSTARTUPINFOW lpStartupInfo, LPPROCESS_INFORMATION lpProcessInformation);
+WINBASEAPI BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
+WINBASEAPI DWORD WINAPI GetProcessId(HANDLE Process);
+WINBASEAPI DWORD WINAPI GetModuleFileNameA(HMODULE hModule, LPSTR lpFilename, DWORD nSize);
+WINBASEAPI DWORD WINAPI GetModuleFileNameW(HMODULE hModule, LPWSTR lpFilename, DWORD nSize);
+
+/* npfs only (no Windows counterpart): the environment entry "NPFS_HANDLES=..." that gives a
+ * child started with posix_spawn or fork+exec (instead of CreateProcess) this process's
+ * inheritable pipe handles, at the same handle values. Put it in the envp passed to the child
+ * (replacing any NPFS_HANDLES entry there); free it with free() or LocalFree. Call it once per
+ * child, right before starting it: each call reserves the child's hold on every inheritable
+ * pipe end, and leaves their descriptors open across exec. NULL if out of memory. */
+WINBASEAPI LPSTR WINAPI NpfsInheritanceEnvironment(VOID);
 
 /* Memory */
 WINBASEAPI HANDLE WINAPI GetProcessHeap(VOID);
@@ -760,6 +868,8 @@ WINBASEAPI DWORD WINAPI GetTickCount(VOID);
 #define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameW
 #define CreateEvent CreateEventW
 #define lstrlen lstrlenW
+#define CreateProcess CreateProcessW
+#define GetModuleFileName GetModuleFileNameW
 #else
 #define CreateNamedPipe CreateNamedPipeA
 #define CreateFile CreateFileA
@@ -769,6 +879,8 @@ WINBASEAPI DWORD WINAPI GetTickCount(VOID);
 #define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameA
 #define CreateEvent CreateEventA
 #define lstrlen lstrlenA
+#define CreateProcess CreateProcessA
+#define GetModuleFileName GetModuleFileNameA
 #endif
 
 #ifdef __cplusplus

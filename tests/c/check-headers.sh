@@ -36,7 +36,7 @@ names=$(cat "$inc"/windows.h "$inc"/strsafe.h | sed -n 's/^#define \([A-Z_][A-Z0
            DWORD64 INT_PTR UINT_PTR LONG_PTR ULONG_PTR DWORD_PTR SIZE_T SSIZE_T HANDLE HRESULT LPVOID \
            ACCESS_MASK SECURITY_INFORMATION SECURITY_IMPERSONATION_LEVEL SE_OBJECT_TYPE \
            OVERLAPPED OVERLAPPED_ENTRY SECURITY_ATTRIBUTES LARGE_INTEGER ULARGE_INTEGER FILETIME \
-           SID SID_IDENTIFIER_AUTHORITY ACL SECURITY_DESCRIPTOR; do
+           SID SID_IDENTIFIER_AUTHORITY ACL SECURITY_DESCRIPTOR STARTUPINFOA STARTUPINFOW PROCESS_INFORMATION; do
     echo " S($t);"
   done
   for m in OVERLAPPED.Internal OVERLAPPED.InternalHigh OVERLAPPED.Offset OVERLAPPED.OffsetHigh OVERLAPPED.Pointer \
@@ -47,7 +47,14 @@ names=$(cat "$inc"/windows.h "$inc"/strsafe.h | sed -n 's/^#define \([A-Z_][A-Z0
            SID.Revision SID.SubAuthorityCount SID.IdentifierAuthority SID.SubAuthority \
            ACL.AclRevision ACL.Sbz1 ACL.AclSize ACL.AceCount ACL.Sbz2 \
            SECURITY_DESCRIPTOR.Revision SECURITY_DESCRIPTOR.Control SECURITY_DESCRIPTOR.Owner \
-           SECURITY_DESCRIPTOR.Group SECURITY_DESCRIPTOR.Sacl SECURITY_DESCRIPTOR.Dacl; do
+           SECURITY_DESCRIPTOR.Group SECURITY_DESCRIPTOR.Sacl SECURITY_DESCRIPTOR.Dacl \
+           STARTUPINFOA.cb STARTUPINFOA.lpReserved STARTUPINFOA.lpDesktop STARTUPINFOA.lpTitle STARTUPINFOA.dwX \
+           STARTUPINFOA.dwY STARTUPINFOA.dwXSize STARTUPINFOA.dwYSize STARTUPINFOA.dwXCountChars \
+           STARTUPINFOA.dwYCountChars STARTUPINFOA.dwFillAttribute STARTUPINFOA.dwFlags STARTUPINFOA.wShowWindow \
+           STARTUPINFOA.cbReserved2 STARTUPINFOA.lpReserved2 STARTUPINFOA.hStdInput STARTUPINFOA.hStdOutput \
+           STARTUPINFOA.hStdError STARTUPINFOW.lpTitle STARTUPINFOW.dwFlags STARTUPINFOW.wShowWindow \
+           STARTUPINFOW.lpReserved2 STARTUPINFOW.hStdError PROCESS_INFORMATION.hProcess PROCESS_INFORMATION.hThread \
+           PROCESS_INFORMATION.dwProcessId PROCESS_INFORMATION.dwThreadId; do
     echo " O(${m%%.*}, ${m#*.});"
   done
   for e in SecurityAnonymous SecurityIdentification SecurityImpersonation SecurityDelegation \
