@@ -5,7 +5,7 @@
 # and prints a summary; its exit status is the number of failures (0 = all passed).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CONFORMANCE=(overlapped cancel iocp apc errors waits inherit security access fileobj anon pendfail)
+CONFORMANCE=(overlapped cancel iocp apc errors waits inherit environ security access fileobj anon pendfail)
 SERVERS=(server_threads server_overlapped server_routines)
 CLIENTS=(client_message client_transact client_call)
 # A client prints this line (and exits 0) only after checking the server's answer.
