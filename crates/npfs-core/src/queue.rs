@@ -379,6 +379,11 @@ pub trait Ring {
     fn read_at(&self, off: usize, dst: &mut [u8]);
     /// Copy `src` to offset `off`.
     fn write_at(&mut self, off: usize, src: &[u8]);
+    /// Whether this process may write the ring (an end that only reads a direction maps
+    /// its ring read-only: it then never moves bytes in it, e.g. when reaping).
+    fn writable(&self) -> bool {
+        true
+    }
 }
 
 impl Ring for [u8] {
@@ -1225,9 +1230,14 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     /// data vanishes, as when Windows terminates a process) and their reads.
     pub fn reap(&mut self, alive: &mut dyn FnMut(u32) -> bool) {
         self.sanitize();
+        let writable = self.ring.writable();
         for i in self.entry_indices() {
             let e = self.entry(i);
-            if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 && !alive(e.pid) {
+            // Removing a write moves the ring bytes after it down: an end that maps the ring
+            // read-only removes only a write with nothing after it (the usual case: the dead
+            // writer's was the newest) and leaves others to the writing end.
+            let movable = writable || e.start.saturating_add(e.len) >= self.h.filled;
+            if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 && movable && !alive(e.pid) {
                 self.remove_unread(i);
                 self.entry_mut(i).flags |= E_DEAD;
             }

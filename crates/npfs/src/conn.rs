@@ -7,9 +7,10 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::broker::ConnFds;
 use crate::engine::WaitOn;
 use npfs_core::config::{PipeAttributes, PipeType};
-use npfs_core::queue::{OpId, PeekInfo, Queue};
+use npfs_core::queue::{OpId, PeekInfo, Queue, SharedQueue};
 use npfs_core::Win32Error;
 
 use crate::shm::{
@@ -38,6 +39,38 @@ pub(crate) enum LinkState {
     Disconnected,
 }
 
+/// What one end may do with the data (as the kernel enforces it on the rings, see
+/// [`npfs_proto::shm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DataRights {
+    /// This end may write its outgoing direction (its ring is mapped writable).
+    pub writes: bool,
+    /// The other end may write the direction towards this one; if not, nothing in it is read.
+    pub peer_writes: bool,
+}
+
+impl DataRights {
+    /// The rights of `end`: a server's follow from the pipe's direction and, for what it
+    /// reads, the client's access (`client_access`, 0 when not known); a client's from the
+    /// direction and its own access (`client_access`).
+    pub(crate) fn of(end: End, attrs: &PipeAttributes, client_access: u32) -> DataRights {
+        use npfs_core::consts::FILE_WRITE_DATA;
+        let dir = attrs.direction;
+        let client_writes =
+            dir.server_reads() && (client_access == 0 || client_access & FILE_WRITE_DATA != 0);
+        match end {
+            End::Server => DataRights {
+                writes: dir.server_writes(),
+                peer_writes: client_writes,
+            },
+            End::Client => DataRights {
+                writes: client_writes,
+                peer_writes: dir.server_writes(),
+            },
+        }
+    }
+}
+
 /// Outcome of a PeekNamedPipe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Peeked {
@@ -50,8 +83,13 @@ pub(crate) struct Conn {
     seg: Segment,
     sock: Option<OwnedFd>,
     _shm: OwnedFd,
+    _rings: [OwnedFd; 2],
     end: End,
     attrs: PipeAttributes,
+    rights: DataRights,
+    /// The incoming direction when the peer may not write it: a private queue in place of
+    /// the shared one.
+    silent_in: Option<Box<SharedQueue>>,
     /// Process ids recorded by the broker.
     pub server_pid: u32,
     /// Process id of the client that opened this connection.
@@ -102,7 +140,11 @@ impl Guard<'_> {
         } else {
             self.conn.attrs.in_quota
         };
-        let (h, ring) = self.conn.seg.queue_parts(dir);
+        let (shared, ring) = self.conn.seg.queue_parts(dir);
+        let h = match &self.conn.silent_in {
+            Some(private) if dir & 1 == self.conn.in_dir() => &**private,
+            _ => shared,
+        };
         let ring = self.rings[dir & 1].insert(ring);
         Queue::new(
             h,
@@ -208,30 +250,44 @@ impl Conn {
         }
     }
 
-    /// Build a connection from the broker's descriptors.
+    /// Build a connection from the broker's descriptors, with this end's rights on the data.
     pub(crate) fn new(
-        sock: OwnedFd,
-        shm: OwnedFd,
+        fds: ConnFds,
         end: End,
         attrs: PipeAttributes,
         server_pid: u32,
         client_pid: u32,
         reserved: bool,
+        rights: DataRights,
     ) -> Result<Conn, Win32Error> {
         use std::os::fd::AsFd;
-        let seg = Segment::map(shm.as_fd())?;
+        let out_dir = if end == End::Server {
+            TO_CLIENT
+        } else {
+            TO_SERVER
+        };
+        let seg = Segment::map(
+            fds.shm.as_fd(),
+            [fds.rings[0].as_fd(), fds.rings[1].as_fd()],
+            rights.writes.then_some(out_dir),
+        )?;
         let seen = seg.header().close_count.load(Ordering::Relaxed);
         if !reserved {
             seg.header().holders[end_index(end)].fetch_add(1, Ordering::AcqRel);
         }
         Ok(Conn {
             seg,
-            sock: Some(sock),
-            _shm: shm,
+            sock: Some(fds.sock),
+            _shm: fds.shm,
+            _rings: fds.rings,
             end,
             attrs,
             server_pid,
             client_pid,
+            rights,
+            // Whatever a peer without write access puts in the shared memory of the
+            // direction towards us is never read: that direction is a private, empty queue.
+            silent_in: (!rights.peer_writes).then(Box::<SharedQueue>::default),
             seen_close: AtomicU32::new(seen),
             spin_ns: AtomicU64::new(sys::spin_max_ns()),
             spin_probe: AtomicU32::new(0),
@@ -240,6 +296,16 @@ impl Conn {
             last_reap: AtomicU64::new(0),
             broken: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// This end's rights on the data.
+    pub(crate) fn rights(&self) -> DataRights {
+        self.rights
+    }
+
+    /// The ring descriptors (for inheritance).
+    pub(crate) fn ring_fds(&self) -> &[OwnedFd; 2] {
+        &self._rings
     }
 
     /// The liveness socket (for the watcher).

@@ -15,7 +15,7 @@ use npfs_core::Win32Error;
 use crate::broker::{
     self, BrokerConn, BrokerError, ChannelEvent, ConnFds, ConnInfo, InstanceChannel, InstanceState,
 };
-use crate::conn::{Conn, End, LinkState};
+use crate::conn::{Conn, DataRights, End, LinkState};
 use crate::engine::{self, FlushOp, ReadOp, TransactOp, WriteOp};
 use crate::watcher::{self, Watched};
 
@@ -113,24 +113,39 @@ impl Watched for Conn {
 }
 
 impl Link {
-    fn new(fds: ConnFds, info: &ConnInfo, end: End) -> Result<Link> {
-        Self::make(fds, info, end, false)
+    /// A link over the broker's descriptors. `client_access`: on a server end the client's
+    /// access as the broker reported it, on a client end the handle's own (see
+    /// [`DataRights::of`]).
+    fn new(fds: ConnFds, info: &ConnInfo, end: End, client_access: u32) -> Result<Link> {
+        Self::make(
+            fds,
+            info,
+            end,
+            false,
+            DataRights::of(end, &info.attrs, client_access),
+        )
     }
 
     /// A link over descriptors inherited from a parent, whose holder slot it reserved.
-    fn adopt(fds: ConnFds, info: &ConnInfo, end: End) -> Result<Link> {
-        Self::make(fds, info, end, true)
+    fn adopt(fds: ConnFds, info: &ConnInfo, end: End, rights: DataRights) -> Result<Link> {
+        Self::make(fds, info, end, true, rights)
     }
 
-    fn make(fds: ConnFds, info: &ConnInfo, end: End, reserved: bool) -> Result<Link> {
+    fn make(
+        fds: ConnFds,
+        info: &ConnInfo,
+        end: End,
+        reserved: bool,
+        rights: DataRights,
+    ) -> Result<Link> {
         let conn = Arc::new(Conn::new(
-            fds.sock,
-            fds.shm,
+            fds,
             end,
             info.attrs,
             info.server_pid,
             info.client_pid,
             reserved,
+            rights,
         )?);
         let weak: Weak<dyn Watched> = Arc::downgrade(&conn) as Weak<dyn Watched>;
         let token = conn.sock().and_then(|s| watcher::watch(s.as_fd(), weak));
@@ -606,18 +621,24 @@ impl PipeHandle {
         )?;
         let conn = &link.conn;
         let sock = conn.sock().ok_or(Win32Error::INVALID_HANDLE)?;
-        for fd in [sock.as_fd(), conn.shm_fd().as_fd()] {
+        let [r0, r1] = conn.ring_fds();
+        for fd in [sock.as_fd(), conn.shm_fd().as_fd(), r0.as_fd(), r1.as_fd()] {
             rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
                 .map_err(|_| Win32Error::INVALID_HANDLE)?;
         }
         // The child holds the end from now on, whether or not it ever takes it over.
         conn.reserve_holder();
         let a = conn.attrs();
+        let rights = conn.rights();
         Ok(format!(
-            "npfs2;{};{};{};{};{};{};{};{};{};{};{};{};{}",
+            "npfs3;{};{};{};{};{};{}{};{};{};{};{};{};{};{};{};{};{}",
             if conn.is_server_end() { 's' } else { 'c' },
             sock.as_raw_fd(),
             conn.shm_fd().as_raw_fd(),
+            r0.as_raw_fd(),
+            r1.as_raw_fd(),
+            u8::from(rights.writes),
+            u8::from(rights.peer_writes),
             u8::from(a.pipe_type == PipeType::Message),
             a.direction.as_open_mode(),
             a.max_instances,
@@ -634,11 +655,17 @@ impl PipeHandle {
     /// Take over an end inherited from the parent process, from the token its
     /// [`PipeHandle::inherit_token`] made. `ERROR_INVALID_HANDLE` if the token is malformed or
     /// names descriptors this process does not have.
-    pub fn from_inherited(token: &str) -> Result<PipeHandle> {
+    ///
+    /// # Safety
+    ///
+    /// The token names descriptors by number: the caller promises that they are the ones a
+    /// parent passed for this token (inherited across exec), and that nothing else in this
+    /// process owns them; this handle takes ownership of them. Call it once per token.
+    pub unsafe fn from_inherited(token: &str) -> Result<PipeHandle> {
         use std::os::fd::{FromRawFd, OwnedFd, RawFd};
         let bad = Win32Error::INVALID_HANDLE;
-        let f: Vec<&str> = token.splitn(14, ';').collect();
-        if f.len() != 14 || f[0] != "npfs2" {
+        let f: Vec<&str> = token.splitn(17, ';').collect();
+        if f.len() != 17 || f[0] != "npfs3" {
             return Err(bad);
         }
         let end = match f[1] {
@@ -657,38 +684,54 @@ impl PipeHandle {
             rustix::io::fcntl_getfd(b).map_err(|_| bad)?;
             Ok(v)
         };
-        let (sock, shm) = (fd(2)?, fd(3)?);
-        if sock == shm {
-            return Err(bad);
+        let raw = [fd(2)?, fd(3)?, fd(4)?, fd(5)?];
+        for (k, a) in raw.iter().enumerate() {
+            if raw[..k].contains(a) {
+                return Err(bad);
+            }
         }
+        let rights = match f[6] {
+            "00" | "01" | "10" | "11" => DataRights {
+                writes: f[6].as_bytes()[0] == b'1',
+                peer_writes: f[6].as_bytes()[1] == b'1',
+            },
+            _ => return Err(bad),
+        };
         let attrs = PipeAttributes {
-            direction: config::Direction::from_open_mode(n(5)?).ok_or(bad)?,
-            pipe_type: if n(4)? == 1 {
+            direction: config::Direction::from_open_mode(n(8)?).ok_or(bad)?,
+            pipe_type: if n(7)? == 1 {
                 PipeType::Message
             } else {
                 PipeType::Byte
             },
-            max_instances: n(6)?,
-            out_quota: n(7)?,
-            in_quota: n(8)?,
-            default_timeout_ms: n(9)?,
+            max_instances: n(9)?,
+            out_quota: n(10)?,
+            in_quota: n(11)?,
+            default_timeout_ms: n(12)?,
         };
-        let access = n(12)?;
-        let name = PipeName::parse(f[13]).map_err(|_| bad)?;
+        let access = n(15)?;
+        let name = PipeName::parse(f[16]).map_err(|_| bad)?;
         let info = ConnInfo {
             conn_id: 0,
             attrs,
-            server_pid: n(10)?,
-            client_pid: n(11)?,
+            server_pid: n(13)?,
+            client_pid: n(14)?,
             instance_id: 0,
+            client_access: 0,
         };
-        // SAFETY: the token names two distinct open descriptors that this process inherited
-        // for this purpose (checked above); from here on this handle owns them.
-        let (sock, shm) = unsafe { (OwnedFd::from_raw_fd(sock), OwnedFd::from_raw_fd(shm)) };
-        for fd in [&sock, &shm] {
+        // SAFETY: the caller's promise: the token names four distinct open descriptors
+        // (checked above) that this process inherited for it and nobody else owns; from here
+        // on this handle owns them.
+        let [sock, shm, r0, r1] = raw.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        for fd in [&sock, &shm, &r0, &r1] {
             let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
         }
-        let link = Arc::new(Link::adopt(ConnFds { sock, shm }, &info, end)?);
+        let fds = ConnFds {
+            sock,
+            shm,
+            rings: [r0, r1],
+        };
+        let link = Arc::new(Link::adopt(fds, &info, end, rights)?);
         Ok(PipeHandle::for_client(name, attrs, access, link))
     }
 
@@ -756,7 +799,7 @@ fn poll_channel(s: &mut ServerSide, timeout: Option<Duration>) -> Result<bool> {
             }
             Some(ChannelEvent::Connected { fds, info, epoch }) => {
                 let stale = s.disconnected_epoch.is_some_and(|d| epoch <= d) || epoch != s.epoch;
-                let link = match Link::new(fds, &info, End::Server) {
+                let link = match Link::new(fds, &info, End::Server, info.client_access) {
                     Ok(link) => Arc::new(link),
                     Err(e) if !stale => {
                         // The segment is refused (wrong size, seals or stamp: a hostile or
@@ -997,7 +1040,7 @@ fn poll_channel_stale(s: &mut ServerSide) -> Result<()> {
         match ev {
             ChannelEvent::Connected { fds, info, .. } => {
                 // A refused segment needs no disconnect: dropping it ends the connection.
-                if let Ok(link) = Link::new(fds, &info, End::Server) {
+                if let Ok(link) = Link::new(fds, &info, End::Server, info.client_access) {
                     link.conn.disconnect();
                 }
             }
@@ -1258,8 +1301,13 @@ impl PipeClient {
 
     /// Take over a client end inherited from the parent process (see
     /// [`PipeHandle::from_inherited`]); `ERROR_INVALID_HANDLE` if the token is for a server end.
-    pub fn from_inherited(token: &str) -> Result<PipeClient> {
-        let handle = PipeHandle::from_inherited(token)?;
+    ///
+    /// # Safety
+    ///
+    /// As [`PipeHandle::from_inherited`].
+    pub unsafe fn from_inherited(token: &str) -> Result<PipeClient> {
+        // SAFETY: the caller's promise, passed on.
+        let handle = unsafe { PipeHandle::from_inherited(token)? };
         if handle.is_server() {
             return Err(Win32Error::INVALID_HANDLE);
         }
@@ -1285,7 +1333,7 @@ impl PipeClient {
             0 => config::client_granted_access(desired_access),
             a => a,
         };
-        let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client)?);
+        let link = Arc::new(Link::new(opened.fds, &opened.info, End::Client, access)?);
         Ok(PipeClient {
             handle: PipeHandle::for_client(name, opened.info.attrs, access, link),
         })

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use npfs_core::queue::SharedQueue;
 use npfs_core::Win32Error;
-use npfs_proto::shm::{
-    HEADER_SIZE, LAYOUT_VERSION, MAGIC, QUEUE_OFF, QUEUE_STRIDE, RING_SIZE, SEGMENT_SIZE,
-};
+use npfs_proto::shm::{HEADER_SIZE, LAYOUT_VERSION, MAGIC, QUEUE_OFF, QUEUE_STRIDE, RING_SIZE};
 
 /// Direction 0: server → client (outbound, quota nOutBufferSize).
 pub(crate) const TO_CLIENT: usize = 0;
@@ -70,9 +68,77 @@ const _: () = assert!(QUEUE_OFF + 2 * QUEUE_STRIDE <= HEADER_SIZE);
 const _: () = assert!(QUEUE_OFF.is_multiple_of(std::mem::align_of::<SharedQueue>()));
 const _: () = assert!(QUEUE_STRIDE.is_multiple_of(std::mem::align_of::<SharedQueue>()));
 
-/// A mapped connection segment.
-pub(crate) struct Segment {
+/// One mapping of a sealed memfd; unmapped on drop.
+struct Mapping {
     base: NonNull<u8>,
+    len: usize,
+    writable: bool,
+}
+
+impl Mapping {
+    /// Map `fd` after checking it: exactly `len` bytes, sealed against shrinking, growing and
+    /// further sealing (so that nobody can cut the mapping short under us). `writable` asks
+    /// for a writable mapping, which the kernel grants only for a descriptor opened
+    /// read-write.
+    fn new(fd: BorrowedFd<'_>, len: usize, writable: bool) -> Result<Mapping, Win32Error> {
+        use rustix::fs::SealFlags;
+        use rustix::mm::ProtFlags;
+        let bad = Win32Error::INVALID_HANDLE;
+        let st = rustix::fs::fstat(fd).map_err(|_| bad)?;
+        if st.st_size as u64 != len as u64 {
+            return Err(bad);
+        }
+        let seals = rustix::fs::fcntl_get_seals(fd).map_err(|_| bad)?;
+        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL) {
+            return Err(bad);
+        }
+        let prot = if writable {
+            ProtFlags::READ | ProtFlags::WRITE
+        } else {
+            ProtFlags::READ
+        };
+        // SAFETY: a fresh shared mapping of a memfd whose size is checked and sealed, so the
+        // whole range stays backed; nothing else in this process aliases it.
+        let p = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                rustix::mm::MapFlags::SHARED,
+                fd.as_fd(),
+                0,
+            )
+        }
+        .map_err(|e| {
+            if e == rustix::io::Errno::ACCESS {
+                bad
+            } else {
+                Win32Error::NOT_ENOUGH_MEMORY
+            }
+        })?;
+        let base = NonNull::new(p.cast::<u8>()).ok_or(Win32Error::NOT_ENOUGH_MEMORY)?;
+        Ok(Mapping {
+            base,
+            len,
+            writable,
+        })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: exactly the range mapped in `new`; no reference into it outlives the
+        // mapping (the segment hands out atomics and raw copies only).
+        unsafe {
+            let _ = rustix::mm::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// A mapped connection: the shared header and the two data rings.
+pub(crate) struct Segment {
+    header: Mapping,
+    rings: [Mapping; 2],
 }
 
 // SAFETY: the segment is shared memory reached only through atomics (the connection header,
@@ -82,58 +148,46 @@ unsafe impl Send for Segment {}
 unsafe impl Sync for Segment {}
 
 impl Segment {
-    /// Map the memfd the broker handed over, after checking it: exactly [`SEGMENT_SIZE`]
-    /// bytes, sealed against shrinking, growing and further sealing (so that no process can
-    /// cut the mapping short under us), stamped with [`MAGIC`] and [`LAYOUT_VERSION`].
-    pub(crate) fn map(fd: BorrowedFd<'_>) -> Result<Segment, Win32Error> {
-        use rustix::fs::SealFlags;
-        let bad = Win32Error::INVALID_HANDLE;
-        let st = rustix::fs::fstat(fd).map_err(|_| bad)?;
-        if st.st_size as u64 != SEGMENT_SIZE as u64 {
-            return Err(bad);
-        }
-        let seals = rustix::fs::fcntl_get_seals(fd).map_err(|_| bad)?;
-        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL) {
-            return Err(bad);
-        }
-        // SAFETY: a fresh shared mapping of a memfd whose size is checked and sealed, so the
-        // whole range stays backed; nothing else in this process aliases it.
-        let p = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                SEGMENT_SIZE,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::SHARED,
-                fd.as_fd(),
-                0,
-            )
-        }
-        .map_err(|_| Win32Error::NOT_ENOUGH_MEMORY)?;
-        let base = NonNull::new(p.cast::<u8>()).ok_or(Win32Error::NOT_ENOUGH_MEMORY)?;
-        let seg = Segment { base };
+    /// Map the header (read-write) and the rings, each checked for its size and seals: ring
+    /// `write_dir` writable (the direction this end writes, when it may), the other read-only.
+    /// A header without [`MAGIC`] and [`LAYOUT_VERSION`], or a ring whose descriptor does
+    /// not allow what this end needs, is refused (`ERROR_INVALID_HANDLE`).
+    pub(crate) fn map(
+        header: BorrowedFd<'_>,
+        rings: [BorrowedFd<'_>; 2],
+        write_dir: Option<usize>,
+    ) -> Result<Segment, Win32Error> {
+        let header = Mapping::new(header, HEADER_SIZE, true)?;
+        let ring = |dir: usize| Mapping::new(rings[dir], RING_SIZE, write_dir == Some(dir));
+        let seg = Segment {
+            header,
+            rings: [ring(0)?, ring(1)?],
+        };
         let h = seg.header();
         if h.magic.load(Ordering::Acquire) != MAGIC
             || h.version.load(Ordering::Acquire) != LAYOUT_VERSION
         {
-            return Err(bad);
+            return Err(Win32Error::INVALID_HANDLE);
         }
         Ok(seg)
     }
 
     /// The connection header.
     pub(crate) fn header(&self) -> &ConnHeader {
-        // SAFETY: offset 0 is inside the mapping, page-aligned, and ConnHeader is all atomics.
-        unsafe { &*self.base.as_ptr().cast::<ConnHeader>() }
+        // SAFETY: offset 0 is inside the header mapping, page-aligned, and ConnHeader is all
+        // atomics, valid for any bit pattern and for changes by any process.
+        unsafe { &*self.header.base.as_ptr().cast::<ConnHeader>() }
     }
 
     /// The shared queue and the ring of direction `dir`.
     pub(crate) fn queue_parts(&self, dir: usize) -> (&SharedQueue, ShmRing) {
         let dir = dir & 1;
-        // SAFETY: the queue lies inside the mapping (the const asserts above and
-        // SEGMENT_SIZE), suitably aligned; SharedQueue is atomics only, valid for any bit
+        // SAFETY: the queue lies inside the header mapping (the const asserts above),
+        // suitably aligned; SharedQueue is atomics only, valid for any bit
         // pattern and for concurrent changes by any process.
         let q = unsafe {
             &*self
+                .header
                 .base
                 .as_ptr()
                 .add(QUEUE_OFF + dir * QUEUE_STRIDE)
@@ -144,17 +198,22 @@ impl Segment {
 
     /// The ring of direction `dir`.
     pub(crate) fn ring(&self, dir: usize) -> ShmRing {
-        // SAFETY: the ring lies inside the mapping (HEADER_SIZE + 2 × RING_SIZE = SEGMENT_SIZE).
-        let base = unsafe { self.base.as_ptr().add(HEADER_SIZE + (dir & 1) * RING_SIZE) };
-        ShmRing { base }
+        let m = &self.rings[dir & 1];
+        ShmRing {
+            base: m.base.as_ptr(),
+            writable: m.writable,
+        }
     }
 }
 
 /// One direction's data ring in shared memory, accessed through raw copies only (never as a
-/// Rust slice): writers fill it under the connection lock, readers may copy their claimed
-/// bytes out of it without the lock, and those ranges never overlap (the queue guarantees it).
+/// Rust slice or reference): writers fill it under the connection lock, readers copy their
+/// claimed bytes out of it, with or without the lock. A hostile peer may change bytes at any
+/// time; a copy then carries garbage, never more. A ring mapped read-only ignores writes
+/// (the kernel would fault them).
 pub(crate) struct ShmRing {
     base: *mut u8,
+    writable: bool,
 }
 
 impl npfs_core::queue::Ring for ShmRing {
@@ -162,27 +221,24 @@ impl npfs_core::queue::Ring for ShmRing {
         RING_SIZE
     }
 
+    fn writable(&self) -> bool {
+        self.writable
+    }
+
     fn read_at(&self, off: usize, dst: &mut [u8]) {
         let n = dst.len().min(RING_SIZE.saturating_sub(off));
-        // SAFETY: `off + n` ≤ RING_SIZE keeps the copy inside the ring; `dst` is a distinct
-        // private buffer. Concurrent writers never touch the bytes a reader was given.
+        // SAFETY: `off + n` ≤ RING_SIZE keeps the copy inside the ring mapping; `dst` is a
+        // distinct private buffer; a raw copy forms no reference to the shared bytes.
         unsafe { std::ptr::copy_nonoverlapping(self.base.add(off), dst.as_mut_ptr(), n) }
     }
 
     fn write_at(&mut self, off: usize, src: &[u8]) {
-        let n = src.len().min(RING_SIZE.saturating_sub(off));
-        // SAFETY: inside the ring as above; writes happen under the connection lock, into
-        // bytes no reader has been given.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off), n) }
-    }
-}
-
-impl Drop for Segment {
-    fn drop(&mut self) {
-        // SAFETY: we mapped exactly this range in `map`, and no reference into it outlives
-        // the segment.
-        unsafe {
-            let _ = rustix::mm::munmap(self.base.as_ptr().cast(), SEGMENT_SIZE);
+        if !self.writable {
+            return;
         }
+        let n = src.len().min(RING_SIZE.saturating_sub(off));
+        // SAFETY: inside the ring as above, and the mapping is writable; writes happen under
+        // the connection lock.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off), n) }
     }
 }

@@ -8,7 +8,9 @@
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use npfs_core::consts::{GENERIC_READ, GENERIC_WRITE, SYNCHRONIZE};
+use npfs_core::consts::{
+    FILE_READ_DATA, FILE_WRITE_DATA, GENERIC_READ, GENERIC_WRITE, SYNCHRONIZE,
+};
 use npfs_core::name::{PipeName, Server};
 use npfs_core::namespace::{Caller, Identity, InstanceId, Reregistration, WaitStart};
 use npfs_core::security::{SecurityDescriptor, Token, MAX_SDDL_LEN};
@@ -23,7 +25,7 @@ use tracing::{debug, warn};
 
 use crate::creds::SystemNames;
 use crate::fdpass::{write_all, write_with_fds};
-use crate::resources::new_connection;
+use crate::resources::{new_connection, Rights};
 use crate::state::{Push, Shared};
 
 /// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
@@ -382,10 +384,10 @@ async fn open(
         Err(e) => return send(stream, &Reply::Error(e)).await,
     };
     // Every failed attempt evicts an instance, so this ends.
-    loop {
+    'attempts: loop {
         // Create the resources first, so that a failure cannot leave the namespace with a
         // CONNECTED instance nobody knows about.
-        let (server_end, client_end) = match new_connection() {
+        let resources = match new_connection() {
             Ok(p) => p,
             Err(e) => {
                 warn!("cannot create connection resources: {e}");
@@ -393,11 +395,32 @@ async fn open(
             }
         };
         let (delivered, acked) = oneshot::channel();
+        let mut client_end = None;
         let attempt = {
             let mut b = shared.lock();
             match b.ns.open_as(&key, desired_access, &who.caller) {
-                Ok(opened) => {
+                Ok(opened) => 'paired: {
                     let conn_id = b.next_conn_id();
+                    let dir = opened.attrs.direction;
+                    let server_rights = Rights {
+                        reads: dir.server_reads(),
+                        writes: dir.server_writes(),
+                    };
+                    let client_rights = Rights {
+                        reads: opened.granted & FILE_READ_DATA != 0 && dir.client_reads(),
+                        writes: opened.granted & FILE_WRITE_DATA != 0 && dir.server_reads(),
+                    };
+                    let (server_end, end) = match resources.split(server_rights, client_rights) {
+                        Ok(ends) => ends,
+                        Err(e) => {
+                            warn!("cannot share out connection resources: {e}");
+                            b.evict(opened.instance);
+                            break 'paired Err(Win32Error::NO_SYSTEM_RESOURCES);
+                        }
+                    };
+                    client_end = Some(end);
+                    let mut client = who.client.clone();
+                    client.granted_access = opened.granted;
                     let push = Push {
                         reply: Reply::Connected {
                             conn_id,
@@ -406,9 +429,9 @@ async fn open(
                             server_pid: opened.server.pid,
                             client_pid: peer.pid,
                             client_uid: peer.uid,
-                            client: who.client.clone(),
+                            client,
                         },
-                        fds: [server_end.sock, server_end.shm],
+                        fds: server_end.into_fds(),
                         delivered,
                     };
                     let queued = b
@@ -418,7 +441,7 @@ async fn open(
                     if !queued {
                         debug!(instance = opened.instance, "open: channel gone, evicting");
                         b.evict(opened.instance);
-                        continue;
+                        continue 'attempts;
                     }
                     Ok((
                         opened.instance,
@@ -456,13 +479,11 @@ async fn open(
                 continue;
             }
         }
+        let Some(client_end) = client_end else {
+            return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
+        };
         let bytes = reply.encode()?;
-        write_with_fds(
-            stream,
-            &bytes,
-            &[client_end.sock.as_fd(), client_end.shm.as_fd()],
-        )
-        .await?;
+        write_with_fds(stream, &bytes, &client_end.as_fds()).await?;
         return Ok(());
     }
 }
@@ -553,7 +574,8 @@ async fn serve_channel(
                     return Ok(());
                 };
                 let bytes = push.reply.encode()?;
-                write_with_fds(stream, &bytes, &[push.fds[0].as_fd(), push.fds[1].as_fd()]).await?;
+                let fds = push.fds.each_ref().map(|fd| fd.as_fd());
+                write_with_fds(stream, &bytes, &fds).await?;
                 let _ = push.delivered.send(());
             }
         }
@@ -606,6 +628,7 @@ fn on_behalf_of(
                 remote: false,
                 anonymous: false,
                 sqos,
+                granted_access: 0,
             },
         });
     };
@@ -628,6 +651,7 @@ fn on_behalf_of(
                 remote: true,
                 anonymous: true,
                 sqos,
+                granted_access: 0,
             },
         },
         RemoteClient::User { uid, gid, groups } => OpenAs {
@@ -645,6 +669,7 @@ fn on_behalf_of(
                 remote: true,
                 anonymous: false,
                 sqos,
+                granted_access: 0,
             },
         },
     })

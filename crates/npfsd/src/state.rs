@@ -23,7 +23,7 @@ pub struct Push {
     /// The frame to send.
     pub reply: Reply,
     /// The server's descriptors.
-    pub fds: [OwnedFd; 2],
+    pub fds: [OwnedFd; npfs_proto::broker::CONN_FDS],
     /// Fired once the frame and its descriptors are in the server's socket. Dropped unfired
     /// when the push could not be delivered (the channel ended or the write failed).
     pub delivered: oneshot::Sender<()>,

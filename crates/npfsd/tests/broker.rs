@@ -201,7 +201,8 @@ fn wait_woken_by_create_and_listen() {
 }
 
 /// The descriptors: a socketpair whose survivor sees HUP when the other end closes (the
-/// broker kept no copy), and one sealed memfd of SEGMENT_SIZE shared by both sides.
+/// broker kept no copy), one sealed header memfd of HEADER_SIZE shared by both sides, and
+/// per direction one sealed ring memfd, shared, writable only by its writer.
 #[test]
 fn connection_fds() {
     within(LIMIT, || {
@@ -213,8 +214,27 @@ fn connection_fds() {
         let (sfds, _, _) = expect_connected(&mut chan);
         let cs = rustix::fs::fstat(&cfds.shm).unwrap();
         let ss = rustix::fs::fstat(&sfds.shm).unwrap();
-        assert_eq!(cs.st_size as usize, npfs_proto::shm::SEGMENT_SIZE);
+        assert_eq!(cs.st_size as usize, npfs_proto::shm::HEADER_SIZE);
         assert_eq!((cs.st_dev, cs.st_ino), (ss.st_dev, ss.st_ino));
+        for dir in 0..2 {
+            let c = rustix::fs::fstat(&cfds.rings[dir]).unwrap();
+            let s = rustix::fs::fstat(&sfds.rings[dir]).unwrap();
+            assert_eq!(c.st_size as usize, npfs_proto::shm::RING_SIZE);
+            assert_eq!(
+                (c.st_dev, c.st_ino),
+                (s.st_dev, s.st_ino),
+                "one ring, both ends"
+            );
+            // The writer's descriptor is read-write, the reader's read-only.
+            let (writer, reader) = if dir == 0 {
+                (&sfds, &cfds)
+            } else {
+                (&cfds, &sfds)
+            };
+            let mode = |fd| rustix::fs::fcntl_getfl(fd).unwrap() & rustix::fs::OFlags::ACCMODE;
+            assert_eq!(mode(&writer.rings[dir]), rustix::fs::OFlags::RDWR);
+            assert_eq!(mode(&reader.rings[dir]), rustix::fs::OFlags::RDONLY);
+        }
         let seals = rustix::fs::fcntl_get_seals(&cfds.shm).unwrap();
         assert!(seals.contains(
             rustix::fs::SealFlags::GROW

@@ -19,8 +19,9 @@
 //! [`Request`]s go from a client to the broker, [`Reply`]s (answers and pushed events) from
 //! the broker to a client. Two replies carry file descriptors in an `SCM_RIGHTS` control
 //! message sent with the frame's bytes: [`Reply::Opened`] and [`Reply::Connected`], each
-//! exactly [`CONN_FDS`] descriptors — the connection's socket end, then its shared-memory
-//! segment. The decoder never panics: any malformed input is a [`ProtoError`], after which
+//! exactly [`CONN_FDS`] descriptors — the connection's socket end, its shared header, then
+//! the rings of direction 0 (server → client) and 1 (client → server), each opened
+//! read-write or read-only as that end's rights allow (see [`crate::shm`]). The decoder never panics: any malformed input is a [`ProtoError`], after which
 //! the connection is dropped.
 //!
 //! # Conversation
@@ -60,7 +61,7 @@ pub use frame::{decode_frame, encode_frame, Frame, FRAME_HEADER, MAX_FRAME, VERS
 pub use msg::{ClientSecurity, CreateRequest, RemoteClient, Reply, Request, MAX_WIRE_GROUPS};
 
 /// Number of descriptors carried by [`Reply::Opened`] and [`Reply::Connected`].
-pub const CONN_FDS: usize = 2;
+pub const CONN_FDS: usize = 4;
 
 /// Why bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -65,6 +65,10 @@ pub struct ClientSecurity {
     /// (`SECURITY_SQOS_PRESENT | level << 16 | CONTEXT_TRACKING | EFFECTIVE_ONLY`), 0 when
     /// none were given; the broker passes them through.
     pub sqos: u32,
+    /// The access the client's handle holds (generic rights mapped); 0 from a broker that
+    /// does not say. The server's library reads nothing a client without
+    /// `FILE_WRITE_DATA` could have written. Optional trailing field.
+    pub granted_access: u32,
 }
 
 /// A message from a client to the broker.
@@ -628,6 +632,9 @@ impl Reply {
                     put_groups(&mut w, &client.groups)?;
                     w.u8(u8::from(client.remote) | u8::from(client.anonymous) << 1);
                     w.u32(client.sqos);
+                    if client.granted_access != 0 {
+                        w.u32(client.granted_access);
+                    }
                 }
                 op::CONNECTED
             }
@@ -735,6 +742,7 @@ impl Reply {
                         remote: flags & 1 != 0,
                         anonymous: flags & 2 != 0,
                         sqos: r.u32()?,
+                        granted_access: if r.is_empty() { 0 } else { r.u32()? },
                     }
                 },
             },

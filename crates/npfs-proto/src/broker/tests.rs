@@ -296,18 +296,19 @@ fn connected_with_credentials_fixture() {
             remote: true,
             anonymous: true,
             sqos: 0x0010_0000,
+            granted_access: 0x0012_019f,
         },
     };
     let p = plain.encode().unwrap();
     let w = with.encode().unwrap();
     assert_eq!(
         &w[p.len()..],
-        &[6, 0, 0, 0, 2, 0, 7, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0x10, 0]
+        &[6, 0, 0, 0, 2, 0, 7, 0, 0, 0, 8, 0, 0, 0, 3, 0, 0, 0x10, 0, 0x9f, 0x01, 0x12, 0]
     );
     assert_eq!(decode_reply(&w), Ok(Some((with, w.len()))));
     assert_eq!(decode_reply(&p), Ok(Some((plain, p.len()))));
     let mut bad = w.clone();
-    let flags_at = w.len() - 5;
+    let flags_at = w.len() - 9;
     bad[flags_at] = 4;
     assert_eq!(
         decode_reply(&bad),
@@ -610,15 +611,21 @@ fn remote_client() -> impl Strategy<Value = RemoteClient> {
 }
 
 fn client_security() -> impl Strategy<Value = ClientSecurity> {
-    (any::<u32>(), groups(), any::<[bool; 2]>(), any::<u32>()).prop_map(|(gid, groups, f, sqos)| {
-        ClientSecurity {
+    (
+        any::<u32>(),
+        groups(),
+        any::<[bool; 2]>(),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(|(gid, groups, f, sqos, granted_access)| ClientSecurity {
             gid,
             groups,
             remote: f[0],
             anonymous: f[1],
             sqos,
-        }
-    })
+            granted_access,
+        })
 }
 
 fn request() -> impl Strategy<Value = Request> {

@@ -200,7 +200,9 @@ fn main() {
         }
         "inherited-write" => {
             let token = std::env::var("NPFS_TEST_TOKEN").unwrap_or_else(|_| fail("no token"));
-            let c = PipeClient::from_inherited(&token)
+            // SAFETY: the parent test made this token for this child and passed the
+            // descriptors it names across exec; nothing else here owns them.
+            let c = unsafe { PipeClient::from_inherited(&token) }
                 .unwrap_or_else(|e| fail(&format!("from_inherited: {e:?}")));
             say("start");
             c.write(&pattern(num(1)))
@@ -211,7 +213,8 @@ fn main() {
         }
         "inherited-server-echo" => {
             let token = std::env::var("NPFS_TEST_TOKEN").unwrap_or_else(|_| fail("no token"));
-            let h = npfs::PipeHandle::from_inherited(&token)
+            // SAFETY: as above.
+            let h = unsafe { npfs::PipeHandle::from_inherited(&token) }
                 .unwrap_or_else(|e| fail(&format!("from_inherited: {e:?}")));
             say("start");
             let mut b = [0u8; 64];

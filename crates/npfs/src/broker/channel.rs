@@ -456,6 +456,7 @@ fn event_of(
             attrs,
             server_pid,
             client_pid,
+            client,
             ..
         } => Ok(Ok(ChannelEvent::Connected {
             fds: fds_from(fds)?,
@@ -465,6 +466,7 @@ fn event_of(
                 server_pid,
                 client_pid,
                 instance_id,
+                client_access: client.granted_access,
             },
             epoch,
         })),

@@ -127,6 +127,7 @@ impl BrokerConn {
                     server_pid,
                     client_pid,
                     instance_id,
+                    client_access: granted_access,
                 },
                 granted_access,
             }),

@@ -139,9 +139,13 @@ pub struct ConnFds {
     /// This end of the connection's socketpair (liveness: HUP when the peer's last
     /// descriptor closes).
     pub sock: OwnedFd,
-    /// The connection's shared-memory segment (a sealed memfd of
-    /// [`npfs_proto::shm::SEGMENT_SIZE`] bytes).
+    /// The connection's shared header (a sealed memfd of [`npfs_proto::shm::HEADER_SIZE`]
+    /// bytes), read-write for both ends.
     pub shm: OwnedFd,
+    /// The data rings of direction 0 (server → client) and 1 (client → server), each a sealed
+    /// memfd of [`npfs_proto::shm::RING_SIZE`] bytes, opened read-write where this end may
+    /// write, read-only elsewhere (see [`npfs_proto::shm`]).
+    pub rings: [OwnedFd; 2],
 }
 
 /// What the broker says about a connection.
@@ -157,6 +161,9 @@ pub struct ConnInfo {
     pub client_pid: u32,
     /// The instance (as numbered by the current broker).
     pub instance_id: u64,
+    /// On the server end: the access the client's handle holds (0: not known). A client
+    /// without `FILE_WRITE_DATA` cannot have written anything, so nothing is read from it.
+    pub client_access: u32,
 }
 
 /// Failure of a broker operation.
@@ -188,13 +195,18 @@ pub(crate) fn unavailable(e: &std::io::Error) -> npfs_core::Win32Error {
     npfs_core::Win32Error::NO_SYSTEM_RESOURCES
 }
 
-fn fds_from(mut fds: Vec<OwnedFd>) -> std::io::Result<ConnFds> {
+fn fds_from(fds: Vec<OwnedFd>) -> std::io::Result<ConnFds> {
     if fds.len() != npfs_proto::broker::CONN_FDS {
         return Err(protocol_error("wrong number of descriptors"));
     }
-    let shm = fds.pop().expect("two fds");
-    let sock = fds.pop().expect("two fds");
-    Ok(ConnFds { sock, shm })
+    let mut fds = fds.into_iter();
+    let mut next = || fds.next().expect("CONN_FDS descriptors");
+    let (sock, shm, r0, r1) = (next(), next(), next(), next());
+    Ok(ConnFds {
+        sock,
+        shm,
+        rings: [r0, r1],
+    })
 }
 
 fn protocol_error(what: &str) -> std::io::Error {
