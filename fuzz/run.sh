@@ -27,7 +27,7 @@ for target in $(cargo "${tc[@]}" fuzz list); do
     echo "==> fuzz $target for ${secs} s"
     log="$work/$target.log"
     if ! cargo "${tc[@]}" fuzz run "$target" "$work/$target" "corpus/$target" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1; then
         tail -n 60 "$log" >&2
         echo "fuzz/run.sh: $target crashed; see fuzz/artifacts/$target" >&2
         exit 1

@@ -262,6 +262,12 @@ impl SharedQueue {
             self.store(w, v);
         }
     }
+
+    /// Set word `w` (reduced modulo [`QUEUE_WORDS`]) to `v` (tests and fuzzing: what a
+    /// hostile peer may do between any two operations).
+    pub fn poke(&self, w: usize, v: u64) {
+        self.store(w % QUEUE_WORDS, v);
+    }
 }
 
 /// A copy of one entry or read record being changed; stored back when dropped.

@@ -1,19 +1,44 @@
-//! Writing frames to a client, with descriptors attached through `SCM_RIGHTS`.
+//! Writing frames to a client, with descriptors attached through `SCM_RIGHTS`. A peer that
+//! does not take what it is sent within [`WRITE_DEADLINE`] gets a `TimedOut` error (and its
+//! connection is dropped), so a client that never reads cannot hold a task and the
+//! descriptors it was about to receive.
 
+use std::future::Future;
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 
+/// Longest a write to a peer may wait for room in its socket.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(5);
+
+async fn within_deadline(write: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
+    // Boxed: the timer stays out of the state of every task that may write, idle
+    // connections included.
+    Box::pin(tokio::time::timeout(WRITE_DEADLINE, write))
+        .await
+        .unwrap_or_else(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer did not take its reply in time",
+            ))
+        })
+}
+
 /// Write all of `bytes`.
 ///
 /// # Errors
 ///
-/// The socket's error.
-pub async fn write_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+/// The socket's error; `TimedOut` after [`WRITE_DEADLINE`].
+pub async fn write_all(stream: &UnixStream, bytes: &[u8]) -> std::io::Result<()> {
+    within_deadline(write_rest(stream, bytes)).await
+}
+
+async fn write_rest(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
         stream.writable().await?;
         match stream.try_write(bytes) {
@@ -30,8 +55,16 @@ pub async fn write_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result
 ///
 /// # Errors
 ///
-/// The socket's error.
+/// The socket's error; `TimedOut` after [`WRITE_DEADLINE`].
 pub async fn write_with_fds(
+    stream: &UnixStream,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    within_deadline(write_fds(stream, bytes, fds)).await
+}
+
+async fn write_fds(
     stream: &UnixStream,
     bytes: &[u8],
     fds: &[BorrowedFd<'_>],
@@ -52,5 +85,5 @@ pub async fn write_with_fds(
             .map_err(std::io::Error::from)
         })
         .await?;
-    write_all(stream, &bytes[sent..]).await
+    write_rest(stream, &bytes[sent..]).await
 }

@@ -14,6 +14,7 @@
 //! - [`activation`]: the listening socket passed by systemd (`LISTEN_FDS`);
 //! - [`server`]: the accept loop, connection caps, the waiter timer and idle exit;
 //! - [`conn`]: one client connection (requests, instance control channels, security);
+//! - [`frames`]: reading request frames (whole frames only, within a deadline);
 //! - [`creds`]: peers' credentials from the kernel, and user and group names;
 //! - [`state`]: the shared state (namespace, instance channels, waiters, counters).
 
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod conn;
 pub mod creds;
 pub mod fdpass;
+pub mod frames;
 pub mod resources;
 pub mod server;
 pub mod startup;

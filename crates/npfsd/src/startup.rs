@@ -13,7 +13,7 @@ use rustix::fs::FlockOperation;
 use tracing::info;
 
 use crate::cli::{Args, SharedArgs};
-use crate::state::Policy;
+use crate::state::{Limits, Policy};
 
 /// What start-up prepared before forking.
 struct Prepared {
@@ -45,8 +45,9 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
     } else {
         Duration::from_millis(args.idle_exit_ms())
     };
-    let policy = Policy {
+    let mut policy = Policy {
         admin_gids: shared.admin_gids(),
+        limits: Limits::default(),
     };
     // SAFETY: start-up: nothing in this process has opened or adopted descriptor 3 yet (the
     // callers, npfsd's and npfs's main, call this first).
@@ -81,6 +82,16 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
     }
     init_logging(&prepared.dir, foreground);
     raise_nofile_limit();
+    // The caps follow the limit the broker actually runs with (docs/SECURITY.md, "The broker
+    // under exhaustion").
+    policy.limits = Limits::current(shared.is_shared());
+    info!(
+        nofile = policy.limits.nofile,
+        total = policy.limits.total,
+        per_uid = policy.limits.per_uid,
+        reserve = policy.limits.reserve,
+        "connection caps"
+    );
     let status = serve(&prepared, idle, policy);
     // We still hold the lock: nobody else can have bound a new socket at this path. An
     // activation socket belongs to the service manager, which keeps listening on it.

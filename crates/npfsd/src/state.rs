@@ -1,20 +1,131 @@
 //! The broker's shared state: the namespace plus what the runtime hangs on it (the control
-//! channel of every instance, the reply slot of every pending wait, connection counters).
+//! channel of every instance, the reply slot of every pending wait, connection counters and
+//! the caps they are held to: [`Limits`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use npfs_core::namespace::{InstanceId, Namespace, WaiterId};
 use npfs_core::Win32Error;
 use npfs_proto::broker::Reply;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-/// Most connections one user may hold open to the broker.
-pub const MAX_CONNS_PER_UID: usize = 16384;
-/// Most connections the broker serves at once.
+/// Most connections the broker serves at once, whatever its descriptor limit (memory: an
+/// idle connection costs the broker about 3 KiB, see docs/SECURITY.md).
 pub const MAX_CONNS: usize = 32768;
+
+/// A uid holding fewer connections than this may use the reserve ([`Limits::reserve`]).
+pub const LIGHT_USER_CONNS: usize = 16;
+
+/// Descriptors an open holds at most while it is in flight: both ends' descriptors
+/// ([`npfs_proto::broker::CONN_FDS`] each) and the ones they are made from.
+pub const FDS_PER_OPEN: usize = 4 * npfs_proto::broker::CONN_FDS;
+
+/// The caps on connections and on opens in flight, derived from the broker's descriptor
+/// limit (`RLIMIT_NOFILE`, read once the broker raised it to its hard limit) so that the
+/// broker never runs out of descriptors because of its connections, and so that one or a
+/// few users flooding it leave room for everyone else:
+///
+/// - `headroom = min(64 + nofile/16, nofile/2)` descriptors are never given to
+///   connections: the listener, log, lock, epoll and the reserve descriptor, and the four
+///   descriptors an open holds while it is in flight (socketpair, memfd and its duplicate);
+/// - [`Limits::total`] `= min(nofile - headroom, MAX_CONNS)` connections at once;
+/// - on a broker shared between users, one uid holds at most [`Limits::per_uid`] `= total/4`
+///   of them (root is exempt); on a per-user broker only its user and root can connect and
+///   the cap is `total`;
+/// - the last [`Limits::reserve`] `= total/8` connections go only to root and to uids
+///   holding fewer than [`LIGHT_USER_CONNS`] connections, so even four or more users at their
+///   cap cannot lock out a user who needs a handful;
+/// - at most [`Limits::opens`] `= max(headroom / (2 * FDS_PER_OPEN), 8)` opens are in
+///   flight at once (half the headroom), [`Limits::opens_per_uid`] `= max(opens/4, 2)` per
+///   uid on a shared broker; an open waits for a slot (at most [`OPEN_SLOT_WAIT`]).
+///
+/// | `RLIMIT_NOFILE` | total | per uid (shared) | reserve | opens in flight (per uid) |
+/// |---|---|---|---|---|
+/// | 524288 (systemd's hard limit) | 32768 | 8192 | 4096 | 1026 (256) |
+/// | 20000 | 18686 | 4671 | 2335 | 41 (10) |
+/// | 1024 | 896 | 224 | 112 | 8 (2) |
+///
+/// (opens for four descriptors per end, [`npfs_proto::broker::CONN_FDS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The descriptor limit the caps were derived from.
+    pub nofile: u64,
+    /// Most connections at once.
+    pub total: usize,
+    /// Most connections of one uid (root: no cap of its own).
+    pub per_uid: usize,
+    /// The last connections of `total`, kept for root and light users.
+    pub reserve: usize,
+    /// Most opens in flight.
+    pub opens: usize,
+    /// Most opens in flight of one uid.
+    pub opens_per_uid: usize,
+}
+
+impl Limits {
+    /// The caps for a descriptor limit of `nofile`; `shared` when the broker serves every
+    /// user (`--shared`, `--system`).
+    pub fn for_nofile(nofile: u64, shared: bool) -> Limits {
+        let n = usize::try_from(nofile).unwrap_or(usize::MAX).min(1 << 24);
+        let headroom = (64 + n / 16).min(n / 2);
+        let total = (n - headroom).clamp(1, MAX_CONNS);
+        let opens = (headroom / (2 * FDS_PER_OPEN)).max(8);
+        Limits {
+            nofile,
+            total,
+            per_uid: if shared { (total / 4).max(1) } else { total },
+            reserve: total / 8,
+            opens,
+            opens_per_uid: if shared { (opens / 4).max(2) } else { opens },
+        }
+    }
+
+    /// The caps for this process's current `RLIMIT_NOFILE` (no limit counts as the
+    /// kernel's `nr_open` default, 1048576).
+    pub fn current(shared: bool) -> Limits {
+        let lim = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        Limits::for_nofile(lim.current.unwrap_or(1 << 20), shared)
+    }
+}
+
+impl Default for Limits {
+    /// The caps of a per-user broker with 1024 descriptors.
+    fn default() -> Self {
+        Limits::for_nofile(1024, false)
+    }
+}
+
+/// Why [`Broker::admit`] refused a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// [`Limits::total`] connections are open.
+    Total,
+    /// The uid holds [`Limits::per_uid`] connections.
+    PerUid,
+    /// Only the reserve is left, and the uid is neither root nor a light user.
+    Reserve,
+}
+
+/// [`Broker::admit`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted; serve it.
+    Admitted,
+    /// Refused; `first` when this starts an episode of refusals for this uid (log it once).
+    Refused {
+        /// Which cap.
+        why: Refusal,
+        /// The first refusal of this uid since it was last well below its caps.
+        first: bool,
+    },
+}
+
+/// Longest an open waits for a slot ([`Limits::opens`]) before it fails with
+/// `ERROR_NO_SYSTEM_RESOURCES`.
+pub const OPEN_SLOT_WAIT: Duration = Duration::from_secs(2);
 
 /// An event pushed to an instance's control channel: a [`Reply::Connected`] and the server's
 /// descriptors (socket end, memfd).
@@ -41,6 +152,13 @@ pub struct Broker {
     /// Open client connections, in total and per uid.
     pub conns: usize,
     conns_per_uid: HashMap<u32, usize>,
+    /// Uids refused since they were last well below their caps (logged once).
+    refusing: HashSet<u32>,
+    /// Opens in flight, in total and per uid.
+    opens: usize,
+    opens_per_uid: HashMap<u32, usize>,
+    /// The caps.
+    pub limits: Limits,
     next_conn_id: u64,
     start: Instant,
 }
@@ -50,6 +168,8 @@ pub struct Broker {
 pub struct Policy {
     /// Members of these groups are Administrators (BA) in access checks.
     pub admin_gids: Vec<u32>,
+    /// The caps on connections and opens ([`Limits::current`] at start-up).
+    pub limits: Limits,
 }
 
 /// The state shared by all tasks.
@@ -58,6 +178,11 @@ pub struct Shared {
     inner: Arc<Mutex<Broker>>,
     /// Wakes the timer task when a new deadline may be earlier.
     pub timer: Arc<Notify>,
+    /// Notified (one permit) whenever a connection or an open in flight let go of its
+    /// descriptors: wakes an accept loop that stopped at the descriptor limit.
+    pub fd_freed: Arc<Notify>,
+    /// Notified (all waiters) when an open in flight ends: wakes opens waiting for a slot.
+    pub open_slots: Arc<Notify>,
     /// The security settings.
     pub policy: Arc<Policy>,
 }
@@ -82,18 +207,67 @@ impl Shared {
                 waiters: HashMap::new(),
                 conns: 0,
                 conns_per_uid: HashMap::new(),
+                refusing: HashSet::new(),
+                opens: 0,
+                opens_per_uid: HashMap::new(),
+                limits: policy.limits,
                 next_conn_id: seed,
                 start: Instant::now(),
             })),
             timer: Arc::new(Notify::new()),
+            fd_freed: Arc::new(Notify::new()),
+            open_slots: Arc::new(Notify::new()),
             policy: Arc::new(policy),
         }
+    }
+
+    /// The caps on connections and opens.
+    pub fn limits(&self) -> Limits {
+        self.policy.limits
     }
 
     /// Lock the state (never held across an await). A poisoned lock is taken over: every
     /// mutation keeps the namespace consistent before it can panic.
     pub fn lock(&self) -> MutexGuard<'_, Broker> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A slot for an open in flight ([`Limits::opens`]); dropping it gives the slot back and
+/// wakes whoever waits for one (and an accept loop stopped at the descriptor limit).
+#[derive(Debug)]
+pub struct OpenSlot {
+    shared: Shared,
+    uid: u32,
+}
+
+impl OpenSlot {
+    /// Take a slot for an open of `uid`, waiting (woken when a slot is given back) at most
+    /// [`OPEN_SLOT_WAIT`]; `None` when none came free in that time.
+    pub async fn take(shared: &Shared, uid: u32) -> Option<OpenSlot> {
+        let wait = async {
+            loop {
+                // Registered before the check, so a slot given back in between is not missed.
+                let freed = shared.open_slots.notified();
+                if shared.lock().begin_open(uid) {
+                    return;
+                }
+                freed.await;
+            }
+        };
+        tokio::time::timeout(OPEN_SLOT_WAIT, wait).await.ok()?;
+        Some(OpenSlot {
+            shared: shared.clone(),
+            uid,
+        })
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.shared.lock().end_open(self.uid);
+        self.shared.open_slots.notify_waiters();
+        self.shared.fd_freed.notify_one();
     }
 }
 
@@ -146,24 +320,69 @@ impl Broker {
         }
     }
 
-    /// Count a new connection of `uid`; `false` when a cap is reached.
-    pub fn admit(&mut self, uid: u32) -> bool {
-        let per_uid = self.conns_per_uid.entry(uid).or_insert(0);
-        if self.conns >= MAX_CONNS || *per_uid >= MAX_CONNS_PER_UID {
-            return false;
+    /// Count a new connection of `uid`, or refuse it at a cap ([`Limits`]).
+    pub fn admit(&mut self, uid: u32) -> Admission {
+        let l = self.limits;
+        let mine = self.conns_per_uid.get(&uid).copied().unwrap_or(0);
+        let why = if self.conns >= l.total {
+            Some(Refusal::Total)
+        } else if uid != 0 && mine >= l.per_uid {
+            Some(Refusal::PerUid)
+        } else if uid != 0 && mine >= LIGHT_USER_CONNS && self.conns >= l.total - l.reserve {
+            Some(Refusal::Reserve)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let first = self.refusing.insert(uid);
+            return Admission::Refused { why, first };
         }
-        *per_uid += 1;
+        *self.conns_per_uid.entry(uid).or_insert(0) += 1;
         self.conns += 1;
-        true
+        Admission::Admitted
     }
 
-    /// Forget a connection counted by [`Broker::admit`].
+    /// Forget a connection counted by [`Broker::admit`]. A uid that was refused starts a
+    /// new episode (is logged again) only once the broker fell to three quarters of its
+    /// general pool and the uid to three quarters of its cap.
     pub fn release(&mut self, uid: u32) {
-        self.conns -= 1;
+        self.conns = self.conns.saturating_sub(1);
         if let Some(n) = self.conns_per_uid.get_mut(&uid) {
             *n -= 1;
             if *n == 0 {
                 self.conns_per_uid.remove(&uid);
+            }
+        }
+        if !self.refusing.is_empty() {
+            let l = self.limits;
+            if self.conns <= (l.total - l.reserve) / 4 * 3 {
+                let per_uid = &self.conns_per_uid;
+                let calm = l.per_uid / 4 * 3;
+                self.refusing
+                    .retain(|u| per_uid.get(u).copied().unwrap_or(0) > calm);
+            }
+        }
+    }
+
+    /// Take a slot for an open in flight of `uid`; `false` when [`Limits::opens`] or
+    /// [`Limits::opens_per_uid`] are taken.
+    pub fn begin_open(&mut self, uid: u32) -> bool {
+        let mine = self.opens_per_uid.get(&uid).copied().unwrap_or(0);
+        if self.opens >= self.limits.opens || mine >= self.limits.opens_per_uid {
+            return false;
+        }
+        self.opens += 1;
+        *self.opens_per_uid.entry(uid).or_insert(0) += 1;
+        true
+    }
+
+    /// Give back a slot taken by [`Broker::begin_open`].
+    pub fn end_open(&mut self, uid: u32) {
+        self.opens = self.opens.saturating_sub(1);
+        if let Some(n) = self.opens_per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.opens_per_uid.remove(&uid);
             }
         }
     }
@@ -171,5 +390,121 @@ impl Broker {
     /// Nothing to serve: no connections, pipes or waiters.
     pub fn is_idle(&self) -> bool {
         self.conns == 0 && self.ns.is_idle()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_the_descriptor_limit() {
+        for (nofile, shared) in [(524_288, true), (20_000, true), (1024, true), (1024, false)] {
+            let l = Limits::for_nofile(nofile, shared);
+            // Connections and opens in flight never need more descriptors than there are.
+            assert!(l.total as u64 + (l.opens * FDS_PER_OPEN) as u64 + 16 < nofile);
+            assert!(l.reserve > 0 && l.reserve < l.total);
+            if shared {
+                assert!(l.per_uid * 2 <= l.total - l.reserve, "two users leave room");
+            }
+        }
+        let l = Limits::for_nofile(20_000, true);
+        assert_eq!((l.total, l.per_uid, l.reserve), (18_686, 4671, 2335));
+        assert_eq!(Limits::for_nofile(524_288, true).total, MAX_CONNS);
+        // Tiny limits still leave something to serve.
+        assert!(Limits::for_nofile(16, true).total >= 1);
+        assert!(Limits::for_nofile(0, true).total >= 1);
+    }
+
+    #[test]
+    fn caps_leave_room_for_others() {
+        let shared = Shared::with_policy(Policy {
+            admin_gids: Vec::new(),
+            limits: Limits::for_nofile(1024, true),
+        });
+        let mut b = shared.lock();
+        let l = b.limits;
+        let admit = |b: &mut Broker, uid| b.admit(uid) == Admission::Admitted;
+        // One user reaches its cap; the refusal is reported once.
+        for _ in 0..l.per_uid {
+            assert!(admit(&mut b, 1000));
+        }
+        assert_eq!(
+            b.admit(1000),
+            Admission::Refused {
+                why: Refusal::PerUid,
+                first: true
+            }
+        );
+        assert_eq!(
+            b.admit(1000),
+            Admission::Refused {
+                why: Refusal::PerUid,
+                first: false
+            }
+        );
+        // More users fill the general pool; then only root and light users get in.
+        let mut uid = 2000;
+        while b.conns < l.total - l.reserve {
+            if !admit(&mut b, uid) {
+                uid += 1;
+            }
+        }
+        assert!(matches!(
+            b.admit(uid),
+            Admission::Refused {
+                why: Refusal::Reserve,
+                ..
+            }
+        ));
+        for _ in 0..LIGHT_USER_CONNS {
+            assert!(admit(&mut b, 3000));
+        }
+        assert!(!admit(&mut b, 3000));
+        assert!(admit(&mut b, 0));
+        // Root alone can fill the rest, never beyond the total.
+        while b.conns < l.total {
+            assert!(admit(&mut b, 0));
+        }
+        assert_eq!(
+            b.admit(0),
+            Admission::Refused {
+                why: Refusal::Total,
+                first: true
+            }
+        );
+        // Once well below the caps, a refused uid's next refusal is reported again.
+        for _ in 0..l.total {
+            let u = *b.conns_per_uid.keys().next().unwrap();
+            b.release(u);
+        }
+        assert_eq!(b.conns, 0);
+        assert!(b.refusing.is_empty());
+    }
+
+    #[test]
+    fn open_slots() {
+        let shared = Shared::with_policy(Policy {
+            admin_gids: Vec::new(),
+            limits: Limits::for_nofile(1024, true),
+        });
+        let mut b = shared.lock();
+        let l = b.limits;
+        for _ in 0..l.opens_per_uid {
+            assert!(b.begin_open(1));
+        }
+        assert!(!b.begin_open(1));
+        let mut uid = 2;
+        let mut taken = l.opens_per_uid;
+        while taken < l.opens {
+            if b.begin_open(uid) {
+                taken += 1;
+            } else {
+                uid += 1;
+            }
+        }
+        assert!(!b.begin_open(99));
+        b.end_open(1);
+        assert!(b.begin_open(99));
     }
 }

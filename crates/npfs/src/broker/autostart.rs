@@ -1,5 +1,9 @@
 //! Connecting to the broker, starting it first when nobody answers.
 //!
+//! Every connect is bounded ([`socket::connect`]): a broker whose backlog stays full (one
+//! that accepts nothing) fails the connect with `TimedOut` after
+//! [`socket::BROKER_DEADLINE`] instead of blocking.
+//!
 //! A system-wide broker ([`BrokerConfig::system_dir`]) is tried first and never started;
 //! a broker of [`BrokerConfig::shared`] is only connected to.
 //!
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use npfs_proto::runtime::{ensure_dir, SOCKET_NAME};
 
-use super::{locate, BrokerConfig};
+use super::{locate, socket, BrokerConfig};
 
 /// How long to keep trying to reach a broker.
 const CONNECT_BUDGET: Duration = Duration::from_secs(5);
@@ -28,7 +32,7 @@ pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
         let path = sys.join(SOCKET_NAME);
         // No socket file (the usual case without a system broker) costs one failed stat.
         if std::fs::symlink_metadata(&path).is_ok() {
-            match UnixStream::connect(&path) {
+            match socket::connect(&path, socket::BROKER_DEADLINE) {
                 Ok(s) => return Ok(s),
                 Err(e) => tracing::debug!("system broker at {}: {e}", path.display()),
             }
@@ -36,7 +40,7 @@ pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
     }
     if !cfg.autostart {
         let path = cfg.runtime_dir.join(SOCKET_NAME);
-        return UnixStream::connect(&path).map_err(|e| {
+        return socket::connect(&path, socket::BROKER_DEADLINE).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("cannot reach npfsd at {}: {e}", path.display()),
@@ -56,7 +60,10 @@ pub(crate) fn connect(cfg: &BrokerConfig) -> std::io::Result<UnixStream> {
     let mut last_spawn: Option<Instant> = None;
     let mut backoff = Duration::from_millis(2);
     loop {
-        let err = match UnixStream::connect(&path) {
+        let left = CONNECT_BUDGET
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_millis(100));
+        let err = match socket::connect(&path, left.min(socket::BROKER_DEADLINE)) {
             Ok(s) => return Ok(s),
             Err(e) => e,
         };

@@ -11,7 +11,7 @@ use npfs_core::security::STANDARD_SECURITY_INFORMATION;
 use npfs_proto::broker::{ClientSecurity, CreateRequest, Reply, Request};
 
 use super::client::{is_gone, unexpected, RETRIES};
-use super::socket::FrameSocket;
+use super::socket::{FrameSocket, BROKER_DEADLINE};
 use super::{autostart, fds_from, BrokerConfig, BrokerError, ConnFds, ConnInfo, InstanceState};
 
 /// What [`InstanceChannel::create`] reports.
@@ -69,6 +69,16 @@ const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
 /// as CloseHandle on Windows: the drop tells the broker ([`Request::Close`]) and waits (at
 /// most about a second) for its answer, so an open issued after the drop returned is never
 /// paired with this instance. A client connection that raced in just before is hung up on.
+///
+/// # Deadlines
+///
+/// Creating (connect, request, reply) and every control request (listen, disconnect,
+/// security) wait at most 5 s for each step; one that passes its deadline fails with
+/// [`BrokerError::Io`] of kind `TimedOut` (`ERROR_NO_SYSTEM_RESOURCES`, 1450, at the Win32
+/// API). A control channel whose request timed out is closed (the broker then drops the
+/// instance) and reports [`ChannelEvent::BrokerGone`], so the instance is registered again
+/// over a new connection. Events ([`InstanceChannel::poll_event`]) wait as long as the caller
+/// says: they are clients arriving, not replies.
 #[derive(Debug)]
 pub struct InstanceChannel {
     cfg: BrokerConfig,
@@ -320,15 +330,15 @@ impl InstanceChannel {
         Ok(())
     }
 
-    /// Send a control request and wait for its answer, queueing pushed events.
+    /// Send a control request and wait for its answer (at most [`BROKER_DEADLINE`]),
+    /// queueing pushed events.
     fn call(&mut self, req: &Request) -> Result<Reply, BrokerError> {
         if self.gone {
             return Err(gone_error());
         }
+        let deadline = Instant::now() + BROKER_DEADLINE;
         let result = self.sock.send(req).and_then(|()| loop {
-            let Some((reply, fds)) = self.sock.recv(None)? else {
-                continue;
-            };
+            let (reply, fds) = self.sock.recv_reply(Some(deadline))?;
             match self.event_of(reply, fds)? {
                 Ok(ev) => self.events.push_back(ev),
                 Err(reply) => break Ok(reply),
@@ -339,6 +349,12 @@ impl InstanceChannel {
             Ok(r) => Ok(r),
             Err(e) => {
                 if is_gone(&e) {
+                    self.gone = true;
+                } else if e.kind() == std::io::ErrorKind::TimedOut {
+                    // The answer may still come, and would be taken for the next one's: close
+                    // the channel (the broker drops the instance) and register it again.
+                    tracing::warn!(instance = self.instance_id, "{e}; registering again");
+                    self.sock.shutdown();
                     self.gone = true;
                 }
                 Err(e.into())
@@ -378,20 +394,30 @@ impl Drop for InstanceChannel {
     }
 }
 
-/// Connect (starting the broker) and send a Create or Reregister. A broker that vanishes
-/// before answering (it was exiting, or was killed and its socket still accepted) is
-/// replaced: connect again, a few times.
+/// Connect (starting the broker) and send a Create or Reregister, each step within
+/// [`BROKER_DEADLINE`]. A broker that vanishes before answering (it was exiting, or was
+/// killed and its socket still accepted) is replaced: connect again, a few times. A timed
+/// out registration drops its connection, so an instance the broker created late goes away
+/// with it.
 fn register(cfg: &BrokerConfig, req: &Request) -> Result<(FrameSocket, CreatedInfo), BrokerError> {
     let mut attempt = 0;
     let (sock, reply) = loop {
         let mut sock = FrameSocket::new(autostart::connect(cfg)?);
-        let reply = sock.send(req).and_then(|()| {
-            sock.recv(None)?
-                .ok_or_else(|| super::protocol_error("no reply"))
-        });
+        let reply = sock
+            .send(req)
+            .and_then(|()| sock.recv_reply(Some(Instant::now() + BROKER_DEADLINE)));
         match reply {
             Ok((reply, _)) => break (sock, reply),
-            Err(e) if is_gone(&e) && attempt < RETRIES => attempt += 1,
+            Err(e) if is_gone(&e) => {
+                // A broker at its caps says so, then closes.
+                if let Some(code) = sock.parting_error() {
+                    return Err(code.into());
+                }
+                if attempt >= RETRIES {
+                    return Err(e.into());
+                }
+                attempt += 1;
+            }
             Err(e) => return Err(e.into()),
         }
     };

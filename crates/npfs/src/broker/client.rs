@@ -1,10 +1,12 @@
 //! [`BrokerConn`]: client operations.
 
+use std::time::{Duration, Instant};
+
 use npfs_core::name::PipeName;
 use npfs_core::namespace::PipeDetail;
 use npfs_proto::broker::{RemoteClient, Reply, Request};
 
-use super::socket::FrameSocket;
+use super::socket::{FrameSocket, BROKER_DEADLINE, WAIT_MARGIN};
 use super::{
     autostart, fds_from, protocol_error, BrokerConfig, BrokerError, ConnFds, ConnInfo, PipeSummary,
     WaitTimeout,
@@ -38,10 +40,23 @@ pub struct OpenedInfo {
 ///
 /// Requests are answered in order, one at a time. Holding the connection keeps the broker
 /// from exiting when idle: drop it when done.
+///
+/// # Deadlines
+///
+/// No call waits for the broker without a bound: connecting, sending a request and each
+/// reply frame have 5 s each; [`BrokerConn::wait`] has its time-out plus 5 s
+/// (`NMPWAIT_USE_DEFAULT_WAIT`: the longest `nDefaultTimeOut`, `u32::MAX` ms, plus 5 s;
+/// `NMPWAIT_WAIT_FOREVER`: no bound, as on Windows). A call whose deadline passes fails with
+/// [`BrokerError::Io`] of kind `TimedOut` — `ERROR_NO_SYSTEM_RESOURCES` (1450) at the Win32
+/// API, as for every broker that cannot be reached — and the next call uses a new
+/// connection. A broker at its connection caps answers `ERROR_NO_SYSTEM_RESOURCES` as a
+/// [`BrokerError::Win32`].
 #[derive(Debug)]
 pub struct BrokerConn {
     cfg: BrokerConfig,
-    sock: FrameSocket,
+    /// `None` after a failure left the connection in an unknown state: the next call
+    /// connects again.
+    sock: Option<FrameSocket>,
 }
 
 impl BrokerConn {
@@ -64,7 +79,7 @@ impl BrokerConn {
         let stream = autostart::connect(cfg)?;
         Ok(BrokerConn {
             cfg: cfg.clone(),
-            sock: FrameSocket::new(stream),
+            sock: Some(FrameSocket::new(stream)),
         })
     }
 
@@ -184,10 +199,13 @@ impl BrokerConn {
 
     /// WaitNamedPipe: returns when an instance of the pipe listens.
     ///
+    /// The broker's answer may take the time-out plus 5 s (see [Deadlines](BrokerConn#deadlines)).
+    ///
     /// # Errors
     ///
     /// `ERROR_FILE_NOT_FOUND` at once when the pipe does not exist, `ERROR_SEM_TIMEOUT` when
-    /// the time-out passes.
+    /// the time-out passes; [`BrokerError::Io`] (`TimedOut`) when the broker did not answer
+    /// within the time-out and the margin.
     pub fn wait(&mut self, name: &PipeName, timeout: WaitTimeout) -> Result<(), BrokerError> {
         let req = Request::Wait {
             name: name.full(),
@@ -278,19 +296,36 @@ impl BrokerConn {
         }
     }
 
-    /// Send one request and read its reply; an error reply becomes
-    /// [`BrokerError::Win32`]. If the broker went away (idle exit, crash) before answering,
-    /// reconnect — starting a new broker — and try again, a few times.
+    /// Send one request and read its reply (within its deadline, [`reply_deadline`]); an
+    /// error reply becomes [`BrokerError::Win32`]. If the broker went away (idle exit, crash)
+    /// before answering, reconnect — starting a new broker — and try again, a few times; a
+    /// broker that refused the connection with an error frame is not asked again.
     fn call(&mut self, req: &Request) -> Result<(Reply, Vec<std::os::fd::OwnedFd>), BrokerError> {
         let mut attempt = 0;
         let (reply, fds) = loop {
-            match self.sock.send(req).and_then(|()| self.recv_io()) {
+            let sock = self.sock()?;
+            let result = sock
+                .send(req)
+                .and_then(|()| sock.recv_reply(reply_deadline(req)));
+            match result {
                 Ok(r) => break r,
-                Err(e) if is_gone(&e) && attempt < RETRIES => {
+                Err(e) if is_gone(&e) => {
+                    if let Some(code) = sock.parting_error() {
+                        self.sock = None;
+                        return Err(code.into());
+                    }
+                    if attempt >= RETRIES {
+                        self.sock = None;
+                        return Err(e.into());
+                    }
                     attempt += 1;
-                    self.sock = FrameSocket::new(autostart::connect(&self.cfg)?);
+                    self.sock = Some(FrameSocket::new(autostart::connect(&self.cfg)?));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // Timed out or garbled: a late reply must not answer the next request.
+                    self.sock = None;
+                    return Err(e.into());
+                }
             }
         };
         match reply {
@@ -299,15 +334,41 @@ impl BrokerConn {
         }
     }
 
-    fn recv_io(&mut self) -> std::io::Result<(Reply, Vec<std::os::fd::OwnedFd>)> {
-        self.sock
-            .recv(None)?
-            .ok_or_else(|| protocol_error("no reply"))
+    /// The connection, made again if a failure dropped it.
+    fn sock(&mut self) -> Result<&mut FrameSocket, BrokerError> {
+        let sock = match self.sock.take() {
+            Some(s) => s,
+            None => FrameSocket::new(autostart::connect(&self.cfg)?),
+        };
+        Ok(self.sock.insert(sock))
     }
 
+    /// The next frame of a multi-frame reply, within [`BROKER_DEADLINE`].
     fn recv(&mut self) -> Result<(Reply, Vec<std::os::fd::OwnedFd>), BrokerError> {
-        Ok(self.recv_io()?)
+        let deadline = Some(Instant::now() + BROKER_DEADLINE);
+        let sock = self
+            .sock
+            .as_mut()
+            .ok_or_else(|| protocol_error("no reply"))?;
+        sock.recv_reply(deadline).map_err(|e| {
+            self.sock = None;
+            e.into()
+        })
     }
+}
+
+/// How long the reply to `req` may take: [`BROKER_DEADLINE`], but a wait's time-out plus
+/// [`WAIT_MARGIN`] for WaitNamedPipe (`None`: a wait without a time-out).
+pub(crate) fn reply_deadline(req: &Request) -> Option<Instant> {
+    let bound = match req {
+        Request::Wait { timeout, .. } => match timeout {
+            WaitTimeout::Millis(ms) => Duration::from_millis((*ms).into()) + WAIT_MARGIN,
+            WaitTimeout::Default => Duration::from_millis(u32::MAX.into()) + WAIT_MARGIN,
+            WaitTimeout::Forever => return None,
+        },
+        _ => BROKER_DEADLINE,
+    };
+    Instant::now().checked_add(bound)
 }
 
 /// How many times a request is sent again to a new broker when the old one vanished.

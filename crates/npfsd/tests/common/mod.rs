@@ -125,3 +125,176 @@ pub fn duplex(max: u32) -> CreateParams {
 pub const RW: u32 = GENERIC_READ | GENERIC_WRITE;
 pub const LIMIT: Duration = Duration::from_secs(30);
 pub const EVENT: Option<Duration> = Some(Duration::from_secs(10));
+
+// ------------------------------------------------------------------ brokers under measurement
+
+/// A broker run in the foreground (so its pid is the child's), logging at `info` to a file,
+/// optionally under a lower `RLIMIT_NOFILE`; killed on drop.
+pub struct ForegroundBroker {
+    pub child: std::process::Child,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+    /// Connect only (never start a broker).
+    pub cfg: BrokerConfig,
+}
+
+impl ForegroundBroker {
+    /// Start `npfsd --foreground` (with `--shared` when `shared`) in a private directory; with
+    /// `nofile`, under that `RLIMIT_NOFILE` (soft and hard), which the broker derives its caps
+    /// from.
+    pub fn start(tag: &str, shared: bool, nofile: Option<u64>) -> ForegroundBroker {
+        use std::os::unix::process::CommandExt;
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "npfsd-x-{}-{tag}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = dir.with_extension("log");
+        // `NPFS_TEST_NPFSD` runs another build (say, an older one, to see a test fail).
+        let exe =
+            std::env::var_os("NPFS_TEST_NPFSD").map_or_else(|| PathBuf::from(NPFSD), PathBuf::from);
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(["--foreground", "--idle-exit-ms", "600000"]);
+        if shared {
+            cmd.arg("--shared");
+        }
+        cmd.arg("--runtime-dir")
+            .arg(&dir)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(n) = nofile {
+            // SAFETY: only setrlimit (async-signal-safe) between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = rustix::process::Rlimit {
+                        current: Some(n),
+                        maximum: Some(n),
+                    };
+                    rustix::process::setrlimit(rustix::process::Resource::Nofile, lim)?;
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().unwrap();
+        let sock = dir.join("npfsd.sock");
+        assert!(
+            eventually(Duration::from_secs(10), || {
+                std::os::unix::net::UnixStream::connect(&sock).is_ok()
+            }),
+            "npfsd did not start"
+        );
+        ForegroundBroker {
+            child,
+            cfg: BrokerConfig::shared(&dir),
+            dir,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("npfsd.sock")
+    }
+
+    /// What the broker logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Set the broker's soft `RLIMIT_NOFILE` (its hard limit stays).
+    pub fn set_soft_nofile(&self, n: u64) {
+        let pid = rustix::process::Pid::from_raw(self.pid()).unwrap();
+        // prlimit(2) through rustix always sets: keep the hard limit as /proc says it is.
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.pid())).unwrap();
+        let hard = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(4)?.parse::<u64>().ok())
+            .expect("hard RLIMIT_NOFILE");
+        let lim = rustix::process::Rlimit {
+            current: Some(n),
+            maximum: Some(hard),
+        };
+        rustix::process::prlimit(Some(pid), rustix::process::Resource::Nofile, lim).unwrap();
+    }
+}
+
+impl Drop for ForegroundBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (`VmRSS`, `VmHWM`).
+pub fn status_kib(pid: i32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// User plus system CPU time of a process, in clock ticks (1/100 s: `USER_HZ`).
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces and parentheses).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// The descriptors a process holds.
+pub fn open_fds(pid: i32) -> Vec<i32> {
+    let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// Raise this process's soft `RLIMIT_NOFILE` to its hard limit; returns the new soft limit.
+pub fn raise_own_nofile() -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = lim.maximum;
+    let _ = setrlimit(Resource::Nofile, lim);
+    getrlimit(Resource::Nofile).current.unwrap_or(1 << 20)
+}
+
+/// Read one reply frame from a raw connection within `limit`; `None` on time-out, end of
+/// stream or a broken frame.
+pub fn read_reply(
+    s: &mut std::os::unix::net::UnixStream,
+    limit: Duration,
+) -> Option<npfs_proto::broker::Reply> {
+    use std::io::Read;
+    let end = Instant::now() + limit;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Ok(Some((f, _))) = npfs_proto::broker::decode_frame(&buf) {
+            return npfs_proto::broker::Reply::decode(f).ok();
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
