@@ -24,10 +24,10 @@ use crate::handles;
 use crate::types::*;
 
 /// The environment variable listing inherited handles. Its value is a comma-separated list of
-/// entries `HANDLE=HEXTOKEN/DEV:INO/DEV:INO` (all numbers in hex): the handle value, the
+/// entries `HANDLE=HEXTOKEN/DEV:INO/DEV:INO...` (all numbers in hex): the handle value, the
 /// library's inheritance token of the end (prefixed with `o` for an overlapped handle, `s`
-/// for a synchronous one, then hex-encoded), and the identity (`st_dev`, `st_ino`) of the
-/// token's two descriptors, connection socket then shared segment, as the parent saw them.
+/// for a synchronous one, then hex-encoded), and the identity (`st_dev`, `st_ino`) of each
+/// descriptor the token names, in the token's order, as the parent saw them.
 pub const ENV: &str = "NPFS_HANDLES";
 
 /// Held (shared) by the operations that may close a live pipe end's descriptors
@@ -60,17 +60,25 @@ fn unhex(s: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
-/// The two descriptors (connection socket, shared segment) an inheritance token names: its
-/// third and fourth `;`-separated fields.
-fn token_fds(token: &str) -> Option<[RawFd; 2]> {
+/// The descriptors an inheritance token names, all distinct: the `;`-separated fields after
+/// the version and the end's letter, two in an `npfs2` token (connection socket, shared
+/// segment), four in an `npfs3` token (then the two rings). None for a token of a version
+/// this code does not know: such an end is not handed over, rather than handed over in part.
+fn token_fds(token: &str) -> Option<Vec<RawFd>> {
     let mut f = token.split(';');
-    if !f.next()?.starts_with("npfs") {
-        return None;
-    }
+    let count = match f.next()? {
+        "npfs2" => 2,
+        "npfs3" => 4,
+        _ => return None,
+    };
     f.next()?;
-    let fd = |s: Option<&str>| s?.parse::<RawFd>().ok().filter(|v| *v >= 0);
-    let (a, b) = (fd(f.next())?, fd(f.next())?);
-    (a != b).then_some([a, b])
+    let fds: Option<Vec<RawFd>> = f
+        .take(count)
+        .map(|s| s.parse::<RawFd>().ok().filter(|v| *v >= 0))
+        .collect();
+    let fds = fds.filter(|v| v.len() == count)?;
+    let distinct = fds.iter().enumerate().all(|(k, a)| !fds[..k].contains(a));
+    distinct.then_some(fds)
 }
 
 /// The identity (`st_dev`, `st_ino`) of the open file `fd` names, if it names one.
@@ -114,30 +122,28 @@ pub fn prepare(only_this_child: bool) -> Inheritance {
         let Some((tok, overlapped)) = crate::pipes::token_of(&obj) else {
             continue;
         };
-        let Some(pair) = token_fds(&tok) else {
+        let Some(named) = token_fds(&tok) else {
             continue;
         };
         if only_this_child {
-            for fd in pair {
+            for &fd in &named {
                 // SAFETY: `fd` is a descriptor of the pipe end `obj`, which we hold, and the
                 // handing-over lock keeps it open; setting its close-on-exec flag back is what
                 // the library had before the token cleared it.
                 unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
             }
         }
-        let (Some(a), Some(b)) = (identity(pair[0]), identity(pair[1])) else {
+        let ids: Option<Vec<(u64, u64)>> = named.iter().map(|&fd| identity(fd)).collect();
+        let Some(ids) = ids else {
             continue;
         };
         let kind = if overlapped { "o" } else { "s" };
-        entries.push(format!(
-            "{h:x}={}/{:x}:{:x}/{:x}:{:x}",
-            hex(&format!("{kind}{tok}")),
-            a.0,
-            a.1,
-            b.0,
-            b.1
-        ));
-        fds.extend(pair);
+        let mut entry = format!("{h:x}={}", hex(&format!("{kind}{tok}")));
+        for (dev, ino) in ids {
+            entry.push_str(&format!("/{dev:x}:{ino:x}"));
+        }
+        entries.push(entry);
+        fds.extend(named);
     }
     let entry = (!entries.is_empty())
         .then(|| CString::new(format!("{ENV}={}", entries.join(","))).ok())
@@ -150,21 +156,22 @@ struct Entry {
     handle: usize,
     overlapped: bool,
     token: String,
-    ids: [(u64, u64); 2],
+    ids: Vec<(u64, u64)>,
 }
 
 fn parse_entry(entry: &str) -> Option<Entry> {
     let (h, rest) = entry.split_once('=')?;
     let mut parts = rest.split('/');
     let t = unhex(parts.next()?)?;
-    let mut id = || -> Option<(u64, u64)> {
-        let (d, i) = parts.next()?.split_once(':')?;
-        Some((
-            u64::from_str_radix(d, 16).ok()?,
-            u64::from_str_radix(i, 16).ok()?,
-        ))
-    };
-    let ids = [id()?, id()?];
+    let ids = parts
+        .map(|p| {
+            let (d, i) = p.split_once(':')?;
+            Some((
+                u64::from_str_radix(d, 16).ok()?,
+                u64::from_str_radix(i, 16).ok()?,
+            ))
+        })
+        .collect::<Option<Vec<_>>>()?;
     let (overlapped, token) = match t.split_at_checked(1)? {
         ("o", rest) => (true, rest),
         ("s", rest) => (false, rest),
@@ -195,19 +202,20 @@ pub fn init() {
             // Each descriptor is adopted once, and only while it is still the very file the
             // parent described (the variable may be stale: passed on by a process that did not
             // hand over the descriptors, whose numbers may now name other files).
-            if fds.iter().any(|fd| taken.contains(fd))
-                || identity(fds[0]) != Some(e.ids[0])
-                || identity(fds[1]) != Some(e.ids[1])
+            if fds.len() != e.ids.len()
+                || fds.iter().any(|fd| taken.contains(fd))
+                || fds
+                    .iter()
+                    .zip(&e.ids)
+                    .any(|(&fd, &id)| identity(fd) != Some(id))
             {
                 continue;
             }
             // SAFETY: the parent that started us (CreateProcess, or a spawner that used
-            // NpfsInheritanceEnvironment) named these two descriptors for this end and left
-            // them open across exec; we just checked that they are still the socket and the
-            // segment it described (same device and inode), and that no earlier entry took
-            // either. This runs once, before this process has any pipe handle, so nothing in
+            // NpfsInheritanceEnvironment) named these descriptors for this end and left them
+            // open across exec; we just checked that each is still the file it described (same
+            // device and inode) and that no earlier entry took any of them. This runs once, before this process has any pipe handle, so nothing in
             // libnpfs owns them yet, and no other code has a reason to: they are ours to adopt.
-            #[allow(unused_unsafe)] // from_inherited is becoming an unsafe fn
             let adopted = unsafe { npfs_lib::PipeHandle::from_inherited(&e.token) };
             if let Ok(pipe) = adopted {
                 taken.extend(fds);
@@ -257,32 +265,28 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        let tok = "npfs2;c;7;9;1;3;1;4096;4096;50;10;11;3221225472;\\\\.\\pipe\\x";
-        let e = format!(
-            "1a4={}/{:x}:{:x}/{:x}:{:x}",
-            hex(&format!("o{tok}")),
-            8,
-            100,
-            9,
-            200
-        );
+        let tok = "npfs3;c;7;9;11;12;10;1;3;1;4096;4096;50;10;11;3221225472;\\\\.\\pipe\\x";
+        let e = format!("1a4={}/8:64/9:c8/8:1/8:2", hex(&format!("o{tok}")));
         let p = parse_entry(&e).unwrap();
         assert_eq!(p.handle, 0x1a4);
         assert!(p.overlapped);
         assert_eq!(p.token, tok);
-        assert_eq!(p.ids, [(8, 100), (9, 200)]);
-        assert_eq!(token_fds(tok), Some([7, 9]));
+        assert_eq!(p.ids, [(8, 100), (9, 200), (8, 1), (8, 2)]);
+        assert_eq!(token_fds(tok), Some(vec![7, 9, 11, 12]));
+        assert_eq!(token_fds("npfs2;s;3;4;1;3"), Some(vec![3, 4]));
     }
 
     #[test]
     fn malformed_entries_are_refused() {
         assert!(parse_entry("zz=00").is_none());
-        assert!(parse_entry("100=7330/1:2").is_none()); // one identity only
+        assert!(parse_entry("100=7330/1:2/x").is_none()); // not an identity
         assert!(parse_entry("100=7830/1:2/3:4").is_none()); // neither `o` nor `s`
         assert!(parse_entry("100=733/1:2/3:4").is_none()); // odd hex
         assert_eq!(token_fds("npfs2;c;5;5;rest"), None); // one descriptor twice
+        assert_eq!(token_fds("npfs3;c;5;6;7;5;10"), None);
         assert_eq!(token_fds("npfs2;c;-1;5"), None);
-        assert_eq!(token_fds("other;c;3;4"), None);
+        assert_eq!(token_fds("npfs3;c;3;4"), None); // too few
+        assert_eq!(token_fds("npfs9;c;3;4;5;6"), None); // a version we do not know
     }
 
     #[test]

@@ -414,9 +414,9 @@ int main(int argc, char **argv)
         CloseHandle(server2);
     }
     {
-        /* npfs only: a stale or forged NPFS_HANDLES (descriptors 1 and 2 described as other
+        /* npfs only: a stale or forged NPFS_HANDLES (descriptors 0 to 3 described as other
          * files) is ignored, and the descriptors are left alone. */
-        static const char tok[] = "snpfs2;c;1;2;1;3;1;4096;4096;50;1;1;3221225472;\\\\.\\pipe\\forged";
+        static const char tok[] = "snpfs3;c;1;2;0;3;10;1;3;1;4096;4096;50;1;1;3221225472;\\\\.\\pipe\\forged";
         char forged[512], *cargv[4], *envp[2];
         size_t i, at;
         pid_t child_pid;
@@ -424,7 +424,7 @@ int main(int argc, char **argv)
         at = (size_t)snprintf(forged, sizeof forged, "NPFS_HANDLES=100=");
         for (i = 0; tok[i]; i++)
             at += (size_t)snprintf(forged + at, sizeof forged - at, "%02x", (unsigned char)tok[i]);
-        snprintf(forged + at, sizeof forged - at, "/0:0/0:0");
+        snprintf(forged + at, sizeof forged - at, "/0:0/0:0/0:0/0:0");
         envp[0] = forged;
         envp[1] = NULL;
         cargv[0] = (char *)"inherit";
