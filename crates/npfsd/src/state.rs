@@ -38,7 +38,7 @@ pub const FDS_PER_OPEN: usize = 4 * npfs_proto::broker::CONN_FDS;
 /// - the last [`Limits::reserve`] `= total/8` connections go only to root and to uids
 ///   holding fewer than [`LIGHT_USER_CONNS`] connections, so even four or more users at their
 ///   cap cannot lock out a user who needs a handful;
-/// - at most [`Limits::opens`] `= max(headroom / (2 * FDS_PER_OPEN), 8)` opens are in
+/// - at most [`Limits::opens`] `= max(headroom / (2 * FDS_PER_OPEN), 4)` opens are in
 ///   flight at once (half the headroom), [`Limits::opens_per_uid`] `= max(opens/4, 2)` per
 ///   uid on a shared broker; an open waits for a slot (at most [`OPEN_SLOT_WAIT`]).
 ///
@@ -46,7 +46,7 @@ pub const FDS_PER_OPEN: usize = 4 * npfs_proto::broker::CONN_FDS;
 /// |---|---|---|---|---|
 /// | 524288 (systemd's hard limit) | 32768 | 8192 | 4096 | 1026 (256) |
 /// | 20000 | 18686 | 4671 | 2335 | 41 (10) |
-/// | 1024 | 896 | 224 | 112 | 8 (2) |
+/// | 1024 | 896 | 224 | 112 | 4 (2) |
 ///
 /// (opens for four descriptors per end, [`npfs_proto::broker::CONN_FDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Limits {
         let n = usize::try_from(nofile).unwrap_or(usize::MAX).min(1 << 24);
         let headroom = (64 + n / 16).min(n / 2);
         let total = (n - headroom).clamp(1, MAX_CONNS);
-        let opens = (headroom / (2 * FDS_PER_OPEN)).max(8);
+        let opens = (headroom / (2 * FDS_PER_OPEN)).max(4);
         Limits {
             nofile,
             total,
