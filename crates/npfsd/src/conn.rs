@@ -16,8 +16,7 @@ use npfs_core::namespace::{Caller, Identity, InstanceId, Reregistration, WaitSta
 use npfs_core::security::{SecurityDescriptor, Token, MAX_SDDL_LEN};
 use npfs_core::Win32Error;
 use npfs_proto::broker::{
-    decode_frame, ClientSecurity, ProtoError, RemoteClient, Reply, Request, FRAME_HEADER,
-    MAX_FRAME, MAX_WIRE_GROUPS,
+    ClientSecurity, ProtoError, RemoteClient, Reply, Request, MAX_WIRE_GROUPS,
 };
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -26,13 +25,14 @@ use tracing::{debug, warn};
 use crate::creds::SystemNames;
 use crate::fdpass::{write_all, write_with_fds};
 use crate::resources::{new_connection, Rights};
-use crate::state::{Push, Shared};
+use crate::state::{OpenSlot, Push, Shared};
 
 /// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
 const LIST_CHUNK: usize = 32;
 
 /// Pipes per [`Reply::PipeDetails`] frame, and instances listed per pipe: 4 pipes of 256
-/// characters with 255 instances (42 bytes each) stay below [`MAX_FRAME`]. A pipe with more
+/// characters with 255 instances (42 bytes each) stay below
+/// [`npfs_proto::broker::MAX_FRAME`]. A pipe with more
 /// instances (possible only through reregistration) lists its first 255; its summary still
 /// counts them all.
 const DETAIL_CHUNK: usize = 4;
@@ -51,45 +51,16 @@ pub enum ConnError {
     /// The peer sent a request that is not allowed here.
     #[error("request not allowed on this connection")]
     Unexpected,
+    /// The peer started a frame and did not finish it in time
+    /// ([`crate::frames::FRAME_DEADLINE`]).
+    #[error("frame not completed within {:?}", crate::frames::FRAME_DEADLINE)]
+    FrameDeadline,
     /// Socket error.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Reads request frames from a stream; cancel-safe (bytes read are kept in `buf`).
-#[derive(Debug, Default)]
-pub struct FrameReader {
-    buf: Vec<u8>,
-}
-
-impl FrameReader {
-    /// The next request, or `None` at a clean end of stream.
-    ///
-    /// # Errors
-    ///
-    /// Malformed input, a stream ending inside a frame, or a socket error.
-    pub async fn next(&mut self, stream: &UnixStream) -> Result<Option<Request>, ConnError> {
-        loop {
-            if let Some((frame, used)) = decode_frame(&self.buf)? {
-                let req = Request::decode(frame);
-                self.buf.drain(..used);
-                return Ok(Some(req?));
-            }
-            debug_assert!(self.buf.len() < FRAME_HEADER + MAX_FRAME);
-            stream.readable().await?;
-            // Declared after the await, so that an idle connection's task does not carry an
-            // 8 KiB buffer in its state (10,000 idle pipes would cost 80 MB).
-            let mut chunk = [0u8; 8192];
-            match stream.try_read(&mut chunk) {
-                Ok(0) if self.buf.is_empty() => return Ok(None),
-                Ok(0) => return Err(ProtoError::Truncated.into()),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
+pub use crate::frames::FrameReader;
 
 /// uid and gid standing for an anonymous remote client ("nobody").
 pub const ANONYMOUS_ID: u32 = 65534;
@@ -208,7 +179,8 @@ async fn serve_requests(
                         continue;
                     }
                 };
-                open(stream, shared, &who, &name, desired_access).await?
+                // Boxed: an idle connection's task need not hold room for an open's state.
+                Box::pin(open(stream, shared, &who, &name, desired_access)).await?
             }
             Request::GetSecurity { name, info } => {
                 let r = name
@@ -382,6 +354,11 @@ async fn open(
     let key = match local_key(name) {
         Ok(k) => k,
         Err(e) => return send(stream, &Reply::Error(e)).await,
+    };
+    // The descriptors an open holds in flight are capped (`Limits::opens`); declared first,
+    // so that the slot is given back after them.
+    let Some(_slot) = OpenSlot::take(shared, peer.uid).await else {
+        return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
     };
     // Every failed attempt evicts an instance, so this ends.
     'attempts: loop {
