@@ -112,6 +112,10 @@ echo "== a Rust program in its own cargo project (npfs::tokio)"
 mkdir -p "$U/downstream/src"
 sed "s|@ROOT@|$root|" "$here/downstream/Cargo.toml.in" > "$U/downstream/Cargo.toml"
 cp "$here/downstream/src/main.rs" "$U/downstream/src/"
+# The README's tokio example, exactly as written, as a second program of the project.
+mkdir -p "$U/downstream/src/bin"
+awk '/ports by changing the import:/ {want = 1} want && /^```rust$/ {inside = 1; next}
+     inside && /^```$/ {exit} inside {print}' "$root/README.md" > "$U/downstream/src/bin/readme.rs"
 cp "$root/Cargo.lock" "$U/downstream/Cargo.lock"
 # Cargo itself needs the user's real HOME (its registry cache); the program does not.
 if (cd "$U/downstream" && timeout 900 env CARGO_TARGET_DIR="$root/target/downstream" \
@@ -122,6 +126,9 @@ if (cd "$U/downstream" && timeout 900 env CARGO_TARGET_DIR="$root/target/downstr
     out=$(as_user timeout "$LIMIT" "$U/downstream-prog" client rust1 "hello from rust" 2>&1)
     wait "$ds"
     check "Rust tokio program: answer through the auto-started broker" test "$out" = "answer: HELLO FROM RUST"
+    cp "$root/target/downstream/debug/readme" "$U/readme-example"
+    as_user timeout "$LIMIT" "$U/readme-example" > "$W/readme.log" 2>&1
+    check "the README's tokio example runs as written" test $? -eq 0
 else
     cat "$W/downstream-build.log"
     bad "cargo build of the downstream project"

@@ -417,16 +417,21 @@ int main(int argc, char **argv)
         /* npfs only: a stale or forged NPFS_HANDLES (descriptors 0 to 3 described as other
          * files) is ignored, and the descriptors are left alone. */
         static const char tok[] = "snpfs3;c;1;2;0;3;10;1;3;1;4096;4096;50;1;1;3221225472;\\\\.\\pipe\\forged";
-        char forged[512], *cargv[4], *envp[2];
-        size_t i, at;
+        char forged[512], *cargv[4], *envp[256];
+        size_t i, at, n = 0;
         pid_t child_pid;
         int status;
         at = (size_t)snprintf(forged, sizeof forged, "NPFS_HANDLES=100=");
         for (i = 0; tok[i]; i++)
             at += (size_t)snprintf(forged + at, sizeof forged - at, "%02x", (unsigned char)tok[i]);
         snprintf(forged + at, sizeof forged - at, "/0:0/0:0/0:0/0:0");
-        envp[0] = forged;
-        envp[1] = NULL;
+        /* The rest of our environment goes along (LD_LIBRARY_PATH for an installed libnpfs,
+         * the runtime directory): only NPFS_HANDLES is forged. */
+        for (i = 0; environ[i] && n < 254; i++)
+            if (strncmp(environ[i], "NPFS_HANDLES=", 13) != 0)
+                envp[n++] = environ[i];
+        envp[n++] = forged;
+        envp[n] = NULL;
         cargv[0] = (char *)"inherit";
         cargv[1] = (char *)"forged";
         cargv[2] = (char *)"256";
