@@ -67,6 +67,7 @@ pub const ANONYMOUS_ID: u32 = 65534;
 
 /// Serve one accepted connection of `caller` (its kernel credentials) until it ends.
 pub async fn serve(stream: UnixStream, shared: Shared, caller: Caller) {
+    let stream = std::sync::Arc::new(stream);
     let mut reader = FrameReader::default();
     let peer = caller.identity;
     // Each phase runs boxed: the task of an idle instance then holds only the (small)
@@ -74,6 +75,13 @@ pub async fn serve(stream: UnixStream, shared: Shared, caller: Caller) {
     let requests = Box::pin(serve_requests(&stream, &shared, &caller, &mut reader)).await;
     match requests {
         Ok(Some((instance, rx))) => {
+            {
+                let mut b = shared.lock();
+                // Unless the instance is gone already (evicted while its reply was sent).
+                if b.channels.contains_key(&instance) {
+                    b.channel_socks.insert(instance, stream.clone());
+                }
+            }
             let channel = Box::pin(serve_channel(
                 &stream, &shared, &caller, instance, reader, rx,
             ));
@@ -375,7 +383,15 @@ async fn open(
         let mut client_end = None;
         let attempt = {
             let mut b = shared.lock();
-            match b.ns.open_as(&key, desired_access, &who.caller) {
+            let mut result = b.ns.open_as(&key, desired_access, &who.caller);
+            // Every instance busy: one may belong to a server that is gone (killed, its
+            // socket hung up) while its channel's task has not run yet. Windows closes a
+            // dead process's handles before anyone can look: so do we, then try again.
+            if result.as_ref().err() == Some(&Win32Error::PIPE_BUSY) && b.evict_hung_up(&key) {
+                b.dispatch_waits();
+                result = b.ns.open_as(&key, desired_access, &who.caller);
+            }
+            match result {
                 Ok(opened) => 'paired: {
                     let conn_id = b.next_conn_id();
                     let dir = opened.attrs.direction;

@@ -147,6 +147,9 @@ pub struct Broker {
     pub ns: Namespace,
     /// Control channel of each instance.
     pub channels: HashMap<InstanceId, mpsc::UnboundedSender<Box<Push>>>,
+    /// The control socket of each instance whose channel runs, to notice a server that is
+    /// gone (its socket hung up) before the channel's task has run ([`State::evict_hung_up`]).
+    pub channel_socks: HashMap<InstanceId, Arc<tokio::net::UnixStream>>,
     /// Reply slot of each pending wait.
     pub waiters: HashMap<WaiterId, oneshot::Sender<Result<(), Win32Error>>>,
     /// Open client connections, in total and per uid.
@@ -204,6 +207,7 @@ impl Shared {
             inner: Arc::new(Mutex::new(Broker {
                 ns: Namespace::new(),
                 channels: HashMap::new(),
+                channel_socks: HashMap::new(),
                 waiters: HashMap::new(),
                 conns: 0,
                 conns_per_uid: HashMap::new(),
@@ -309,6 +313,39 @@ impl Broker {
     pub fn evict(&mut self, instance: InstanceId) {
         self.ns.close_instance(instance);
         self.channels.remove(&instance);
+        self.channel_socks.remove(&instance);
+    }
+
+    /// Evict the instances of pipe `key` whose server is gone: its control socket hung up
+    /// (the process closed it or was killed) though the channel's task has not seen it yet.
+    /// An open that found every instance busy calls this, so that a killed server's pipe is
+    /// gone at once, as on Windows. Returns whether any was evicted.
+    pub fn evict_hung_up(&mut self, key: &str) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags};
+        use std::os::fd::AsFd;
+        let mut gone = Vec::new();
+        for info in self.ns.instance_states(key) {
+            let Some(sock) = self.channel_socks.get(&info.id) else {
+                continue;
+            };
+            let fd = sock.as_fd();
+            let mut pfd = [PollFd::new(&fd, PollFlags::RDHUP)];
+            let zero = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            if poll(&mut pfd, Some(&zero)).is_ok_and(|n| n > 0)
+                && pfd[0]
+                    .revents()
+                    .intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR)
+            {
+                gone.push(info.id);
+            }
+        }
+        for id in &gone {
+            self.evict(*id);
+        }
+        !gone.is_empty()
     }
 
     /// Hand every finished wait to its waiting connection.
