@@ -10,7 +10,8 @@
 //!    install layout around a library directory (`LIB/../libexec/npfs/npfsd`).
 //! 3. The libexec directory this library was built for (`make install` passes it as
 //!    `NPFS_LIBEXECDIR` at build time), then `/usr/local/libexec/npfs` and `/usr/libexec/npfs`.
-//! 4. `npfsd` on `$PATH`.
+//! 4. `npfsd` on `$PATH`, then `PREFIX/libexec/npfs/npfsd` of an `npfs` command found on
+//!    `$PATH` in `PREFIX/bin`.
 //! 5. The program registered with [`set_fallback_broker`] (the `npfs` command registers
 //!    itself, so it needs no `npfsd`).
 //! 6. The `npfs` command on `$PATH` or in cargo's bin directory, run as `npfs npfsd ARGS`.
@@ -188,6 +189,15 @@ fn npfsd_candidates() -> Vec<PathBuf> {
         push_unique(&mut out, Path::new(libexec).join("npfs").join(NPFSD));
     }
     out.extend(on_path(NPFSD));
+    // An install whose bin directory is on $PATH (`make install PREFIX=$HOME/.local`, say):
+    // its broker is in PREFIX/libexec/npfs beside the `npfs` command.
+    for npfs in on_path(NPFS_CLI) {
+        if let Some(prefix) = npfs.parent().and_then(Path::parent) {
+            if is_executable(&npfs) {
+                push_unique(&mut out, prefix.join("libexec").join("npfs").join(NPFSD));
+            }
+        }
+    }
     out
 }
 
