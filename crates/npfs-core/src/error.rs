@@ -438,7 +438,7 @@ mod tests {
             "Win32 error 4242: unknown error"
         );
         // Wrapped in another io::Error: still found.
-        let outer = Error::new(K::BrokenPipe, Error::from(Win32Error::BROKEN_PIPE));
+        let outer = Error::new(K::Other, Error::from(Win32Error::BROKEN_PIPE));
         assert_eq!(outer.win32_error(), Some(Win32Error::BROKEN_PIPE));
     }
 
@@ -450,7 +450,7 @@ mod tests {
             let e = Error::from_raw_os_error(n);
             assert_eq!(e.win32_error(), None, "errno {n}");
             assert_eq!(e.raw_win32_error(), None, "errno {n}");
-            let wrapped = Error::other(Error::from_raw_os_error(n));
+            let wrapped = Error::new(K::Other, Error::from_raw_os_error(n));
             assert_eq!(wrapped.win32_error(), None, "wrapped errno {n}");
         }
         // A real failed system call.
