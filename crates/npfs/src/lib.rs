@@ -31,7 +31,6 @@ mod watcher;
 pub use impersonate::revert_to_self;
 pub use npfs_core::config::AccessNeed;
 pub use npfs_core::consts;
-pub use npfs_core::error::Win32ErrorExt;
 pub use npfs_core::security::{self, SecurityDescriptor};
 pub use npfs_core::Win32Error;
 pub use pipe::{

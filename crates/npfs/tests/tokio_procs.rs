@@ -112,7 +112,7 @@ fn child_main() {
                         o.pipe_mode(PipeMode::Message);
                         let c = match o.open(&name) {
                             Ok(c) => c,
-                            Err(e) if e.raw_win32_error() == Some(ERROR_PIPE_BUSY as i32) => {
+                            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32) => {
                                 busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 o.open_wait(&name, Duration::from_secs(30)).await.unwrap()
                             }

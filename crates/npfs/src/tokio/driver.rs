@@ -39,7 +39,7 @@ impl LinkIo {
         let sock = link
             .conn
             .sock()
-            .ok_or_else(|| io::Error::from(Win32Error::INVALID_HANDLE))?
+            .ok_or_else(|| io::Error::from_raw_os_error(Win32Error::INVALID_HANDLE.0 as i32))?
             .try_clone()?;
         // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
         let afd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE)? };

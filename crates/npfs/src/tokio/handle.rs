@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{Interest, ReadBuf, Ready};
 use npfs_core::config::{AccessNeed, PipeType};
-use npfs_core::error::Win32ErrorExt;
 use npfs_core::Win32Error;
 
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
@@ -17,6 +16,7 @@ use crate::pipe::{PeekOutcome, PipeHandle, ReadOutcome};
 
 use super::driver::{drive, ticker, LinkIo, OpGuard, Waiter};
 use super::sides::{ReadSide, Try, WriteSide};
+use super::to_io;
 
 pub(crate) enum Pipe {
     Server(crate::PipeServer),
@@ -72,10 +72,7 @@ impl Core {
 
     /// The current connection with its doorbell registration (made once per connection).
     fn io_for(&self, listening: Win32Error, disconnected: Win32Error) -> io::Result<Arc<LinkIo>> {
-        let link = self
-            .handle()
-            .link(listening, disconnected)
-            .map_err(io::Error::from)?;
+        let link = self.handle().link(listening, disconnected).map_err(to_io)?;
         let mut g = lock(&self.io);
         if let Some(io) = g.as_ref() {
             if Arc::ptr_eq(&io.link, &link) {
@@ -97,7 +94,7 @@ impl Core {
 
     /// `ERROR_ACCESS_DENIED` (as an `io::Error`) unless the handle holds what `n` names.
     fn need(&self, n: AccessNeed) -> io::Result<()> {
-        self.handle().check_access(n).map_err(io::Error::from)
+        self.handle().check_access(n).map_err(to_io)
     }
 
     // ----- server: connecting -----------------------------------------------------------
@@ -109,10 +106,10 @@ impl Core {
         };
         let mut reg: Option<(u64, AsyncFd<OwnedFd>)> = None;
         loop {
-            if server.connect_check().map_err(io::Error::from)? {
+            if server.connect_check().map_err(to_io)? {
                 return Ok(());
             }
-            let (id, fd) = server.channel_fd().map_err(io::Error::from)?;
+            let (id, fd) = server.channel_fd().map_err(to_io)?;
             if reg.as_ref().is_none_or(|(i, _)| *i != id) {
                 // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
                 let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
@@ -146,7 +143,7 @@ impl Core {
         match server.connect_start() {
             Ok(()) => {}
             Err(e) if e == Win32Error::PIPE_CONNECTED => return Ok(()),
-            Err(e) => return Err(io::Error::from(e)),
+            Err(e) => return Err(to_io(e)),
         }
         self.wait_client().await
     }
@@ -155,7 +152,7 @@ impl Core {
         let server = self.server().expect("server");
         lock(&self.read).forget();
         lock(&self.write).forget();
-        server.disconnect().map_err(io::Error::from)
+        server.disconnect().map_err(to_io)
     }
 
     // ----- messages (ReadFile, WriteFile, TransactNamedPipe, FlushFileBuffers) -------------
@@ -175,7 +172,7 @@ impl Core {
             s
         })
         .await;
-        r.map(ReadOutcome::from).map_err(io::Error::from)
+        r.map(ReadOutcome::from).map_err(to_io)
     }
 
     pub(crate) async fn write_msg(&self, data: &[u8]) -> io::Result<usize> {
@@ -192,7 +189,7 @@ impl Core {
             s
         })
         .await
-        .map_err(io::Error::from)
+        .map_err(to_io)
     }
 
     pub(crate) async fn transact(
@@ -203,10 +200,10 @@ impl Core {
         self.need(AccessNeed::ReadWrite)?;
         let io = self
             .io_for(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)
-            .map_err(|_| io::Error::from(Win32Error::BAD_PIPE))?;
+            .map_err(|_| to_io(Win32Error::BAD_PIPE))?;
         let h = self.handle();
         if h.attributes().pipe_type != PipeType::Message || !h.message_read_mode() {
-            return Err(io::Error::from(Win32Error::BAD_PIPE));
+            return Err(to_io(Win32Error::BAD_PIPE));
         }
         let mut g = OpGuard {
             conn: io.conn(),
@@ -219,14 +216,14 @@ impl Core {
             s
         })
         .await;
-        r.map(ReadOutcome::from).map_err(io::Error::from)
+        r.map(ReadOutcome::from).map_err(to_io)
     }
 
     pub(crate) async fn flush(&self) -> io::Result<()> {
         self.need(AccessNeed::Write)?;
         let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(io) => io,
-            Err(e) if e.win32_error() == Some(Win32Error::SUCCESS) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(0) => return Ok(()),
             Err(e) => return Err(e),
         };
         // The stream half's write in flight first (with a waiter of this future's own), then
@@ -236,7 +233,7 @@ impl Core {
             w.disarm();
             let r = lock(&self.write).finish(&io.link);
             match r {
-                Err(e) => return Poll::Ready(Err(io::Error::from(e))),
+                Err(e) => return Poll::Ready(Err(to_io(e))),
                 Ok(Try::Block(on)) => {
                     if w.poll_wait(&io, on, cx).is_pending() {
                         return Poll::Pending;
@@ -248,11 +245,11 @@ impl Core {
         .await?;
         drop(w);
         let mut op = FlushOp::default();
-        drive(&io, |c| op.step(c)).await.map_err(io::Error::from)
+        drive(&io, |c| op.step(c)).await.map_err(to_io)
     }
 
     pub(crate) fn peek(&self, buf: &mut [u8]) -> io::Result<PeekOutcome> {
-        self.handle().peek(buf).map_err(io::Error::from)
+        self.handle().peek(buf).map_err(to_io)
     }
 
     // ----- the stream: try_*, poll_* ------------------------------------------------------
@@ -263,7 +260,7 @@ impl Core {
         let mut side = lock(&self.read);
         match side
             .try_read(&io.link, self.message_read(), buf)
-            .map_err(io::Error::from)?
+            .map_err(to_io)?
         {
             Try::Done(n) => Ok(n),
             Try::Eof => Ok(0),
@@ -282,7 +279,7 @@ impl Core {
         self.need(AccessNeed::Write)?;
         let io = self.io()?;
         let mut side = lock(&self.write);
-        match side.try_write(&io.link, data).map_err(io::Error::from)? {
+        match side.try_write(&io.link, data).map_err(to_io)? {
             Try::Done(n) => Ok(n),
             Try::Eof | Try::Block(_) => Err(would_block()),
         }
@@ -318,7 +315,7 @@ impl Core {
             match side.try_read(&io.link, mm, slice) {
                 Err(e) => {
                     side.waiter.reset();
-                    return Poll::Ready(Err(io::Error::from(e)));
+                    return Poll::Ready(Err(to_io(e)));
                 }
                 Ok(Try::Done(k)) => {
                     buf.advance(k);
@@ -352,7 +349,7 @@ impl Core {
             match side.try_write(&io.link, data) {
                 Err(e) => {
                     side.waiter.reset();
-                    return Poll::Ready(Err(io::Error::from(e)));
+                    return Poll::Ready(Err(to_io(e)));
                 }
                 Ok(Try::Done(n)) => {
                     side.waiter.reset();
@@ -381,7 +378,7 @@ impl Core {
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(io) => io,
-            Err(e) if e.win32_error() == Some(Win32Error::SUCCESS) => return Poll::Ready(Ok(())),
+            Err(e) if e.raw_os_error() == Some(0) => return Poll::Ready(Ok(())),
             Err(e) => return Poll::Ready(Err(e)),
         };
         let mut side = lock(&self.write);
@@ -390,7 +387,7 @@ impl Core {
             match side.finish(&io.link) {
                 Err(e) => {
                     side.waiter.reset();
-                    return Poll::Ready(Err(io::Error::from(e)));
+                    return Poll::Ready(Err(to_io(e)));
                 }
                 Ok(Try::Block(on)) => {
                     if side.waiter.poll_wait(&io, on, cx).is_pending() {

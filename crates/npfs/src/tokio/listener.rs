@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ::tokio::sync::mpsc;
 use ::tokio::task::JoinHandle;
 
-use super::{name_of, NamedPipeServer, ServerOptions, Win32Error, Win32ErrorExt};
+use super::{name_of, NamedPipeServer, ServerOptions};
 
 /// Keeps `idle` instances of a pipe listening, so that bursts of clients find one instead
 /// of `ERROR_PIPE_BUSY` — the usual complaint about named-pipe servers. Each instance is
@@ -115,7 +115,7 @@ impl PipeListener {
     pub async fn accept(&mut self) -> io::Result<NamedPipeServer> {
         match self.rx.recv().await {
             Some(r) => r,
-            None => Err(io::Error::from(Win32Error::PIPE_NOT_CONNECTED)),
+            None => Err(super::to_io(npfs_core::Win32Error::PIPE_NOT_CONNECTED)),
         }
     }
 
@@ -157,7 +157,7 @@ async fn slot(mut server: NamedPipeServer, shared: Arc<Shared>) {
             // A client that connected and left at once: the instance is still a valid accept
             // (its reads report end of stream), as ConnectNamedPipe's ERROR_NO_DATA says.
             Ok(()) => {}
-            Err(e) if e.win32_error() == Some(Win32Error::NO_DATA) => {}
+            Err(e) if e.raw_os_error() == Some(super::ERROR_NO_DATA as i32) => {}
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
                 return;

@@ -1,8 +1,7 @@
 //! The async API: tokio's `tokio::net::windows::named_pipe`, on Linux, with Windows'
 //! behaviour — and what tokio's module lacks.
 //!
-//! Code written for tokio's module needs its `use` line changed (and a `raw_os_error()`
-//! that it compares with a Win32 code becomes `raw_win32_error()`, see [Errors](#errors)):
+//! Code written for tokio's module needs one line changed:
 //!
 //! ```no_run
 //! // use tokio::net::windows::named_pipe::{ClientOptions, ServerOptions};
@@ -34,8 +33,13 @@
 //! `writable`, `ready`, the `poll_*_ready` functions, `try_read`, `try_write` and their
 //! vectored forms, and `info`; the server has `connect` and `disconnect`.
 //!
-//! Errors are [`std::io::Error`]s with the proper kind and text of their Win32 code, but
-//! `raw_os_error()` is not that code: see [Errors](#errors), the one change a port may need.
+//! Errors are [`std::io::Error`]s whose `raw_os_error()` is the **Win32 error code**, as on
+//! Windows, so `e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)` works unchanged (the
+//! constants are here: [`ERROR_PIPE_BUSY`] and others). On Linux the standard library
+//! interprets a raw code as an errno for `kind()` and `Display`, which is right only by
+//! coincidence (2, `ERROR_FILE_NOT_FOUND`, is `ENOENT`); [`win32_error`] gives the code back
+//! as a [`Win32Error`] with its proper kind ([`Win32Error::io_kind`]) and text.
+//! `WouldBlock` from `try_*` is the standard kind, as in tokio.
 //!
 //! # What npfs adds
 //!
@@ -51,54 +55,6 @@
 //!   takes it, so bursts of clients do not see `ERROR_PIPE_BUSY`.
 //! - [`ServerOptions::default_timeout`], [`ServerOptions::nowait`],
 //!   [`ServerOptions::read_mode`].
-//!
-//! # Errors
-//!
-//! Every error of a Win32 code has one form, the blocking API's too (`?` or `.into()` on
-//! its [`Win32Error`]): `io::Error::new(kind, Win32Error)`.
-//!
-//! - `kind()` is the code's ([`Win32Error::io_kind`]), the same as the standard library
-//!   gives on Windows wherever it gives one: `ERROR_FILE_NOT_FOUND` is `NotFound`,
-//!   `ERROR_ACCESS_DENIED` `PermissionDenied`, `ERROR_BROKEN_PIPE` and `ERROR_NO_DATA`
-//!   `BrokenPipe`, `ERROR_SEM_TIMEOUT` `TimedOut`, `ERROR_INVALID_NAME` `InvalidInput`; of
-//!   the pipe codes Windows leaves uncategorised, `ERROR_PIPE_NOT_CONNECTED` is
-//!   `NotConnected`, `ERROR_PIPE_BUSY` and `ERROR_PIPE_LISTENING` are `WouldBlock`,
-//!   `ERROR_MORE_DATA` and `ERROR_BAD_PIPE` are `Other`.
-//! - Display names it: `ERROR_PIPE_BUSY (231): all pipe instances are busy`.
-//! - [`Win32ErrorExt`] reads the code back (`GetLastError`): `e.win32_error()` is
-//!   `Some(Win32Error::PIPE_BUSY)`, `e.raw_win32_error()` is `Some(231)`.
-//!
-//! **The difference from tokio on Windows: `raw_os_error()` is `None`**, not the Win32
-//! code. On Linux that field is an errno, for the standard library and for every crate
-//! that reads it: a Win32 code there would have an errno's kind and text (`Unknown error
-//! 231 (os error 231)`, `No medium found (os error 123)` for `ERROR_INVALID_NAME`), and no
-//! one could tell it from a real errno (`ENOENT` and `ERROR_FILE_NOT_FOUND` are both 2).
-//! Ported code compares `raw_win32_error()` instead:
-//!
-//! ```no_run
-//! use npfs::tokio::{ClientOptions, Win32ErrorExt, ERROR_PIPE_BUSY};
-//! # async fn f() -> std::io::Result<()> {
-//! let client = loop {
-//!     match ClientOptions::new().open(r"\\.\pipe\app") {
-//!         Ok(client) => break client,
-//!         // was: e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
-//!         Err(e) if e.raw_win32_error() == Some(ERROR_PIPE_BUSY as i32) => (),
-//!         Err(e) => return Err(e),
-//!     }
-//!     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-//! };
-//! # drop(client); Ok(()) }
-//! ```
-//!
-//! The old comparison still compiles and is always false; clippy finds every one with
-//! `disallowed-methods = ["std::io::Error::raw_os_error"]` in `clippy.toml`. Checks of
-//! `kind()` port unchanged (`NotFound` for a pipe not created yet, `BrokenPipe` for a
-//! client that left).
-//!
-//! Errors that are not Win32 errors keep their standard form, and `win32_error()` is
-//! `None` for them: the plain `WouldBlock` of `try_*` (as in tokio) and the errno of a
-//! failed system call (registering with the reactor, duplicating a descriptor), which stays
-//! in `raw_os_error()`.
 //!
 //! # Reads and writes: futures are operations, the stream is best effort
 //!
@@ -156,7 +112,6 @@ use std::time::{Duration, Instant};
 
 use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 use npfs_core::consts::*;
-pub use npfs_core::error::Win32ErrorExt;
 pub use npfs_core::Win32Error;
 
 pub use crate::pipe::{PeekOutcome, PipeState, ReadOutcome};
@@ -164,13 +119,20 @@ pub use listener::PipeListener;
 
 use handle::{Core, Pipe};
 
-/// The Win32 error code carried by an error of this module, or of the blocking API turned
-/// into an `io::Error`: [`Win32ErrorExt::win32_error`] as a function. `None` for errors
-/// that are not Win32 errors: an errno from a failed system call (registering with the
-/// reactor, duplicating a descriptor), the plain `WouldBlock` of `try_*`.
-#[doc(alias = "GetLastError")]
+/// The `io::Error` of a Win32 error: `raw_os_error()` is the Win32 code, as on Windows.
+pub(crate) fn to_io(e: Win32Error) -> io::Error {
+    io::Error::from_raw_os_error(e.0 as i32)
+}
+
+/// The Win32 error code carried by an error of this module (`None` for errors that are not
+/// Win32 errors, such as `WouldBlock`). Use it for the proper [`io::ErrorKind`]
+/// ([`Win32Error::io_kind`]) and message, which `io::Error` derives from errno values on
+/// Linux.
 pub fn win32_error(e: &io::Error) -> Option<Win32Error> {
-    e.win32_error()
+    match e.raw_os_error() {
+        Some(c) if c >= 0 && e.kind() != io::ErrorKind::WouldBlock => Some(Win32Error(c as u32)),
+        _ => None,
+    }
 }
 
 macro_rules! codes {
@@ -248,8 +210,7 @@ pub struct PipeInfo {
 }
 
 fn name_of(addr: &OsStr) -> io::Result<&str> {
-    addr.to_str()
-        .ok_or_else(|| io::Error::from(Win32Error::INVALID_NAME))
+    addr.to_str().ok_or_else(|| to_io(Win32Error::INVALID_NAME))
 }
 
 /// CreateNamedPipe's arguments, with tokio's setters and defaults.
@@ -462,7 +423,7 @@ impl ServerOptions {
     /// `ERROR_INVALID_PARAMETER`.
     pub fn create(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeServer> {
         let name = name_of(addr.as_ref())?;
-        let pipe = self.raw().create(name).map_err(io::Error::from)?;
+        let pipe = self.raw().create(name).map_err(to_io)?;
         Ok(NamedPipeServer {
             core: Core::new(Pipe::Server(pipe)),
         })
@@ -546,10 +507,9 @@ impl ClientOptions {
     pub fn open(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeClient> {
         let name = name_of(addr.as_ref())?;
         let pipe = crate::PipeClient::open_with_flags(name, self.access(), self.security_qos_flags)
-            .map_err(io::Error::from)?;
+            .map_err(to_io)?;
         if self.pipe_mode == PipeMode::Message {
-            pipe.set_handle_mode(PIPE_READMODE_MESSAGE)
-                .map_err(io::Error::from)?;
+            pipe.set_handle_mode(PIPE_READMODE_MESSAGE).map_err(to_io)?;
         }
         Ok(NamedPipeClient {
             core: Core::new(Pipe::Client(pipe)),
@@ -572,13 +532,13 @@ impl ClientOptions {
         let deadline = Instant::now().checked_add(timeout);
         loop {
             match self.open(&name) {
-                Err(e) if e.win32_error() == Some(Win32Error::PIPE_BUSY) => {
+                Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32) => {
                     let left = match deadline {
                         Some(d) => d.saturating_duration_since(Instant::now()),
                         None => Duration::MAX,
                     };
                     if left.is_zero() {
-                        return Err(io::Error::from(Win32Error::SEM_TIMEOUT));
+                        return Err(to_io(Win32Error::SEM_TIMEOUT));
                     }
                     wait_named_pipe(&name, left).await?;
                 }
@@ -607,7 +567,7 @@ pub async fn wait_named_pipe(name: impl AsRef<OsStr>, timeout: Duration) -> io::
             None => Duration::MAX,
         };
         if left.is_zero() {
-            return Err(io::Error::from(Win32Error::SEM_TIMEOUT));
+            return Err(to_io(Win32Error::SEM_TIMEOUT));
         }
         let slice = left.min(Duration::from_secs(1));
         let ms = (slice.as_millis() as u32).max(1);
@@ -618,7 +578,7 @@ pub async fn wait_named_pipe(name: impl AsRef<OsStr>, timeout: Duration) -> io::
         match r {
             Ok(()) => return Ok(()),
             Err(e) if e == Win32Error::SEM_TIMEOUT && slice < left => {}
-            Err(e) => return Err(io::Error::from(e)),
+            Err(e) => return Err(to_io(e)),
         }
     }
 }
@@ -632,7 +592,7 @@ macro_rules! common {
             ///
             /// `ERROR_PIPE_NOT_CONNECTED` on a client the server disconnected.
             pub fn info(&self) -> io::Result<PipeInfo> {
-                let i = self.core.handle().info().map_err(io::Error::from)?;
+                let i = self.core.handle().info().map_err(to_io)?;
                 Ok(PipeInfo {
                     mode: if i.flags & PIPE_TYPE_MESSAGE != 0 {
                         PipeMode::Message
@@ -761,12 +721,12 @@ macro_rules! common {
 
             /// Not in tokio: GetNamedPipeClientProcessId.
             pub fn client_process_id(&self) -> io::Result<u32> {
-                self.core.handle().client_process_id().map_err(io::Error::from)
+                self.core.handle().client_process_id().map_err(to_io)
             }
 
             /// Not in tokio: GetNamedPipeServerProcessId.
             pub fn server_process_id(&self) -> io::Result<u32> {
-                self.core.handle().server_process_id().map_err(io::Error::from)
+                self.core.handle().server_process_id().map_err(to_io)
             }
 
             /// The blocking handle underneath, for what this type does not wrap (state,
