@@ -4,10 +4,6 @@
 use std::fmt;
 
 /// A Win32 error code, as `GetLastError` returns it.
-///
-/// As an [`std::io::Error`] (`?`, `.into()`), it keeps its kind and text, and
-/// [`Win32ErrorExt`] gives it back.
-#[doc(alias = "GetLastError")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Win32Error(pub u32);
 
@@ -99,34 +95,13 @@ win32_codes! {
 }
 
 impl Win32Error {
-    /// The [`std::io::ErrorKind`] of this code, as the `io::Error` of npfs's Rust APIs
-    /// reports it.
-    ///
-    /// Where the standard library on Windows gives a code a kind, this is the same kind, so
-    /// code ported from Windows sees what it saw there: `FILE_NOT_FOUND`, `PATH_NOT_FOUND`
-    /// and `BAD_NETPATH` are `NotFound`, `ACCESS_DENIED` is `PermissionDenied`,
-    /// `BROKEN_PIPE` and `NO_DATA` are `BrokenPipe`, `SEM_TIMEOUT`, `WAIT_TIMEOUT` and
-    /// `OPERATION_ABORTED` (what a cancelled or timed-out operation fails with) are
-    /// `TimedOut`, `INVALID_PARAMETER` is `InvalidInput`, `ALREADY_EXISTS` is
-    /// `AlreadyExists`, `NOT_ENOUGH_MEMORY` is `OutOfMemory`. `INVALID_NAME` and
-    /// `BAD_PATHNAME` are `InvalidInput` (Windows' `InvalidFilename` needs Rust 1.87).
-    ///
-    /// The pipe codes that Windows leaves uncategorised get the nearest kind:
-    /// `PIPE_NOT_CONNECTED` is `NotConnected`; `PIPE_BUSY` (an open would have to wait for
-    /// a free instance, which WaitNamedPipe does), `PIPE_LISTENING` (no client yet),
-    /// `IO_PENDING` and `IO_INCOMPLETE` are `WouldBlock`; `PIPE_CONNECTED` is
-    /// `AlreadyExists`; `NOT_FOUND` is `NotFound`; `INVALID_HANDLE` and `INVALID_FUNCTION`
-    /// are `InvalidInput`. Everything else is `Other`: `MORE_DATA`,
-    /// `BAD_PIPE`, `INSUFFICIENT_BUFFER`, `CANNOT_IMPERSONATE`, and `NO_SYSTEM_RESOURCES`
-    /// (in npfs: no broker could be reached, or its caps are reached — not a failed
-    /// allocation).
+    /// The closest [`std::io::ErrorKind`] for this code.
     pub fn io_kind(self) -> std::io::ErrorKind {
         use std::io::ErrorKind as K;
         match self {
-            Win32Error::FILE_NOT_FOUND
-            | Win32Error::PATH_NOT_FOUND
-            | Win32Error::BAD_NETPATH
-            | Win32Error::NOT_FOUND => K::NotFound,
+            Win32Error::FILE_NOT_FOUND | Win32Error::PATH_NOT_FOUND | Win32Error::NOT_FOUND => {
+                K::NotFound
+            }
             Win32Error::ACCESS_DENIED => K::PermissionDenied,
             Win32Error::INVALID_PARAMETER
             | Win32Error::INVALID_NAME
@@ -135,15 +110,13 @@ impl Win32Error {
             | Win32Error::INVALID_FUNCTION => K::InvalidInput,
             Win32Error::BROKEN_PIPE | Win32Error::NO_DATA => K::BrokenPipe,
             Win32Error::PIPE_NOT_CONNECTED => K::NotConnected,
-            Win32Error::SEM_TIMEOUT | Win32Error::WAIT_TIMEOUT | Win32Error::OPERATION_ABORTED => {
-                K::TimedOut
+            Win32Error::SEM_TIMEOUT | Win32Error::WAIT_TIMEOUT => K::TimedOut,
+            Win32Error::PIPE_BUSY | Win32Error::PIPE_LISTENING | Win32Error::IO_PENDING => {
+                K::WouldBlock
             }
-            Win32Error::PIPE_BUSY
-            | Win32Error::PIPE_LISTENING
-            | Win32Error::IO_PENDING
-            | Win32Error::IO_INCOMPLETE => K::WouldBlock,
             Win32Error::ALREADY_EXISTS | Win32Error::PIPE_CONNECTED => K::AlreadyExists,
-            Win32Error::NOT_ENOUGH_MEMORY => K::OutOfMemory,
+            Win32Error::OPERATION_ABORTED => K::Interrupted,
+            Win32Error::NOT_ENOUGH_MEMORY | Win32Error::NO_SYSTEM_RESOURCES => K::OutOfMemory,
             _ => K::Other,
         }
     }
@@ -171,78 +144,9 @@ impl fmt::Display for Win32Error {
 
 impl std::error::Error for Win32Error {}
 
-/// The one form of a Win32 error as an [`std::io::Error`], made here for both Rust APIs
-/// (the blocking API's `?` and `std::io` impls, every error of `npfs::tokio`):
-/// `io::Error::new(`[`Win32Error::io_kind`]`, Win32Error)`. `kind()` is the code's kind,
-/// Display is the Win32 error's (`ERROR_PIPE_BUSY (231): all pipe instances are busy`),
-/// and [`Win32ErrorExt`] reads the code back.
-///
-/// `raw_os_error()` is `None`: on Linux that field is an errno for the standard library
-/// (which derives `kind()` and the message from it) and for every crate that inspects it,
-/// so a Win32 code is never put there. Errors that do come from a failed system call keep
-/// their errno in it, and [`Win32ErrorExt`] never takes that for a Win32 code.
 impl From<Win32Error> for std::io::Error {
     fn from(e: Win32Error) -> Self {
         std::io::Error::new(e.io_kind(), e)
-    }
-}
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for std::io::Error {}
-}
-
-/// The Win32 error code of an [`std::io::Error`] made by npfs: what `GetLastError` would
-/// have returned on Windows.
-///
-/// On Windows, `raw_os_error()` is the Win32 code; on Linux it is an errno, so npfs's
-/// errors carry the code as their payload instead (the `From<Win32Error>` impl of
-/// `io::Error`). Code ported from Windows changes
-/// `e.raw_os_error()` to `e.raw_win32_error()`:
-///
-/// ```
-/// use npfs_core::error::{Win32Error, Win32ErrorExt};
-/// let e = std::io::Error::from(Win32Error::PIPE_BUSY);
-/// assert_eq!(e.raw_win32_error(), Some(231));
-/// assert_eq!(e.win32_error(), Some(Win32Error::PIPE_BUSY));
-/// assert_eq!(e.raw_os_error(), None);
-/// assert_eq!(e.to_string(), "ERROR_PIPE_BUSY (231): all pipe instances are busy");
-///
-/// // An errno is never taken for a Win32 code, even where the numbers coincide
-/// // (ENOENT and ERROR_FILE_NOT_FOUND are both 2).
-/// let enoent = std::fs::File::open("/nonexistent/npfs").unwrap_err();
-/// assert_eq!(enoent.raw_os_error(), Some(2));
-/// assert_eq!(enoent.win32_error(), None);
-/// ```
-///
-/// Sealed: implemented for [`std::io::Error`] only.
-pub trait Win32ErrorExt: sealed::Sealed {
-    /// The Win32 error this `io::Error` carries; `None` for any other error — an errno from
-    /// a system call, a plain kind such as the `WouldBlock` of a `try_read`. An `io::Error`
-    /// wrapped in another (`io::Error::new(kind, inner)`) is looked through.
-    #[doc(alias = "GetLastError")]
-    fn win32_error(&self) -> Option<Win32Error>;
-
-    /// [`Self::win32_error`] as the number Windows' `raw_os_error()` gives, for
-    /// `e.raw_win32_error() == Some(ERROR_PIPE_BUSY as i32)`.
-    #[doc(alias = "raw_os_error")]
-    #[doc(alias = "GetLastError")]
-    fn raw_win32_error(&self) -> Option<i32>;
-}
-
-impl Win32ErrorExt for std::io::Error {
-    fn win32_error(&self) -> Option<Win32Error> {
-        let mut inner = self.get_ref()?;
-        loop {
-            if let Some(w) = inner.downcast_ref::<Win32Error>() {
-                return Some(*w);
-            }
-            inner = inner.downcast_ref::<std::io::Error>()?.get_ref()?;
-        }
-    }
-
-    fn raw_win32_error(&self) -> Option<i32> {
-        self.win32_error().map(|w| w.0 as i32)
     }
 }
 
@@ -392,72 +296,5 @@ mod tests {
             Win32Error::SEM_TIMEOUT.io_kind(),
             std::io::ErrorKind::TimedOut
         );
-    }
-
-    #[test]
-    fn io_error_form() {
-        use std::io::{Error, ErrorKind as K};
-        let table = [
-            (Win32Error::FILE_NOT_FOUND, K::NotFound),
-            (Win32Error::PATH_NOT_FOUND, K::NotFound),
-            (Win32Error::BAD_NETPATH, K::NotFound),
-            (Win32Error::ACCESS_DENIED, K::PermissionDenied),
-            (Win32Error::INVALID_PARAMETER, K::InvalidInput),
-            (Win32Error::INVALID_NAME, K::InvalidInput),
-            (Win32Error::BAD_PATHNAME, K::InvalidInput),
-            (Win32Error::BROKEN_PIPE, K::BrokenPipe),
-            (Win32Error::NO_DATA, K::BrokenPipe),
-            (Win32Error::PIPE_NOT_CONNECTED, K::NotConnected),
-            (Win32Error::SEM_TIMEOUT, K::TimedOut),
-            (Win32Error::WAIT_TIMEOUT, K::TimedOut),
-            (Win32Error::OPERATION_ABORTED, K::TimedOut),
-            (Win32Error::PIPE_BUSY, K::WouldBlock),
-            (Win32Error::PIPE_LISTENING, K::WouldBlock),
-            (Win32Error::ALREADY_EXISTS, K::AlreadyExists),
-            (Win32Error::PIPE_CONNECTED, K::AlreadyExists),
-            (Win32Error::NOT_ENOUGH_MEMORY, K::OutOfMemory),
-            (Win32Error::MORE_DATA, K::Other),
-            (Win32Error::BAD_PIPE, K::Other),
-            (Win32Error::NO_SYSTEM_RESOURCES, K::Other),
-            (Win32Error(4242), K::Other),
-        ];
-        for (w, kind) in table {
-            let e = Error::from(w);
-            assert_eq!(e.kind(), kind, "{w:?}");
-            assert_eq!(e.win32_error(), Some(w));
-            assert_eq!(e.raw_win32_error(), Some(w.0 as i32));
-            assert_eq!(e.raw_os_error(), None, "a Win32 code is never an errno");
-            assert_eq!(e.to_string(), w.to_string());
-        }
-        assert_eq!(
-            Error::from(Win32Error::PIPE_BUSY).to_string(),
-            "ERROR_PIPE_BUSY (231): all pipe instances are busy"
-        );
-        assert_eq!(
-            Error::from(Win32Error(4242)).to_string(),
-            "Win32 error 4242: unknown error"
-        );
-        // Wrapped in another io::Error: still found.
-        let outer = Error::new(K::Other, Error::from(Win32Error::BROKEN_PIPE));
-        assert_eq!(outer.win32_error(), Some(Win32Error::BROKEN_PIPE));
-    }
-
-    #[test]
-    fn errnos_are_not_win32_codes() {
-        use std::io::{Error, ErrorKind as K};
-        // Numbers that are Win32 pipe codes as well as (or instead of) errnos.
-        for n in [2, 5, 32, 109, 121, 123, 231, 232, 233] {
-            let e = Error::from_raw_os_error(n);
-            assert_eq!(e.win32_error(), None, "errno {n}");
-            assert_eq!(e.raw_win32_error(), None, "errno {n}");
-            let wrapped = Error::new(K::Other, Error::from_raw_os_error(n));
-            assert_eq!(wrapped.win32_error(), None, "wrapped errno {n}");
-        }
-        // A real failed system call.
-        let e = std::fs::File::open("/nonexistent/npfs/x").unwrap_err();
-        assert_eq!((e.raw_os_error(), e.win32_error()), (Some(2), None));
-        // Plain kinds and other payloads.
-        assert_eq!(Error::from(K::WouldBlock).win32_error(), None);
-        assert_eq!(Error::other("231").win32_error(), None);
     }
 }
