@@ -71,8 +71,6 @@ impl ServeArgs {
 const GRACE: Duration = Duration::from_secs(2);
 /// How long shutdown waits for the instance threads.
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
-/// Slice of ConnectNamedPipe waits, so that a stop request is seen.
-const LISTEN_SLICE: Duration = Duration::from_millis(200);
 
 struct Shared {
     args: ServeArgs,
@@ -110,8 +108,21 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let stop = Arc::new(AtomicBool::new(false));
+    // The main thread sleeps until a signal or the end of an instance thread writes a byte
+    // into this pipe: no tick.
+    let (wake_r, wake_w) = match rustix::pipe::pipe_with(
+        rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK,
+    ) {
+        Ok(p) => p,
+        Err(e) => return exit::fail(format_args!("cannot make a pipe: {e}")),
+    };
+    let wake_w = Arc::new(wake_w);
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+        let registered = signal_hook::flag::register(sig, stop.clone()).and_then(|_| {
+            let fd = wake_w.try_clone()?;
+            signal_hook::low_level::pipe::register(sig, fd)
+        });
+        if let Err(e) = registered {
             return exit::fail(format_args!("cannot handle signal {sig}: {e}"));
         }
     }
@@ -172,17 +183,29 @@ pub fn run(args: ServeArgs) -> i32 {
         stop: stop.clone(),
         children: Mutex::new(HashSet::new()),
     });
+    let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let workers: Vec<JoinHandle<()>> = instances
         .iter()
         .enumerate()
         .map(|(no, inst)| {
             let (inst, shared) = (inst.clone(), shared.clone());
-            std::thread::spawn(move || serve_instance(&inst, no + 1, &shared))
+            let (ended, wake_w) = (ended.clone(), wake_w.clone());
+            std::thread::spawn(move || {
+                serve_instance(&inst, no + 1, &shared);
+                ended.fetch_add(1, Ordering::SeqCst);
+                let _ = rustix::io::write(&*wake_w, &[1]);
+            })
         })
         .collect();
 
-    while !stop.load(Ordering::SeqCst) && workers.iter().any(|w| !w.is_finished()) {
-        std::thread::sleep(Duration::from_millis(50));
+    while !stop.load(Ordering::SeqCst) && ended.load(Ordering::SeqCst) < workers.len() {
+        let mut fds = [rustix::event::PollFd::new(
+            &wake_r,
+            rustix::event::PollFlags::IN,
+        )];
+        let _ = rustix::event::poll(&mut fds, None);
+        let mut drain = [0u8; 64];
+        while rustix::io::read(&wake_r, &mut drain).is_ok_and(|n| n > 0) {}
     }
     stop.store(true, Ordering::SeqCst);
     ready::notify("STOPPING=1");
@@ -197,6 +220,11 @@ pub fn run(args: ServeArgs) -> i32 {
     let limit = Instant::now() + SHUTDOWN_LIMIT;
     while workers.iter().any(|w| !w.is_finished()) && Instant::now() < limit {
         std::thread::sleep(Duration::from_millis(20));
+        // An instance thread that was between its stop check and ConnectNamedPipe listened
+        // again after the first disconnect: disconnect it again (shutdown only).
+        for inst in &instances {
+            let _ = inst.disconnect();
+        }
     }
     let stuck = workers.iter().filter(|w| !w.is_finished()).count();
     for w in workers {
@@ -217,10 +245,10 @@ pub fn run(args: ServeArgs) -> i32 {
 fn serve_instance(inst: &Arc<PipeServer>, no: usize, shared: &Shared) {
     let name = &shared.args.name;
     while !shared.stop.load(Ordering::SeqCst) {
-        match inst.connect_timeout(Some(LISTEN_SLICE)) {
+        // Woken by a client, or by the disconnect that stops the server.
+        match inst.connect() {
             Ok(()) => {}
             Err(e) if e == Win32Error::PIPE_CONNECTED => {}
-            Err(e) if e == Win32Error::SEM_TIMEOUT => continue,
             Err(e) if e == Win32Error::NO_DATA => {
                 // The client came and left already.
                 let _ = inst.disconnect();

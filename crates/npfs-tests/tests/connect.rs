@@ -596,3 +596,28 @@ fn closed_listening_instance_eventually_leaves_the_line() {
     c.write(b"x").unwrap();
     assert_eq!(read_n(&b, 4).0, b"x");
 }
+
+// A ConnectNamedPipe waiting with no time-out is woken by a DisconnectNamedPipe from another
+// thread (ERROR_PIPE_NOT_CONNECTED), not by a periodic tick: it must return although nothing
+// else happens on the pipe.
+#[test]
+fn connect_waiting_forever_wakes_on_disconnect_from_another_thread() {
+    let name = pipe_name("cwake");
+    let s = Arc::new(msg_server(&name));
+    let waiter = {
+        let s = s.clone();
+        std::thread::spawn(move || s.connect())
+    };
+    // Let the waiter get into its wait (no client ever comes).
+    std::thread::sleep(Duration::from_millis(200));
+    s.disconnect().unwrap();
+    let t0 = std::time::Instant::now();
+    while !waiter.is_finished() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "ConnectNamedPipe was not woken by the disconnect"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(waiter.join().unwrap(), Err(Win32Error::PIPE_NOT_CONNECTED));
+}

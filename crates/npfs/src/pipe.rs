@@ -180,6 +180,16 @@ struct ServerSide {
     link: ServerLink,
     /// The broker's id of the current connection (to find the client's credentials).
     conn_id: u64,
+    /// An eventfd made readable when another thread changes the instance's link
+    /// (DisconnectNamedPipe), so that a ConnectNamedPipe waiting without the lock wakes.
+    wake: std::os::fd::OwnedFd,
+}
+
+impl ServerSide {
+    /// Wake a ConnectNamedPipe waiting on this instance (it re-checks the link).
+    fn wake_waiters(&self) {
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
 }
 
 impl Drop for ServerSide {
@@ -874,28 +884,54 @@ impl PipeServer {
     /// ConnectNamedPipe with a limit: `ERROR_SEM_TIMEOUT` when no client came in time (the
     /// instance keeps listening).
     pub fn connect_timeout(&self, timeout: Option<Duration>) -> Result<()> {
+        use rustix::event::{poll, PollFd, PollFlags};
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         self.connect_start()?;
         loop {
-            let slice = Duration::from_millis(50);
-            let wait = match deadline {
+            // Look under the lock, then wait without it: woken by the channel (a pushed
+            // connection, or the broker's hang-up), by another thread changing the link
+            // (the instance's eventfd), or by the deadline — never by a tick.
+            let (channel, wake) = {
+                let mut s = lock(self.side());
+                match s.link {
+                    ServerLink::Listening => {}
+                    ServerLink::Connected(_) => return Ok(()),
+                    ServerLink::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+                }
+                if poll_channel(&mut s, Some(Duration::ZERO))? {
+                    return Ok(());
+                }
+                let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+                    fd.try_clone_to_owned()
+                        .map_err(|_| Win32Error::NO_SYSTEM_RESOURCES)
+                };
+                (dup(s.channel.as_fd())?, dup(s.wake.as_fd())?)
+            };
+            let left = match deadline {
                 Some(d) => {
                     let now = std::time::Instant::now();
                     if now >= d {
                         return Err(Win32Error::SEM_TIMEOUT);
                     }
-                    slice.min(d - now)
+                    Some(d - now)
                 }
-                None => slice,
+                None => None,
             };
-            let mut s = lock(self.side());
-            match s.link {
-                ServerLink::Listening => {}
-                ServerLink::Connected(_) => return Ok(()),
-                ServerLink::Disconnected => return Err(Win32Error::PIPE_NOT_CONNECTED),
+            let ts = left.map(|l| rustix::event::Timespec {
+                tv_sec: l.as_secs().min(i64::MAX as u64) as i64,
+                tv_nsec: l.subsec_nanos().into(),
+            });
+            let mut fds = [
+                PollFd::new(&channel, PollFlags::IN),
+                PollFd::new(&wake, PollFlags::IN),
+            ];
+            match poll(&mut fds, ts.as_ref()) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return Err(Win32Error::NO_SYSTEM_RESOURCES),
             }
-            if poll_channel(&mut s, Some(wait))? {
-                return Ok(());
+            if fds[1].revents().contains(PollFlags::IN) {
+                let mut b = [0u8; 8];
+                let _ = rustix::io::read(&wake, &mut b);
             }
         }
     }
@@ -909,6 +945,13 @@ impl PipeServer {
             poll_channel(&mut s, Some(Duration::ZERO))?;
             match &s.link {
                 ServerLink::Connected(l) => {
+                    // A client whose process ended without closing shows only as the socket's
+                    // hang-up, which the watcher thread may not have acted on yet: look now.
+                    if l.conn.state() == LinkState::Connected
+                        && l.conn.sock().is_some_and(crate::sys::socket_hung_up)
+                    {
+                        l.conn.peer_gone();
+                    }
                     return Err(match l.conn.state() {
                         LinkState::Connected => Win32Error::PIPE_CONNECTED,
                         LinkState::Closing => Win32Error::NO_DATA,
@@ -1016,6 +1059,7 @@ impl PipeServer {
         match std::mem::replace(&mut s.link, ServerLink::Disconnected) {
             ServerLink::Disconnected => Err(Win32Error::PIPE_NOT_CONNECTED),
             old => {
+                s.wake_waiters();
                 if let ServerLink::Connected(l) = old {
                     l.conn.disconnect();
                 }
@@ -1243,6 +1287,11 @@ impl ServerOptions {
         let access = access.unwrap_or_else(|| {
             config::server_granted_access(created.attrs.direction, params.options.extra_access)
         });
+        let wake = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )
+        .map_err(|_| Win32Error::NO_SYSTEM_RESOURCES)?;
         let inner = Arc::new(Inner {
             name,
             attrs: created.attrs,
@@ -1255,6 +1304,7 @@ impl ServerOptions {
                 disconnected_epoch: None,
                 link: ServerLink::Listening,
                 conn_id: 0,
+                wake,
             }))),
             modes: Mutex::new(Modes {
                 read_mode: params.options.read_mode,
