@@ -347,6 +347,7 @@ impl PipeHandle {
     /// `more_data` when it did not fit (the rest stays for the next read, by any thread or
     /// process). Blocks while the pipe is empty unless the handle is in `PIPE_NOWAIT` mode
     /// (then `ERROR_NO_DATA`).
+    #[doc(alias = "ReadFile")]
     pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
         self.check_access(AccessNeed::Read)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
@@ -360,6 +361,7 @@ impl PipeHandle {
     /// WriteFile: write `data` (one message on a message pipe). Returns when the unread bytes
     /// up to its end fit the reader's quota. In `PIPE_NOWAIT` mode it never waits and returns
     /// what was written (spec/api.md §4.4).
+    #[doc(alias = "WriteFile")]
     pub fn write(&self, data: &[u8]) -> Result<usize> {
         self.check_access(AccessNeed::Write)?;
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
@@ -431,6 +433,7 @@ impl PipeHandle {
     }
 
     /// PeekNamedPipe: copy unread data without removing it; never waits.
+    #[doc(alias = "PeekNamedPipe")]
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekOutcome> {
         self.check_access(AccessNeed::Read)?;
         let link = match &self.inner.kind {
@@ -448,6 +451,7 @@ impl PipeHandle {
 
     /// TransactNamedPipe: write one message and read one reply. Needs a message pipe, this
     /// handle in message read mode and nothing unread (`ERROR_BAD_PIPE`, `ERROR_PIPE_BUSY`).
+    #[doc(alias = "TransactNamedPipe")]
     pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<ReadOutcome> {
         self.check_access(AccessNeed::ReadWrite)?;
         let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
@@ -463,6 +467,7 @@ impl PipeHandle {
     }
 
     /// FlushFileBuffers: wait until the other end has read everything written here.
+    #[doc(alias = "FlushFileBuffers")]
     pub fn flush(&self) -> Result<()> {
         self.check_access(AccessNeed::Write)?;
         match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
@@ -476,6 +481,7 @@ impl PipeHandle {
     }
 
     /// GetNamedPipeInfo.
+    #[doc(alias = "GetNamedPipeInfo")]
     pub fn info(&self) -> Result<PipeInfo> {
         self.check_access(AccessNeed::QueryState)?;
         if let Kind::Client(l) = &self.inner.kind {
@@ -501,6 +507,7 @@ impl PipeHandle {
     }
 
     /// GetNamedPipeHandleState's `*lpState`: `PIPE_NOWAIT` and/or `PIPE_READMODE_MESSAGE`.
+    #[doc(alias = "GetNamedPipeHandleState")]
     pub fn handle_mode(&self) -> Result<u32> {
         self.check_access(AccessNeed::QueryState)?;
         self.check_attached()?;
@@ -514,6 +521,7 @@ impl PipeHandle {
     }
 
     /// GetNamedPipeHandleState's `*lpCurInstances`: the pipe's current instance count.
+    #[doc(alias = "GetNamedPipeHandleState")]
     pub fn current_instances(&self) -> Result<u32> {
         self.check_access(AccessNeed::QueryState)?;
         self.check_attached()?;
@@ -524,6 +532,7 @@ impl PipeHandle {
     }
 
     /// SetNamedPipeHandleState with `*lpMode`: read mode and wait mode of this handle.
+    #[doc(alias = "SetNamedPipeHandleState")]
     pub fn set_handle_mode(&self, mode: u32) -> Result<()> {
         // kernelbase refuses unknown bits before it asks the file system (Wine's order), which
         // checks the handle's access first, then the mode against the pipe type.
@@ -566,11 +575,13 @@ impl PipeHandle {
     }
 
     /// GetNamedPipeClientProcessId.
+    #[doc(alias = "GetNamedPipeClientProcessId")]
     pub fn client_process_id(&self) -> Result<u32> {
         self.pids().map(|p| p.0)
     }
 
     /// GetNamedPipeServerProcessId.
+    #[doc(alias = "GetNamedPipeServerProcessId")]
     pub fn server_process_id(&self) -> Result<u32> {
         match self.pids() {
             Ok(p) => Ok(p.1),
@@ -583,12 +594,14 @@ impl PipeHandle {
     /// which npfs reports for both ends as this process's (one per login). Fails as
     /// [`PipeHandle::client_process_id`] does (`ERROR_NOT_FOUND` on a server with no client,
     /// `ERROR_PIPE_NOT_CONNECTED` on a detached client).
+    #[doc(alias = "GetNamedPipeClientSessionId")]
     pub fn client_session_id(&self) -> Result<u32> {
         self.client_process_id().map(|_| crate::sys::session_id())
     }
 
     /// GetNamedPipeServerSessionId: as [`PipeHandle::client_session_id`], failing as
     /// [`PipeHandle::server_process_id`] does (a server end always answers).
+    #[doc(alias = "GetNamedPipeServerSessionId")]
     pub fn server_session_id(&self) -> Result<u32> {
         self.server_process_id().map(|_| crate::sys::session_id())
     }
@@ -610,6 +623,7 @@ impl PipeHandle {
     }
 
     /// ReadDataAvailable: unread bytes waiting for this end.
+    #[doc(alias = "PeekNamedPipe")]
     pub fn available(&self) -> u64 {
         self.link(Win32Error::SUCCESS, Win32Error::SUCCESS)
             .map(|l| l.conn.available())
@@ -748,6 +762,7 @@ impl PipeHandle {
     /// GetSecurityInfo: the parts `info` (`OWNER_SECURITY_INFORMATION` 1,
     /// `GROUP_SECURITY_INFORMATION` 2, `DACL_SECURITY_INFORMATION` 4,
     /// `SACL_SECURITY_INFORMATION` 8) of the pipe's descriptor, shared by all its instances.
+    #[doc(alias = "GetSecurityInfo")]
     pub fn security(&self, info: u32) -> Result<SecurityDescriptor> {
         let sddl = match &self.inner.kind {
             Kind::Server(s) => lock(s).channel.get_security(info).map_err(broker_err)?,
@@ -762,6 +777,7 @@ impl PipeHandle {
 
     /// SetSecurityInfo: replace the parts `info` of the pipe's descriptor (needs `WRITE_DAC`
     /// for the DACL, `WRITE_OWNER` for owner and group).
+    #[doc(alias = "SetSecurityInfo")]
     pub fn set_security(&self, info: u32, sd: &SecurityDescriptor) -> Result<()> {
         let sddl = sd.to_sddl();
         match &self.inner.kind {
@@ -877,12 +893,14 @@ impl PipeServer {
     /// ConnectNamedPipe: wait for a client. `Ok(())` when one connected after the call began;
     /// `Err(ERROR_PIPE_CONNECTED)` when one was already there (the connection is good);
     /// `ERROR_NO_DATA` when the client already left; `ERROR_PIPE_LISTENING` in nowait mode.
+    #[doc(alias = "ConnectNamedPipe")]
     pub fn connect(&self) -> Result<()> {
         self.connect_timeout(None)
     }
 
     /// ConnectNamedPipe with a limit: `ERROR_SEM_TIMEOUT` when no client came in time (the
     /// instance keeps listening).
+    #[doc(alias = "ConnectNamedPipe")]
     pub fn connect_timeout(&self, timeout: Option<Duration>) -> Result<()> {
         use rustix::event::{poll, PollFd, PollFlags};
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
@@ -1009,6 +1027,7 @@ impl PipeServer {
     /// `ERROR_PRIVILEGE_NOT_HELD` (1314) when this process may not take another user's
     /// identity (it is not root). A client that opened with SQOS Anonymous or Identification
     /// is impersonated as nobody (65534): its identity is not lent for access.
+    #[doc(alias = "ImpersonateNamedPipeClient")]
     pub fn impersonate_client(&self) -> Result<()> {
         let mut s = lock(self.side());
         let _ = poll_channel(&mut s, Some(Duration::ZERO));
@@ -1039,6 +1058,7 @@ impl PipeServer {
 
     /// The client's user name (GetNamedPipeHandleState's `lpUserName`): its Unix user name,
     /// or its SID string if it has none. Needs a connected client.
+    #[doc(alias = "GetNamedPipeHandleState")]
     pub fn client_user_name(&self) -> Result<String> {
         let mut s = lock(self.side());
         let _ = poll_channel(&mut s, Some(Duration::ZERO));
@@ -1053,6 +1073,7 @@ impl PipeServer {
 
     /// DisconnectNamedPipe: end the connection (or stop listening). Unread data in both
     /// directions is discarded and the client's handle is detached.
+    #[doc(alias = "DisconnectNamedPipe")]
     pub fn disconnect(&self) -> Result<()> {
         let mut s = lock(self.side());
         poll_channel(&mut s, Some(Duration::ZERO))?;
@@ -1264,6 +1285,9 @@ impl ServerOptions {
 
     /// CreateNamedPipe: create the pipe or another instance of it. The instance listens at
     /// once; clients may connect before [`PipeServer::connect`].
+    #[doc(alias = "CreateNamedPipe")]
+    #[doc(alias = "CreateNamedPipeA")]
+    #[doc(alias = "CreateNamedPipeW")]
     pub fn create(&self, name: &str) -> Result<PipeServer> {
         self.create_with_access(name, None)
     }
@@ -1340,6 +1364,9 @@ impl PipeClient {
     /// CreateFile on a pipe name with `dwDesiredAccess` (`GENERIC_READ`, `GENERIC_WRITE`, ...).
     /// The handle starts in byte read mode and blocking mode. Errors: `ERROR_FILE_NOT_FOUND`,
     /// `ERROR_PIPE_BUSY` (no instance listening), `ERROR_ACCESS_DENIED` (direction).
+    #[doc(alias = "CreateFile")]
+    #[doc(alias = "CreateFileA")]
+    #[doc(alias = "CreateFileW")]
     pub fn open(name: &str, desired_access: u32) -> Result<PipeClient> {
         Self::open_with_flags(name, desired_access, 0)
     }
@@ -1367,6 +1394,7 @@ impl PipeClient {
     /// CreateFile with `dwFlagsAndAttributes`: its SQOS bits (`SECURITY_SQOS_PRESENT`, the
     /// impersonation level, `SECURITY_CONTEXT_TRACKING`, `SECURITY_EFFECTIVE_ONLY`) limit what
     /// the server may do with the client's identity.
+    #[doc(alias = "CreateFile")]
     pub fn open_with_flags(name: &str, desired_access: u32, flags: u32) -> Result<PipeClient> {
         let name = PipeName::parse(name)?;
         if !name.is_local() {
@@ -1390,6 +1418,7 @@ impl PipeClient {
     }
 
     /// CreateFile with read and write access.
+    #[doc(alias = "CreateFile")]
     pub fn open_duplex(name: &str) -> Result<PipeClient> {
         Self::open(name, GENERIC_READ | GENERIC_WRITE)
     }
@@ -1398,6 +1427,9 @@ impl PipeClient {
 /// WaitNamedPipe: wait until an instance of the pipe is listening. `timeout_ms` is
 /// `NMPWAIT_USE_DEFAULT_WAIT` (0), `NMPWAIT_WAIT_FOREVER` or milliseconds. Errors:
 /// `ERROR_FILE_NOT_FOUND` at once when no such pipe exists, `ERROR_SEM_TIMEOUT`.
+#[doc(alias = "WaitNamedPipe")]
+#[doc(alias = "WaitNamedPipeA")]
+#[doc(alias = "WaitNamedPipeW")]
 pub fn wait_named_pipe(name: &str, timeout_ms: u32) -> Result<()> {
     let name = PipeName::parse(name).map_err(|_| Win32Error::BAD_PATHNAME)?;
     let timeout = match timeout_ms {
@@ -1412,6 +1444,9 @@ pub fn wait_named_pipe(name: &str, timeout_ms: u32) -> Result<()> {
 /// CallNamedPipe: open a message pipe (waiting once if busy), send `request`, read one reply
 /// into `reply`, close. `more_data` in the outcome means the reply was cut short (the rest is
 /// lost with the handle, as on Windows).
+#[doc(alias = "CallNamedPipe")]
+#[doc(alias = "CallNamedPipeA")]
+#[doc(alias = "CallNamedPipeW")]
 pub fn call_named_pipe(
     name: &str,
     request: &[u8],
@@ -1434,6 +1469,7 @@ static ANON: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0)
 
 /// CreatePipe: an anonymous pipe, returned as (read end, write end). It is a byte pipe of one
 /// instance whose quota is `size`, or 4096 when `size` is 0.
+#[doc(alias = "CreatePipe")]
 pub fn create_pipe(size: u32) -> Result<(PipeServer, PipeClient)> {
     let size = if size == 0 { 4096 } else { size };
     let n = ANON.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -421,6 +421,8 @@ impl ServerOptions {
     /// `ERROR_ACCESS_DENIED` (first instance requested and the pipe exists, or another
     /// direction), `ERROR_PIPE_BUSY` (instance limit), `ERROR_INVALID_NAME`,
     /// `ERROR_INVALID_PARAMETER`.
+    #[doc(alias = "CreateNamedPipe")]
+    #[doc(alias = "CreateNamedPipeW")]
     pub fn create(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeServer> {
         let name = name_of(addr.as_ref())?;
         let pipe = self.raw().create(name).map_err(to_io)?;
@@ -504,6 +506,8 @@ impl ClientOptions {
     /// (no instance listening: wait with [`wait_named_pipe`], or use
     /// [`ClientOptions::open_wait`]), `ERROR_ACCESS_DENIED`, `ERROR_BAD_NETPATH` (a remote
     /// name).
+    #[doc(alias = "CreateFile")]
+    #[doc(alias = "CreateFileW")]
     pub fn open(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeClient> {
         let name = name_of(addr.as_ref())?;
         let pipe = crate::PipeClient::open_with_flags(name, self.access(), self.security_qos_flags)
@@ -523,6 +527,7 @@ impl ClientOptions {
     /// # Errors
     ///
     /// As [`ClientOptions::open`]; `ERROR_SEM_TIMEOUT` when no instance came in time.
+    #[doc(alias = "WaitNamedPipe")]
     pub async fn open_wait(
         &self,
         addr: impl AsRef<OsStr>,
@@ -556,6 +561,8 @@ impl ClientOptions {
 ///
 /// `ERROR_FILE_NOT_FOUND` at once when no such pipe exists, `ERROR_SEM_TIMEOUT`,
 /// `ERROR_BAD_PATHNAME`.
+#[doc(alias = "WaitNamedPipe")]
+#[doc(alias = "WaitNamedPipeW")]
 pub async fn wait_named_pipe(name: impl AsRef<OsStr>, timeout: Duration) -> io::Result<()> {
     let name = name_of(name.as_ref())?.to_owned();
     let deadline = Instant::now().checked_add(timeout);
@@ -591,6 +598,7 @@ macro_rules! common {
             /// # Errors
             ///
             /// `ERROR_PIPE_NOT_CONNECTED` on a client the server disconnected.
+            #[doc(alias = "GetNamedPipeInfo")]
             pub fn info(&self) -> io::Result<PipeInfo> {
                 let i = self.core.handle().info().map_err(to_io)?;
                 Ok(PipeInfo {
@@ -676,6 +684,7 @@ macro_rules! common {
             /// `ERROR_BROKEN_PIPE` (the other end closed, nothing left),
             /// `ERROR_PIPE_NOT_CONNECTED`, `ERROR_PIPE_LISTENING`, `ERROR_NO_DATA` (nowait
             /// mode, empty pipe).
+            #[doc(alias = "ReadFile")]
             pub async fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
                 self.core.recv_msg(buf).await
             }
@@ -697,6 +706,7 @@ macro_rules! common {
             /// with nothing unread (`ERROR_PIPE_BUSY`). A reply longer than `reply` gives
             /// `more_data`. Dropping the future leaves the request written and cancels the
             /// reply's read.
+            #[doc(alias = "TransactNamedPipe")]
             pub async fn transact(&self, request: &[u8], reply: &mut [u8]) -> io::Result<ReadOutcome> {
                 self.core.transact(request, reply).await
             }
@@ -709,22 +719,26 @@ macro_rules! common {
             /// # Errors
             ///
             /// `ERROR_BROKEN_PIPE` when the other end closed before reading it all.
+            #[doc(alias = "FlushFileBuffers")]
             pub async fn flush(&self) -> io::Result<()> {
                 self.core.flush().await
             }
 
             /// Not in tokio: PeekNamedPipe — copy unread data without removing it; never
             /// waits.
+            #[doc(alias = "PeekNamedPipe")]
             pub fn peek(&self, buf: &mut [u8]) -> io::Result<PeekOutcome> {
                 self.core.peek(buf)
             }
 
             /// Not in tokio: GetNamedPipeClientProcessId.
+            #[doc(alias = "GetNamedPipeClientProcessId")]
             pub fn client_process_id(&self) -> io::Result<u32> {
                 self.core.handle().client_process_id().map_err(to_io)
             }
 
             /// Not in tokio: GetNamedPipeServerProcessId.
+            #[doc(alias = "GetNamedPipeServerProcessId")]
             pub fn server_process_id(&self) -> io::Result<u32> {
                 self.core.handle().server_process_id().map_err(to_io)
             }
@@ -804,6 +818,7 @@ impl NamedPipeServer {
     ///
     /// `ERROR_NO_DATA` (a client connected and already closed), `ERROR_PIPE_LISTENING`
     /// (nowait mode, no client), `ERROR_PIPE_NOT_CONNECTED` (disconnected meanwhile).
+    #[doc(alias = "ConnectNamedPipe")]
     pub async fn connect(&self) -> io::Result<()> {
         self.core.connect().await
     }
@@ -815,6 +830,7 @@ impl NamedPipeServer {
     /// # Errors
     ///
     /// `ERROR_PIPE_NOT_CONNECTED` when already disconnected.
+    #[doc(alias = "DisconnectNamedPipe")]
     pub fn disconnect(&self) -> io::Result<()> {
         self.core.disconnect()
     }
