@@ -454,6 +454,10 @@ typedef ACCESS_MASK *PACCESS_MASK;
 #define FILE_FLAG_OPEN_NO_RECALL 0x00100000
 #define FILE_FLAG_FIRST_PIPE_INSTANCE 0x00080000
 
+/* SetFileCompletionNotificationModes flags */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS 0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE 0x2
+
 /* Security quality of service, in CreateFile's dwFlagsAndAttributes. */
 typedef enum _SECURITY_IMPERSONATION_LEVEL {
     SecurityAnonymous,
@@ -808,6 +812,10 @@ WINBASEAPI BOOL WINAPI GetQueuedCompletionStatusEx(HANDLE CompletionPort, LPOVER
                                                    BOOL fAlertable);
 WINBASEAPI BOOL WINAPI PostQueuedCompletionStatus(HANDLE CompletionPort, DWORD dwNumberOfBytesTransferred,
                                                   ULONG_PTR dwCompletionKey, LPOVERLAPPED lpOverlapped);
+/* How an overlapped file reports completions: FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (no packet
+ * for a call that succeeds at once), FILE_SKIP_SET_EVENT_ON_HANDLE (the handle itself is not
+ * signalled). Flags add up; none is ever cleared. */
+WINBASEAPI BOOL WINAPI SetFileCompletionNotificationModes(HANDLE FileHandle, UCHAR Flags);
 
 /* Threads and processes */
 WINBASEAPI HANDLE WINAPI CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, SIZE_T dwStackSize,

@@ -5,9 +5,12 @@
 # and prints a summary; its exit status is the number of failures (0 = all passed).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CONFORMANCE=(overlapped cancel iocp apc errors waits inherit environ security access fileobj anon pendfail)
+CONFORMANCE=(overlapped cancel iocp apc errors waits inherit environ security access fileobj anon pendfail connect notify)
 SERVERS=(server_threads server_overlapped server_routines)
 CLIENTS=(client_message client_transact client_call)
+# The builds of the samples that are paired (server$v with client$v): ANSI and UNICODE C.
+# run.sh adds "-cxx-unicode" (the samples compiled as UNICODE C++) when g++ is there.
+SAMPLE_VARIANTS=("" "-unicode")
 # A client prints this line (and exits 0) only after checking the server's answer.
 SAMPLE_OK='round trip ok: '
 TIMEOUT=${NPFS_TEST_TIMEOUT:-60}
@@ -57,7 +60,7 @@ run_client() {
 
 run_samples() {
   local s c v sp rc log
-  for v in "" "-unicode"; do
+  for v in "${SAMPLE_VARIANTS[@]}"; do
     for s in "${SERVERS[@]}"; do
       (cd "$BUILD" && exec timeout 300 $RUN "./$s$v$EXE") > "$BUILD/$s$v.log" 2>&1 < /dev/null &
       sp=$!

@@ -27,11 +27,19 @@ pub trait HandleObject: Any + Send + Sync {
     fn associate(&self, _port: std::sync::Arc<crate::sync::Port>, _key: usize) -> bool {
         false
     }
+    /// The access mask the object was opened with, for objects whose handles are checked
+    /// against theirs (pipe ends); `None` for the others.
+    fn granted_access(&self) -> Option<DWORD> {
+        None
+    }
 }
 
 struct Entry {
     object: Arc<dyn HandleObject>,
     flags: DWORD,
+    /// The access this handle holds when it is narrower than its object's (a DuplicateHandle
+    /// copy asked for less); `None`: the object's own.
+    access: Option<DWORD>,
 }
 
 struct Table {
@@ -52,6 +60,16 @@ pub const CURRENT_THREAD: usize = usize::MAX - 1; // (HANDLE)-2
 
 /// Put `object` in the table and return its new handle.
 pub fn insert(object: Arc<dyn HandleObject>, flags: DWORD) -> HANDLE {
+    insert_with_access(object, flags, None)
+}
+
+/// Put `object` in the table with a handle holding `access` (narrower than the object's own,
+/// or `None`) and return the new handle.
+fn insert_with_access(
+    object: Arc<dyn HandleObject>,
+    flags: DWORD,
+    access: Option<DWORD>,
+) -> HANDLE {
     crate::inherit::init();
     let mut t = table();
     let t = t.get_or_insert_with(|| Table {
@@ -63,7 +81,14 @@ pub fn insert(object: Arc<dyn HandleObject>, flags: DWORD) -> HANDLE {
     }
     let h = t.next;
     t.next += 4;
-    t.map.insert(h, Entry { object, flags });
+    t.map.insert(
+        h,
+        Entry {
+            object,
+            flags,
+            access,
+        },
+    );
     h as HANDLE
 }
 
@@ -74,11 +99,18 @@ pub fn insert_at(h: HANDLE, object: Arc<dyn HandleObject>, flags: DWORD) {
         next: 0x100,
         map: HashMap::new(),
     });
-    t.map.insert(h as usize, Entry { object, flags });
+    t.map.insert(
+        h as usize,
+        Entry {
+            object,
+            flags,
+            access: None,
+        },
+    );
 }
 
-/// Every inheritable handle and its object.
-pub fn inheritable() -> Vec<(usize, Arc<dyn HandleObject>)> {
+/// Every inheritable handle, its object and the narrower access it holds, if any.
+pub fn inheritable() -> Vec<(usize, Arc<dyn HandleObject>, Option<DWORD>)> {
     let t = table();
     let Some(t) = t.as_ref() else {
         return Vec::new();
@@ -86,8 +118,15 @@ pub fn inheritable() -> Vec<(usize, Arc<dyn HandleObject>)> {
     t.map
         .iter()
         .filter(|(_, e)| e.flags & HANDLE_FLAG_INHERIT != 0)
-        .map(|(h, e)| (*h, e.object.clone()))
+        .map(|(h, e)| (*h, e.object.clone(), e.access))
         .collect()
+}
+
+/// The access `h` holds when it is narrower than its object's (a DuplicateHandle copy that
+/// asked for less); `None` when it holds the object's own, or names nothing.
+#[doc(alias = "DuplicateHandle")]
+pub fn narrowed_access(h: HANDLE) -> Option<DWORD> {
+    table().as_ref()?.map.get(&(h as usize))?.access
 }
 
 /// The object `h` names.
@@ -204,14 +243,18 @@ pub fn flags_of(h: HANDLE) -> Option<DWORD> {
     table().as_ref()?.map.get(&(h as usize)).map(|e| e.flags)
 }
 
-/// DuplicateHandle, within this process.
+/// DuplicateHandle, within this process: a new handle to the same object (the same file
+/// object for a pipe end: its pending I/O, completion port and modes are shared). With
+/// `DUPLICATE_SAME_ACCESS` the new handle holds the source's access; without it, a pipe
+/// handle holds `dwDesiredAccess` (GENERIC_* mapped as for files), never more than the source
+/// holds: asked for `GENERIC_READ` only, it cannot WriteFile (`ERROR_ACCESS_DENIED`).
 #[no_mangle]
 pub unsafe extern "C" fn DuplicateHandle(
     source_process: HANDLE,
     source: HANDLE,
     target_process: HANDLE,
     target: *mut HANDLE,
-    _access: DWORD,
+    desired_access: DWORD,
     inherit: BOOL,
     options: DWORD,
 ) -> BOOL {
@@ -223,8 +266,18 @@ pub unsafe extern "C" fn DuplicateHandle(
         let Some(o) = get(source) else {
             return fail(ERROR_INVALID_HANDLE);
         };
+        let source_access = narrowed_access(source);
+        let access = if options & DUPLICATE_SAME_ACCESS != 0 {
+            source_access
+        } else {
+            o.granted_access().and_then(|full| {
+                let held = source_access.unwrap_or(full);
+                let asked = npfs_core::config::map_generic_access(desired_access) & held;
+                (asked != full).then_some(asked)
+            })
+        };
         let flags = if inherit != 0 { HANDLE_FLAG_INHERIT } else { 0 };
-        let h = insert(o, flags);
+        let h = insert_with_access(o, flags, access);
         if !target.is_null() {
             // SAFETY: the caller passes a valid HANDLE pointer (checked non-null).
             unsafe { *target = h };

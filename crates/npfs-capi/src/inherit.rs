@@ -115,12 +115,17 @@ pub struct Inheritance {
 pub fn prepare(only_this_child: bool) -> Inheritance {
     init();
     let mut live = handles::inheritable();
-    live.sort_by_key(|(h, _)| *h);
+    live.sort_by_key(|(h, _, _)| *h);
     let mut entries = Vec::new();
     let mut fds = Vec::new();
-    for (h, obj) in live {
+    for (h, obj, narrowed) in live {
         let Some((tok, overlapped)) = crate::pipes::token_of(&obj) else {
             continue;
+        };
+        // A DuplicateHandle copy that holds less than its end passes on what it holds.
+        let tok = match narrowed {
+            Some(access) => narrow_token(&tok, access),
+            None => tok,
         };
         let Some(named) = token_fds(&tok) else {
             continue;
@@ -149,6 +154,19 @@ pub fn prepare(only_this_child: bool) -> Inheritance {
         .then(|| CString::new(format!("{ENV}={}", entries.join(","))).ok())
         .flatten();
     Inheritance { entry, fds }
+}
+
+/// `tok` (an `npfs3` inheritance token) with its access field (the 16th of its 17
+/// `;`-separated fields; the last, the pipe's name, may itself hold `;`) ANDed with `access`.
+fn narrow_token(tok: &str, access: u32) -> String {
+    let mut f: Vec<String> = tok.splitn(17, ';').map(str::to_owned).collect();
+    if f.len() == 17 {
+        if let Ok(full) = f[15].parse::<u32>() {
+            f[15] = (full & access).to_string();
+            return f.join(";");
+        }
+    }
+    tok.to_owned()
 }
 
 /// One parsed `NPFS_HANDLES` entry.
@@ -287,6 +305,19 @@ mod tests {
         assert_eq!(token_fds("npfs2;c;-1;5"), None);
         assert_eq!(token_fds("npfs3;c;3;4"), None); // too few
         assert_eq!(token_fds("npfs9;c;3;4;5;6"), None); // a version we do not know
+    }
+
+    #[test]
+    fn a_narrowed_duplicate_passes_on_what_it_holds() {
+        // The access field is the 16th; the name (last) may hold `;`.
+        let tok = "npfs3;c;3;4;5;6;10;1;3;1;512;512;0;100;200;1180063;\\\\.\\pipe\\a;b";
+        let narrowed = narrow_token(tok, 0x0012_0089); // FILE_GENERIC_READ
+        let f: Vec<&str> = narrowed.splitn(17, ';').collect();
+        assert_eq!(f[15], (1_180_063u32 & 0x0012_0089).to_string());
+        assert_eq!(f[16], "\\\\.\\pipe\\a;b");
+        assert_eq!(f[..15], tok.splitn(17, ';').collect::<Vec<_>>()[..15]);
+        // A token of another shape is passed on unchanged.
+        assert_eq!(narrow_token("npfs3;c;3", 1), "npfs3;c;3");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use std::any::Any;
 use std::ffi::{c_void, CStr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use npfs_lib::ffi::{CancelToken, Completion, IoOp, RawBufs};
@@ -31,6 +31,17 @@ const ERROR_INVALID_FUNCTION: DWORD = 1;
 const ERROR_PATH_NOT_FOUND: DWORD = 3;
 const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
 const ERROR_ALREADY_EXISTS: DWORD = 183;
+
+/// `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`: an overlapped call that succeeds at once queues no
+/// packet to the handle's completion port.
+#[doc(alias = "SetFileCompletionNotificationModes")]
+pub const FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: u8 = 0x1;
+/// `FILE_SKIP_SET_EVENT_ON_HANDLE`: completions do not signal the file handle itself.
+#[doc(alias = "SetFileCompletionNotificationModes")]
+pub const FILE_SKIP_SET_EVENT_ON_HANDLE: u8 = 0x2;
+/// `FILE_SKIP_SET_USER_EVENT_ON_FAST_IO` (wdm.h): accepted, without effect (there is no fast
+/// I/O path here).
+const FILE_SKIP_SET_USER_EVENT_ON_FAST_IO: u8 = 0x4;
 
 enum End {
     Server(PipeServer),
@@ -57,9 +68,40 @@ pub struct PipeObj {
     closed: AtomicBool,
     /// Worker threads still running (they hold references to this object and the pipe).
     workers: Arc<std::sync::atomic::AtomicUsize>,
+    /// SetFileCompletionNotificationModes' flags (`FILE_SKIP_*`), cumulative.
+    notify_modes: AtomicU8,
 }
 
 impl PipeObj {
+    fn new(end: End, overlapped: bool) -> Arc<PipeObj> {
+        Arc::new(PipeObj {
+            end,
+            overlapped,
+            signalled: AtomicBool::new(true),
+            pending: Mutex::new(Vec::new()),
+            port: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            notify_modes: AtomicU8::new(0),
+        })
+    }
+
+    fn skips(&self, mode: u8) -> bool {
+        self.notify_modes.load(Ordering::SeqCst) & mode != 0
+    }
+
+    /// An operation without an event completed: the handle itself is signalled, unless
+    /// `FILE_SKIP_SET_EVENT_ON_HANDLE` is set.
+    fn signal_completion(&self) {
+        if !self.skips(FILE_SKIP_SET_EVENT_ON_HANDLE) {
+            self.signalled.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The completion port bound to this file, if any.
+    fn port(&self) -> Option<(Arc<Port>, usize)> {
+        self.port.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
     /// The pipe handle behind this object.
     pub fn handle(&self) -> &PipeHandle {
         match &self.end {
@@ -116,23 +158,49 @@ impl HandleObject for PipeObj {
         *self.port.lock().unwrap_or_else(|e| e.into_inner()) = Some((port, key));
         true
     }
+    fn granted_access(&self) -> Option<DWORD> {
+        Some(self.handle().granted_access())
+    }
 }
 
 fn new_handle(end: End, overlapped: bool, inherit: bool) -> HANDLE {
-    let obj = Arc::new(PipeObj {
-        end,
-        overlapped,
-        signalled: AtomicBool::new(true),
-        pending: Mutex::new(Vec::new()),
-        port: Mutex::new(None),
-        closed: AtomicBool::new(false),
-        workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-    });
-    handles::insert(obj, if inherit { HANDLE_FLAG_INHERIT } else { 0 })
+    handles::insert(
+        PipeObj::new(end, overlapped),
+        if inherit { HANDLE_FLAG_INHERIT } else { 0 },
+    )
 }
 
 fn pipe(h: HANDLE) -> Result<Arc<PipeObj>, DWORD> {
     handles::get_as::<PipeObj>(h).ok_or(ERROR_INVALID_HANDLE)
+}
+
+/// The pipe `h` names, if the handle holds what `need` names (`ERROR_ACCESS_DENIED`
+/// otherwise): its end's access, narrowed for a DuplicateHandle copy that asked for less.
+/// Checked before anything else, as the I/O manager checks a handle's access.
+fn pipe_for(h: HANDLE, need: AccessNeed) -> Result<Arc<PipeObj>, DWORD> {
+    let obj = pipe(h)?;
+    check_access(h, &obj, need)?;
+    Ok(obj)
+}
+
+/// `ERROR_ACCESS_DENIED` unless handle `h` (naming `obj`) holds what `need` names.
+fn check_access(h: HANDLE, obj: &PipeObj, need: AccessNeed) -> Result<(), DWORD> {
+    let held = handles::narrowed_access(h).unwrap_or_else(|| obj.handle().granted_access());
+    if npfs_core::config::access_allows(held, need) {
+        Ok(())
+    } else {
+        Err(Win32Error::ACCESS_DENIED.0)
+    }
+}
+
+/// Every overlapped call resets the OVERLAPPED's event on entry, once the handle (and its
+/// access) passed the checks: the I/O manager clears it before the file system sees the
+/// request, so an immediate failure leaves it reset too.
+fn reset_ov_event(ov: *const OVERLAPPED) {
+    if !ov.is_null() {
+        // SAFETY: the caller's OVERLAPPED, valid for the call (Win32 contract).
+        sync::reset_event_handle(unsafe { (*ov).hEvent });
+    }
 }
 
 unsafe fn cstr(p: *const u8) -> Option<String> {
@@ -340,16 +408,11 @@ pub unsafe extern "C" fn CreateFileW(
 
 /// Adopt an inherited end (see [`crate::inherit`]).
 pub fn adopt(handle: HANDLE, h: PipeHandle, overlapped: bool) {
-    let obj = Arc::new(PipeObj {
-        end: End::Inherited(h),
-        overlapped,
-        signalled: AtomicBool::new(true),
-        pending: Mutex::new(Vec::new()),
-        port: Mutex::new(None),
-        closed: AtomicBool::new(false),
-        workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-    });
-    handles::insert_at(handle, obj, HANDLE_FLAG_INHERIT);
+    handles::insert_at(
+        handle,
+        PipeObj::new(End::Inherited(h), overlapped),
+        HANDLE_FLAG_INHERIT,
+    );
 }
 
 /// The inheritance token of a pipe handle (for a child process).
@@ -380,8 +443,9 @@ fn nt_status(r: &Result<Completion, Win32Error>) -> (u32, usize) {
     }
 }
 
-/// Write the result into the OVERLAPPED, signal, post the packet, queue the routine.
-fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>) {
+/// Write the result into the OVERLAPPED, signal, post the packet (unless `skip_port`: an
+/// immediate success under `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`), queue the routine.
+fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>, skip_port: bool) {
     let (st, bytes) = nt_status(r);
     if !rep.ov.is_null() {
         // SAFETY: the caller's OVERLAPPED, alive until completion (Win32 contract).
@@ -402,7 +466,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>)
     };
     if event.is_null() {
         // Without an event, the file handle itself is what signals completion.
-        obj.signalled.store(true, Ordering::SeqCst);
+        obj.signal_completion();
     } else {
         sync::set_event_handle(event);
     }
@@ -415,7 +479,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>)
                 unsafe { routine(err, bytes as DWORD, ov as *mut OVERLAPPED) }
             }));
         }
-    } else if let Some((port, key)) = obj.port.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+    } else if let Some((port, key)) = obj.port().filter(|_| !skip_port) {
         port.post(Packet {
             key,
             overlapped: rep.ov as usize,
@@ -427,7 +491,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>)
 }
 
 /// Start `op`; complete it at once or hand it to a worker. Returns the Win32 result of the
-/// call itself.
+/// call itself. The caller has reset the OVERLAPPED's event (see [`reset_ov_event`]).
 fn start(
     obj: Arc<PipeObj>,
     mut op: IoOp,
@@ -443,19 +507,47 @@ fn start(
         routine,
         thread: current_thread_id(),
     };
+    // A request with an event leaves the handle itself unsignalled: the I/O manager resets
+    // the file's own event as every request starts and sets it only for one without an event.
+    // SAFETY: the caller's OVERLAPPED.
+    let has_event = !ov.is_null() && routine.is_none() && !unsafe { (*ov).hEvent }.is_null();
     match first {
         Some(Err(e)) => fail(e.0),
-        Some(r) => {
-            // Immediate completion: event reset then set, packet posted, routine queued.
-            if !ov.is_null() && routine.is_none() {
-                // SAFETY: the caller's OVERLAPPED.
-                sync::reset_event_handle(unsafe { (*ov).hEvent });
+        Some(r) if op.is_connect() => {
+            // The instance was listening when the call began (connect_start saw no client)
+            // and a client arrived since: on Windows that client completes the pending
+            // listen, so an overlapped ConnectNamedPipe never returns TRUE. It is pending,
+            // completed already: event set, packet posted.
+            if has_event {
+                obj.signalled.store(false, Ordering::SeqCst);
             }
-            complete(&obj, rep, &r);
+            complete(&obj, rep, &r, false);
+            fail(ERROR_IO_PENDING)
+        }
+        Some(r) => {
             let c = r.unwrap_or(Completion {
                 bytes: 0,
                 more_data: false,
             });
+            // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: a success at once queues no packet. A
+            // partial message read (a warning, STATUS_BUFFER_OVERFLOW) is reported as pending
+            // instead, with its packet, as Windows 8 and later do (conformance.md
+            // test_completion), so that a port-driven caller still learns of it.
+            let skipping = routine.is_none()
+                && obj.skips(FILE_SKIP_COMPLETION_PORT_ON_SUCCESS)
+                && obj.port().is_some();
+            if skipping && c.more_data {
+                if has_event {
+                    obj.signalled.store(false, Ordering::SeqCst);
+                }
+                complete(&obj, rep, &r, false);
+                return fail(ERROR_IO_PENDING);
+            }
+            // Immediate completion: event set, packet posted, routine queued.
+            if has_event {
+                obj.signalled.store(false, Ordering::SeqCst);
+            }
+            complete(&obj, rep, &r, skipping);
             if c.more_data {
                 if routine.is_some() {
                     set_last_error(ERROR_MORE_DATA);
@@ -471,10 +563,6 @@ fn start(
             TRUE
         }
         None => {
-            if !ov.is_null() && routine.is_none() {
-                // SAFETY: the caller's OVERLAPPED.
-                sync::reset_event_handle(unsafe { (*ov).hEvent });
-            }
             obj.signalled.store(false, Ordering::SeqCst);
             obj.pending
                 .lock()
@@ -512,7 +600,7 @@ fn start(
                             break r;
                         }
                     };
-                    complete(&worker_obj, rep, &r);
+                    complete(&worker_obj, rep, &r, false);
                     drop(op);
                     drop(worker_obj);
                     workers.fetch_sub(1, Ordering::SeqCst);
@@ -546,10 +634,23 @@ fn run_sync(obj: &PipeObj, mut op: IoOp, bufs: RawBufs) -> Result<Completion, Wi
     obj.signalled.store(false, Ordering::SeqCst);
     // SAFETY: as above.
     let r = unsafe { op.run(bufs) };
-    obj.signalled.store(true, Ordering::SeqCst);
+    obj.signal_completion();
     me.set_sync_io(None);
     crate::wait::notify();
     r
+}
+
+/// A call with an OVERLAPPED on a synchronous handle completed: the I/O manager writes the
+/// status block (the OVERLAPPED) and sets its event, as for any completion.
+fn sync_completed(ov: *mut OVERLAPPED, r: &Result<Completion, Win32Error>) {
+    let (st, bytes) = nt_status(r);
+    // SAFETY: the caller's OVERLAPPED, valid for the call.
+    unsafe {
+        (*ov).Internal = st as usize;
+        (*ov).InternalHigh = bytes;
+        sync::set_event_handle((*ov).hEvent);
+    }
+    crate::wait::notify();
 }
 
 enum Io {
@@ -586,10 +687,22 @@ unsafe fn do_io(
     } else if out_bytes.is_null() {
         return fail(ERROR_INVALID_PARAMETER);
     }
+    let need = match kind {
+        Io::Read => AccessNeed::Read,
+        Io::Write => AccessNeed::Write,
+        Io::Transact => AccessNeed::ReadWrite,
+    };
+    if let Err(e) = check_access(h, &obj, need) {
+        return fail(e);
+    }
     // A completion routine and a completion port exclude each other (NtReadFile with an APC
     // on a handle bound to a port: STATUS_INVALID_PARAMETER).
-    if ex && obj.port.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+    if ex && obj.port().is_some() {
         return fail(ERROR_INVALID_PARAMETER);
+    }
+    // The Ex forms leave hEvent to the application; the others reset it now.
+    if routine.is_none() {
+        reset_ov_event(ov);
     }
     let handle = obj.handle();
     let op = match kind {
@@ -606,15 +719,8 @@ unsafe fn do_io(
     }
     // A synchronous handle (or no OVERLAPPED): the call completes here.
     let r = run_sync(&obj, op, bufs);
-    if !ov.is_null() {
-        let (st, bytes) = nt_status(&r);
-        if r.is_ok() {
-            // SAFETY: the caller's OVERLAPPED.
-            unsafe {
-                (*ov).Internal = st as usize;
-                (*ov).InternalHigh = bytes;
-            }
-        }
+    if !ov.is_null() && r.is_ok() {
+        sync_completed(ov, &r);
     }
     match r {
         Ok(c) => {
@@ -746,7 +852,12 @@ pub unsafe extern "C" fn TransactNamedPipe(
     })
 }
 
-/// ConnectNamedPipe.
+/// ConnectNamedPipe: FALSE with `ERROR_PIPE_CONNECTED` when a client is there already,
+/// `ERROR_NO_DATA` when it came and went (closed, or its process ended), `ERROR_PIPE_LISTENING`
+/// on a `PIPE_NOWAIT` handle with no client (nothing stays pending); otherwise it waits for a
+/// client (TRUE), or with an OVERLAPPED on an overlapped handle returns FALSE with
+/// `ERROR_IO_PENDING` — never TRUE — and completes when one arrives. The OVERLAPPED's event
+/// is reset on entry, whatever the outcome.
 #[no_mangle]
 pub unsafe extern "C" fn ConnectNamedPipe(h: HANDLE, ov: *mut OVERLAPPED) -> BOOL {
     guard(FALSE, || {
@@ -754,14 +865,16 @@ pub unsafe extern "C" fn ConnectNamedPipe(h: HANDLE, ov: *mut OVERLAPPED) -> BOO
             Ok(o) => o,
             Err(e) => return fail(e),
         };
+        if !ov.is_null() {
+            // kernel32 marks the OVERLAPPED pending before anything else, and the I/O
+            // manager resets its event before the file system sees the request.
+            // SAFETY: the caller's OVERLAPPED.
+            unsafe { std::ptr::write_volatile(&mut (*ov).Internal, STATUS_PENDING as usize) };
+            reset_ov_event(ov);
+        }
         let Some(server) = obj.server() else {
             return fail(ERROR_INVALID_FUNCTION);
         };
-        if obj.overlapped && !ov.is_null() {
-            // kernel32 marks the OVERLAPPED pending before anything else.
-            // SAFETY: the caller's OVERLAPPED.
-            unsafe { std::ptr::write_volatile(&mut (*ov).Internal, STATUS_PENDING as usize) };
-        }
         let op = match IoOp::connect(server) {
             Ok(op) => op,
             Err(e) => return fail(e.0),
@@ -775,7 +888,11 @@ pub unsafe extern "C" fn ConnectNamedPipe(h: HANDLE, ov: *mut OVERLAPPED) -> BOO
         if obj.overlapped && !ov.is_null() {
             return start(obj.clone(), op, none, ov, None, std::ptr::null_mut());
         }
-        match run_sync(&obj, op, none) {
+        let r = run_sync(&obj, op, none);
+        if !ov.is_null() && r.is_ok() {
+            sync_completed(ov, &r);
+        }
+        match r {
             Ok(_) => {
                 set_last_error(0);
                 TRUE
@@ -810,7 +927,7 @@ pub extern "C" fn DisconnectNamedPipe(h: HANDLE) -> BOOL {
 #[no_mangle]
 pub extern "C" fn FlushFileBuffers(h: HANDLE) -> BOOL {
     guard(FALSE, || {
-        let obj = match pipe(h) {
+        let obj = match pipe_for(h, AccessNeed::Write) {
             Ok(o) => o,
             Err(e) => return fail(e),
         };
@@ -869,6 +986,11 @@ unsafe fn get_overlapped_result(
         return overlapped_result(ov, bytes);
     }
     if ms == 0 {
+        // Still pending, not waited for: ERROR_IO_INCOMPLETE, and no byte count yet (0).
+        if !bytes.is_null() {
+            // SAFETY: the caller's DWORD out-pointer.
+            unsafe { *bytes = 0 };
+        }
         return fail(ERROR_IO_INCOMPLETE);
     }
     // SAFETY: the caller's OVERLAPPED.
@@ -886,7 +1008,9 @@ unsafe fn get_overlapped_result(
     }
 }
 
-/// GetOverlappedResult.
+/// GetOverlappedResult: the result of the operation `ov` started. While it is still pending,
+/// `bWait` FALSE fails with `ERROR_IO_INCOMPLETE` and sets `*lpNumberOfBytesTransferred` to 0;
+/// TRUE waits on `ov->hEvent`, or on the handle itself when there is none.
 #[no_mangle]
 pub unsafe extern "C" fn GetOverlappedResult(
     h: HANDLE,
@@ -978,6 +1102,39 @@ pub extern "C" fn CancelSynchronousIo(thread: HANDLE) -> BOOL {
     })
 }
 
+/// SetFileCompletionNotificationModes: how the file behind `h` (a pipe end, shared by its
+/// DuplicateHandle copies) reports completions from now on. `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`
+/// (1): an overlapped call that succeeds at once queues no packet to the completion port (a
+/// partial message read is reported pending instead, with its packet); operations that pend
+/// still queue theirs. `FILE_SKIP_SET_EVENT_ON_HANDLE` (2): completions no longer signal the
+/// handle itself (the OVERLAPPED's event still is), and the handle is unsignalled from this
+/// call on. Flags add up; none can be cleared. `ERROR_INVALID_HANDLE` for anything but a pipe,
+/// `ERROR_INVALID_PARAMETER` for a handle opened without `FILE_FLAG_OVERLAPPED`.
+#[no_mangle]
+pub extern "C" fn SetFileCompletionNotificationModes(h: HANDLE, flags: u8) -> BOOL {
+    guard(FALSE, || {
+        let obj = match pipe(h) {
+            Ok(o) => o,
+            Err(e) => return fail(e),
+        };
+        // The modes are about asynchronous completions: a synchronous handle has none
+        // (wineserver's answer, STATUS_INVALID_PARAMETER).
+        if !obj.overlapped {
+            return fail(ERROR_INVALID_PARAMETER);
+        }
+        let known = FILE_SKIP_COMPLETION_PORT_ON_SUCCESS
+            | FILE_SKIP_SET_EVENT_ON_HANDLE
+            | FILE_SKIP_SET_USER_EVENT_ON_FAST_IO;
+        obj.notify_modes.fetch_or(flags & known, Ordering::SeqCst);
+        // Skipping the handle's own event leaves it unsignalled from now on
+        // (conformance.md test_completion).
+        if flags & FILE_SKIP_SET_EVENT_ON_HANDLE != 0 {
+            obj.signalled.store(false, Ordering::SeqCst);
+        }
+        TRUE
+    })
+}
+
 /// PeekNamedPipe.
 #[no_mangle]
 pub unsafe extern "C" fn PeekNamedPipe(
@@ -989,7 +1146,7 @@ pub unsafe extern "C" fn PeekNamedPipe(
     left: *mut DWORD,
 ) -> BOOL {
     guard(FALSE, || {
-        let obj = match pipe(h) {
+        let obj = match pipe_for(h, AccessNeed::Read) {
             Ok(o) => o,
             Err(e) => return fail(e),
         };
@@ -1132,7 +1289,7 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
     max: *mut DWORD,
 ) -> BOOL {
     guard(FALSE, || {
-        let obj = match pipe(h) {
+        let obj = match pipe_for(h, AccessNeed::QueryState) {
             Ok(o) => o,
             Err(e) => return fail(e),
         };
@@ -1183,8 +1340,8 @@ unsafe fn get_handle_state(
         || !matches!(user, UserBuf::None);
     // NtQueryInformationFile checks FILE_READ_ATTRIBUTES before it looks at the request.
     if wants_any {
-        if let Err(e) = obj.handle().check_access(AccessNeed::QueryState) {
-            return fail(e.0);
+        if let Err(e) = check_access(h, &obj, AccessNeed::QueryState) {
+            return fail(e);
         }
     }
     // The remote-only outputs on a local pipe.
@@ -1314,13 +1471,19 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         // remote-only values, which a local pipe refuses after the same access check.
         if !mode.is_null() {
             // SAFETY: the caller's optional pointer, checked non-null.
-            if let Err(e) = obj.handle().set_handle_mode(unsafe { *mode }) {
+            let mode = unsafe { *mode };
+            if mode & !npfs_core::config::VALID_HANDLE_MODE_BITS == 0 {
+                if let Err(e) = check_access(h, &obj, AccessNeed::SetState) {
+                    return fail(e);
+                }
+            }
+            if let Err(e) = obj.handle().set_handle_mode(mode) {
                 return fail(e.0);
             }
         }
         if !coll.is_null() || !timeout.is_null() {
-            if let Err(e) = obj.handle().check_access(AccessNeed::SetState) {
-                return fail(e.0);
+            if let Err(e) = check_access(h, &obj, AccessNeed::SetState) {
+                return fail(e);
             }
             return fail(ERROR_INVALID_PARAMETER);
         }

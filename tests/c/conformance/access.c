@@ -96,6 +96,60 @@ int main(void)
     CHECK_FAIL(WriteFile(r, "x", 1, &n, NULL), ERROR_ACCESS_DENIED, "WriteFile(read end)");
     CloseHandle(r);
     CloseHandle(w);
+
+    /* DuplicateHandle without DUPLICATE_SAME_ACCESS: the copy holds dwDesiredAccess (generic
+       rights mapped as for files), and every call checks the copy's access, not the source's. */
+    {
+        HANDLE ro, wo, ro2, none, so;
+        s = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1, 512, 512, 0,
+                             NULL);
+        CHECK(s != INVALID_HANDLE_VALUE, "duplex message server created");
+        c = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        CHECK(c != INVALID_HANDLE_VALUE, "read-write client opened");
+        st = PIPE_READMODE_MESSAGE;
+        CHECK(SetNamedPipeHandleState(c, &st, NULL, NULL), "the client switches to message read mode");
+        CHECK(DuplicateHandle(GetCurrentProcess(), c, GetCurrentProcess(), &ro, GENERIC_READ, FALSE, 0),
+              "DuplicateHandle(client, GENERIC_READ, no DUPLICATE_SAME_ACCESS)");
+        CHECK_FAIL(WriteFile(ro, "x", 1, &n, NULL), ERROR_ACCESS_DENIED, "WriteFile(the GENERIC_READ copy)");
+        CHECK_FAIL(TransactNamedPipe(ro, "x", 1, buf, sizeof buf, &n, NULL), ERROR_ACCESS_DENIED,
+                   "TransactNamedPipe(the GENERIC_READ copy)");
+        CHECK(WriteFile(s, "y", 1, &n, NULL) && n == 1, "the server writes 1 byte");
+        CHECK(PeekNamedPipe(ro, buf, 1, &n, &avail, NULL) && avail == 1, "PeekNamedPipe(the GENERIC_READ copy) -> TRUE");
+        CHECK(ReadFile(ro, buf, sizeof buf, &n, NULL) && n == 1 && buf[0] == 'y',
+              "ReadFile(the GENERIC_READ copy) gets it");
+        CHECK(GetNamedPipeInfo(ro, &fl, NULL, NULL, NULL) && fl == PIPE_TYPE_MESSAGE,
+              "GetNamedPipeInfo(the GENERIC_READ copy) -> TRUE (FILE_GENERIC_READ has FILE_READ_ATTRIBUTES)");
+        CHECK(DuplicateHandle(GetCurrentProcess(), ro, GetCurrentProcess(), &ro2, 0, FALSE, DUPLICATE_SAME_ACCESS),
+              "DuplicateHandle(the GENERIC_READ copy, DUPLICATE_SAME_ACCESS)");
+        CHECK_FAIL(WriteFile(ro2, "x", 1, &n, NULL), ERROR_ACCESS_DENIED, "WriteFile(its copy): the same access");
+        CHECK(DuplicateHandle(GetCurrentProcess(), c, GetCurrentProcess(), &wo, GENERIC_WRITE, FALSE, 0),
+              "DuplicateHandle(client, GENERIC_WRITE)");
+        CHECK_FAIL(ReadFile(wo, buf, 1, &n, NULL), ERROR_ACCESS_DENIED, "ReadFile(the GENERIC_WRITE copy)");
+        CHECK_FAIL(PeekNamedPipe(wo, buf, 1, &n, &avail, NULL), ERROR_ACCESS_DENIED,
+                   "PeekNamedPipe(the GENERIC_WRITE copy)");
+        CHECK_FAIL(GetNamedPipeInfo(wo, &fl, NULL, NULL, NULL), ERROR_ACCESS_DENIED,
+                   "GetNamedPipeInfo(the GENERIC_WRITE copy: no FILE_READ_ATTRIBUTES; only CreateFile adds it)");
+        CHECK(WriteFile(wo, "z", 1, &n, NULL) && n == 1, "WriteFile(the GENERIC_WRITE copy) -> TRUE");
+        CHECK(ReadFile(s, buf, sizeof buf, &n, NULL) && n == 1 && buf[0] == 'z', "the server reads it");
+        CHECK(DuplicateHandle(GetCurrentProcess(), c, GetCurrentProcess(), &none, 0, FALSE, 0),
+              "DuplicateHandle(client, access 0)");
+        CHECK_FAIL(ReadFile(none, buf, 1, &n, NULL), ERROR_ACCESS_DENIED, "ReadFile(the access-0 copy)");
+        CHECK_FAIL(WriteFile(none, "z", 1, &n, NULL), ERROR_ACCESS_DENIED, "WriteFile(the access-0 copy)");
+        CHECK_FAIL(GetNamedPipeInfo(none, &fl, NULL, NULL, NULL), ERROR_ACCESS_DENIED, "GetNamedPipeInfo(the access-0 copy)");
+        CHECK(DuplicateHandle(GetCurrentProcess(), s, GetCurrentProcess(), &so, GENERIC_READ, FALSE, 0),
+              "DuplicateHandle(server, GENERIC_READ)");
+        CHECK_FAIL(WriteFile(so, "w", 1, &n, NULL), ERROR_ACCESS_DENIED, "WriteFile(the server's GENERIC_READ copy)");
+        CHECK(WriteFile(c, "q", 1, &n, NULL) && n == 1, "the source handle keeps its own access: WriteFile(client)");
+        CHECK(ReadFile(so, buf, sizeof buf, &n, NULL) && n == 1 && buf[0] == 'q',
+              "ReadFile(the server's GENERIC_READ copy) gets it");
+        CloseHandle(so);
+        CloseHandle(none);
+        CloseHandle(wo);
+        CloseHandle(ro2);
+        CloseHandle(ro);
+        CloseHandle(c);
+        CloseHandle(s);
+    }
     printf("all %d checks passed\n", check_count);
     return 0;
 }

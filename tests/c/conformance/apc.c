@@ -180,7 +180,10 @@ int main(void)
     calls = 0;
     memset(&ov, 0, sizeof ov);
     CHECK(ReadFileEx(server, buf, 1, &ov, routine), "ReadFileEx completes at once (routine queued)");
+    n = 0xdeadbeef;
     CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 0, FALSE), ERROR_IO_INCOMPLETE, "GetOverlappedResultEx(0 ms, not alertable)");
+    WINE_DEVIATION(0, "ERROR_IO_INCOMPLETE leaves *lpNumberOfBytesTransferred as it was")
+    CHECK(n == 0, "ERROR_IO_INCOMPLETE sets *lpNumberOfBytesTransferred to 0 (got 0x%lx)", (unsigned long)n);
     CHECK(calls == 0, "the routine did not run");
     CHECK_FAIL(GetOverlappedResultEx(c2, &ovw, &n, 0, TRUE), ERROR_IO_INCOMPLETE, "GetOverlappedResultEx(0 ms, alertable)");
     CHECK(calls == 0, "a zero timeout is no alertable wait: the routine did not run");

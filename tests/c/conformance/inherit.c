@@ -97,6 +97,15 @@ static int child(int argc, char **argv)
         CloseHandle(h);
         return 0;
     }
+    if (strcmp(mode, "readonly") == 0 && argc == 3) { /* H: an inherited GENERIC_READ duplicate */
+        h = value_of(argv[2]);
+        CHECK_FAIL(WriteFile(h, "x", 1, &n, NULL), ERROR_ACCESS_DENIED,
+                   "child: WriteFile through the inherited GENERIC_READ duplicate");
+        CHECK(ReadFile(h, buf, sizeof buf, &n, NULL) && n == 3 && strcmp(buf, "ro") == 0,
+              "child: ReadFile through it gets the parent's message");
+        CloseHandle(h);
+        return 0;
+    }
     if (strcmp(mode, "none") == 0 && argc == 3) { /* H: started with bInheritHandles = FALSE */
         h = value_of(argv[2]);
         CHECK_FAIL(GetHandleInformation(h, &flags), ERROR_INVALID_HANDLE,
@@ -252,6 +261,25 @@ int main(int argc, char **argv)
                "parent: the child closed the last handle of the client end");
     CloseHandle(server);
     CloseHandle(server2);
+
+    /* --- An inherited DuplicateHandle copy holds what the copy held (GENERIC_READ) --- */
+    {
+        HANDLE ro;
+        server = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 1024, 1024, 0, NULL);
+        client = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+        CHECK(server != INVALID_HANDLE_VALUE && client != INVALID_HANDLE_VALUE, "parent: a read-write client end");
+        CHECK(DuplicateHandle(GetCurrentProcess(), client, GetCurrentProcess(), &ro, GENERIC_READ, TRUE, 0),
+              "parent: an inheritable GENERIC_READ duplicate of it");
+        CloseHandle(client);
+        CHECK(WriteFile(server, "ro", 3, &n, NULL), "parent: the server writes a message");
+        snprintf(args, sizeof args, "readonly %llu", (unsigned long long)(ULONG_PTR)ro);
+        CHECK(start_self(args, TRUE, &pi), "parent: CreateProcessA(bInheritHandles TRUE)");
+        CloseHandle(ro);
+        CHECK(finish(&pi) == 0, "parent: the child could read but not write through it, and exited 0");
+        CHECK_FAIL(ReadFile(server, buf, sizeof buf, &n, NULL), ERROR_BROKEN_PIPE,
+                   "parent: nothing was written; the child closed the last handle");
+        CloseHandle(server);
+    }
 
     /* --- bInheritHandles = FALSE: nothing is inherited --- */
     server = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 1024, 1024, 0, NULL);

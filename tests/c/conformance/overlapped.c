@@ -27,6 +27,8 @@ int main(void)
     n = 0xdeadbeef;
     CHECK_FAIL(GetOverlappedResult(server, &ov, &n, FALSE), ERROR_IO_INCOMPLETE,
                "GetOverlappedResult(bWait=FALSE) on a pending connect");
+    WINE_DEVIATION(0, "ERROR_IO_INCOMPLETE leaves *lpNumberOfBytesTransferred as it was")
+    CHECK(n == 0, "ERROR_IO_INCOMPLETE sets *lpNumberOfBytesTransferred to 0 (got 0x%lx)", (unsigned long)n);
     client = open_client(name, FILE_FLAG_OVERLAPPED);
     CHECK(client != INVALID_HANDLE_VALUE, "client CreateFileA opens the listening instance");
     CHECK(WaitForSingleObject(ev, 5000) == WAIT_OBJECT_0, "the client's open completes the connect: event signalled");
@@ -82,7 +84,10 @@ int main(void)
     CHECK(ov.Internal == STATUS_PENDING && ov.InternalHigh == 0xdeadbeef,
           "pending read: Internal=STATUS_PENDING, InternalHigh untouched");
     CHECK(!is_signaled(ev), "pending read: the event is reset when the read starts");
+    n = 0xdeadbeef;
     CHECK_FAIL(GetOverlappedResult(server, &ov, &n, FALSE), ERROR_IO_INCOMPLETE, "GetOverlappedResult(FALSE) while pending");
+    WINE_DEVIATION(0, "ERROR_IO_INCOMPLETE leaves *lpNumberOfBytesTransferred as it was")
+    CHECK(n == 0, "a pending read's ERROR_IO_INCOMPLETE: *lpNumberOfBytesTransferred = 0 (got 0x%lx)", (unsigned long)n);
     CHECK(WriteFile(client, "abc", 4, &n, NULL), "client writes 4 bytes");
     CHECK(WaitForSingleObject(ev, 5000) == WAIT_OBJECT_0, "the read completes: event signalled");
     CHECK(GetOverlappedResult(server, &ov, &n, TRUE) && n == 4, "GetOverlappedResult(TRUE) -> 4 bytes");
