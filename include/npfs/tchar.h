@@ -43,6 +43,12 @@ typedef int _TINT;
 #define _tcslen lstrlenW
 
 #if !defined(NPFS_NO_WMAIN_SHIM)
+#ifdef __cplusplus
+/* C++: wmain(int, wchar_t **) has C linkage, as Visual C++ gives it (a definition after this
+ * declaration keeps it); a wmain(void) is another function with its C++ (Itanium) name. */
+int wmain(int argc, WCHAR **argv);
+extern int npfs_tchar_wmain_void(void) __asm__("_Z5wmainv") __attribute__((weak));
+#endif
 /* The program's wmain, whatever its exact prototype (int wmain(void) is allowed too). */
 extern int npfs_tchar_wmain_entry(int argc, WCHAR **argv) __asm__("wmain") __attribute__((weak));
 
@@ -50,6 +56,10 @@ __attribute__((weak)) int main(int argc, char **argv)
 {
     WCHAR **wargv = (WCHAR **)calloc((size_t)argc + 1, sizeof(WCHAR *));
     int i;
+#ifdef __cplusplus
+    if (!npfs_tchar_wmain_entry && npfs_tchar_wmain_void)
+        return npfs_tchar_wmain_void();
+#endif
     if (!wargv || !npfs_tchar_wmain_entry)
         return 255;
     for (i = 0; i < argc; i++) {

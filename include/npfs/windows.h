@@ -17,7 +17,9 @@
  *  - Sizes are those of 64-bit Windows (LLP64): DWORD, LONG and ULONG are 32 bits even though
  *    `long` is 64 bits on Linux; pointers, HANDLE, SIZE_T and the *_PTR types are 64 bits.
  *  - WCHAR is a 16-bit UTF-16 code unit. Under UNICODE, TEXT("x") is L"x", which is a 16-bit
- *    string only with `-fshort-wchar`: UNICODE builds must use it (checked below).
+ *    string only with `-fshort-wchar`: UNICODE builds must use it (checked below). In C++
+ *    with 16-bit wchar_t, WCHAR is wchar_t itself (a distinct type in C++, which L"..." must
+ *    convert to, as with Visual C++); in C it is unsigned short, which wchar_t then is.
  *    With -fshort-wchar, do not pass wide strings to glibc's wide-character functions
  *    (wprintf, wcslen, ...), which assume a 32-bit wchar_t; use the W functions declared here
  *    and _tprintf from <tchar.h>.
@@ -119,7 +121,11 @@ typedef unsigned short WORD;
 typedef int BOOL;
 typedef BYTE BOOLEAN;
 typedef float FLOAT;
-typedef unsigned short WCHAR; /* UTF-16 code unit; == wchar_t under -fshort-wchar */
+#if defined(__cplusplus) && __SIZEOF_WCHAR_T__ == 2
+typedef wchar_t WCHAR; /* C++ with -fshort-wchar: L"..." converts to LPWSTR/LPTSTR, as on Windows */
+#else
+typedef unsigned short WCHAR; /* UTF-16 code unit; == wchar_t under -fshort-wchar (C) */
+#endif
 
 typedef intptr_t INT_PTR;
 typedef uintptr_t UINT_PTR;
