@@ -476,7 +476,14 @@ async fn open(
             return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
         };
         let bytes = reply.encode()?;
-        write_with_fds(stream, &bytes, &client_end.as_fds()).await?;
+        // The client takes a reply once its whole frame is in: send all but its last byte
+        // with the descriptors, let go of the broker's copies, then the last byte. By the
+        // time the client's open returns, its descriptors are the only ones, so a client
+        // process that exits at once is seen as gone by the server (a hang-up).
+        let (head, last) = bytes.split_at(bytes.len() - 1);
+        write_with_fds(stream, head, &client_end.as_fds()).await?;
+        drop(client_end);
+        write_all(stream, last).await?;
         return Ok(());
     }
 }
