@@ -2,6 +2,7 @@
 #
 #   make                      build a locked release (cargo build --release --locked)
 #   make install              install under PREFIX (default /usr/local); DESTDIR for staging
+#                             (`make && sudo make install` for a system prefix)
 #   make uninstall            remove exactly what `make install` installed
 #   make deb                  build a Debian package (installs under /usr) into target/deb/
 #                             (or $CARGO_TARGET_DIR/deb/)
@@ -82,7 +83,15 @@ build:
 	        $$u.in > $(BUILT)/$$u || exit 1; \
 	done
 
-install: build
+# `make && sudo make install` works where root has no cargo: the build made by `make` (with
+# the same directory variables) is installed as it is.
+install:
+	@if command -v $(CARGO) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory build; \
+	elif [ ! -e $(BUILT)/npfs.pc ] || [ ! -e $(RELEASE)/npfs ]; then \
+	    echo "make install: no cargo here and nothing built; run 'make' first (as yourself)" >&2; \
+	    exit 1; \
+	fi
 	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(LIBEXECDIR)/npfs' '$(DESTDIR)$(LIBDIR)' \
 	    '$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(INCLUDEDIR)/npfs' '$(DESTDIR)$(MANDIR)/man1' \
 	    '$(DESTDIR)$(BASHCOMPDIR)' '$(DESTDIR)$(ZSHCOMPDIR)' '$(DESTDIR)$(FISHCOMPDIR)' \
