@@ -184,15 +184,23 @@ check "npfs made nothing in /tmp" bash -c "! find /tmp -maxdepth 1 -user root -n
 mv "$W/npfsd.aside" "$P/libexec/npfs/npfsd"
 
 echo "== a squatted /tmp runtime directory is refused in words"
-if [ ! -e /tmp/npfs-0 ] && [ "$(id -u)" = 0 ] && [ ! -d /run/user/0 ]; then
-    setpriv --reuid="$MALLORY" --regid="$MALLORY" --clear-groups mkdir -m 700 /tmp/npfs-0
-    env -i HOME="$U/home" PATH="$P/bin:/usr/bin:/bin" timeout "$LIMIT" npfs list > "$W/squat.log" 2>&1
+# Another user (npfs-test-v) with no $XDG_RUNTIME_DIR and no /run/user/<uid>: its default
+# runtime directory is /tmp/npfs-<uid>, which Mallory creates first.
+VICTIM=npfs-test-v
+id -u "$VICTIM" > /dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$VICTIM"
+vuid=$(id -u "$VICTIM")
+squat=/tmp/npfs-$vuid
+rm -rf "$squat"
+if [ ! -d "/run/user/$vuid" ]; then
+    setpriv --reuid="$MALLORY" --regid="$MALLORY" --clear-groups mkdir -m 700 "$squat"
+    setpriv --reuid="$VICTIM" --regid="$VICTIM" --clear-groups env -i HOME=/nonexistent \
+        PATH="$P/bin:/usr/bin:/bin" timeout "$LIMIT" npfs list > "$W/squat.log" 2>&1
     rc=$?
-    rm -rf /tmp/npfs-0
+    rm -rf "$squat"
     check "npfs list fails (status $rc) and says the directory belongs to another user" \
         bash -c "[ $rc -ne 0 ] && grep -q 'belongs to another user' '$W/squat.log'"
 else
-    echo "skip - /tmp/npfs-0 exists or /run/user/0 is used (not root, or a login session)"
+    echo "skip - /run/user/$vuid exists (a login session of $VICTIM)"
 fi
 
 echo "== socket activation (systemd-socket-activate, the LISTEN_FDS protocol)"
