@@ -119,6 +119,37 @@ pub struct Positions {
 
 /// Words of [`Positions`].
 const POS_WORDS: usize = 8;
+
+impl Positions {
+    /// The positions in their shared-memory order.
+    fn to_words(self) -> [u64; POS_WORDS] {
+        [
+            self.end,
+            self.filled,
+            self.assigned,
+            self.freed,
+            self.e_head,
+            self.e_tail,
+            self.r_head,
+            self.r_tail,
+        ]
+    }
+
+    /// The positions from words in their shared-memory order.
+    fn from_words(w: [u64; POS_WORDS]) -> Positions {
+        let [end, filled, assigned, freed, e_head, e_tail, r_head, r_tail] = w;
+        Positions {
+            end,
+            filled,
+            assigned,
+            freed,
+            e_head,
+            e_tail,
+            r_head,
+            r_tail,
+        }
+    }
+}
 /// Words of one [`Entry`].
 const ENTRY_WORDS: usize = 4;
 /// Words of one [`ReadRecord`].
@@ -162,33 +193,12 @@ impl SharedQueue {
 
     /// A copy of the positions.
     pub fn positions(&self) -> Positions {
-        Positions {
-            end: self.load(0),
-            filled: self.load(1),
-            assigned: self.load(2),
-            freed: self.load(3),
-            e_head: self.load(4),
-            e_tail: self.load(5),
-            r_head: self.load(6),
-            r_tail: self.load(7),
-        }
+        Positions::from_words(std::array::from_fn(|w| self.load(w)))
     }
 
     /// Store the positions that differ from `before`.
     pub fn set_positions(&self, p: &Positions, before: &Positions) {
-        let new = [
-            p.end, p.filled, p.assigned, p.freed, p.e_head, p.e_tail, p.r_head, p.r_tail,
-        ];
-        let old = [
-            before.end,
-            before.filled,
-            before.assigned,
-            before.freed,
-            before.e_head,
-            before.e_tail,
-            before.r_head,
-            before.r_tail,
-        ];
+        let (new, old) = (p.to_words(), before.to_words());
         for (w, (n, o)) in new.iter().zip(old.iter()).enumerate() {
             if n != o {
                 self.store(w, *n);
