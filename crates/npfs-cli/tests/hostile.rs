@@ -108,26 +108,34 @@ fn call(dir: &std::path::Path, name: &str, msg: &str) -> (bool, Duration) {
     (ok, t0.elapsed())
 }
 
-#[test]
-fn a_client_scribbling_on_its_shared_memory_harms_nobody_else() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let name = "hostile";
-    let mut server = Reaped(
+/// `npfs serve NAME --message --instances N --echo` in runtime directory `dir`, once a call
+/// gets through.
+fn echo_server(dir: &std::path::Path, name: &str, instances: u32) -> Reaped {
+    let server = Reaped(
         Command::new(NPFS)
-            .env("NPFS_RUNTIME_DIR", dir.path())
-            .args(["serve", name, "--message", "--instances", "4", "--echo"])
+            .env("NPFS_RUNTIME_DIR", dir)
+            .args(["serve", name, "--message", "--instances"])
+            .arg(instances.to_string())
+            .arg("--echo")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start npfs serve"),
     );
-    // The server is up once a call gets through.
     let t0 = Instant::now();
-    while !call(dir.path(), name, "warm-up").0 {
+    while !call(dir, name, "warm-up").0 {
         assert!(t0.elapsed() < LIMIT, "npfs serve did not come up");
         std::thread::sleep(Duration::from_millis(50));
     }
+    server
+}
+
+#[test]
+fn a_client_scribbling_on_its_shared_memory_harms_nobody_else() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "hostile";
+    let mut server = echo_server(dir.path(), name, 4);
 
     let stop = Arc::new(AtomicBool::new(false));
     let rounds = Arc::new(AtomicU32::new(0));
@@ -374,28 +382,7 @@ fn a_read_only_client_cannot_write_into_the_server() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let _server = Reaped(
-        Command::new(NPFS)
-            .env("NPFS_RUNTIME_DIR", &run)
-            .args([
-                "serve",
-                "readonly",
-                "--message",
-                "--instances",
-                "2",
-                "--echo",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start npfs serve"),
-    );
-    let t0 = Instant::now();
-    while !call(&run, "readonly", "up").0 {
-        assert!(t0.elapsed() < LIMIT, "npfs serve did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _server = echo_server(&run, "readonly", 2);
     let cfg = if root {
         npfs::broker::BrokerConfig::shared(&run)
     } else {
