@@ -14,11 +14,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -38,13 +37,13 @@ const SERVED_WITHIN: Duration = Duration::from_secs(2);
 
 // ------------------------------------------------------------------ the peer side
 
-/// Not a test: the body of a peer process (runs only with `NPFS_EXH_PEER_DIR` set).
+/// Not a test: the body of a peer process (runs only with `PEER_DIR_ENV` set).
 /// Commands on stdin, answers as `@@ ...` lines:
 /// `flood N` (N idle connections, each checked with one request: `ok ADMITTED REFUSED`),
 /// `create NAME`, `open NAME` (read access; `ok µS` with the time taken, or `err ...`).
 #[test]
 fn peer_main() {
-    let Some(dir) = std::env::var_os("NPFS_EXH_PEER_DIR") else {
+    let Some(dir) = std::env::var_os(PEER_DIR_ENV) else {
         return;
     };
     let cfg = BrokerConfig::shared(PathBuf::from(dir));
@@ -121,66 +120,7 @@ fn user(name: &str) -> (u32, u32) {
     (n("-u"), n("-g"))
 }
 
-/// A peer process running as `uid`/`gid` with no supplementary groups.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
 impl Peer {
-    fn spawn(b: &ForegroundBroker, uid: u32, gid: u32) -> Peer {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([
-            "peer_main",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env("NPFS_EXH_PEER_DIR", &b.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        // SAFETY: only async-signal-safe system calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Peer {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    /// Run one command; its answer (without the `@@ ` prefix). The test's `within` bounds it.
-    fn cmd(&mut self, line: &str) -> String {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        let mut l = String::new();
-        loop {
-            l.clear();
-            assert!(
-                self.stdout.read_line(&mut l).unwrap() > 0,
-                "peer died during {line:?}"
-            );
-            if let Some(ans) = l.trim_end().strip_prefix("@@ ") {
-                return ans.to_owned();
-            }
-        }
-    }
-
     /// `flood N`: (admitted, refused).
     fn flood(&mut self, n: usize) -> (usize, usize) {
         let a = self.cmd(&format!("flood {n}"));
@@ -196,13 +136,6 @@ impl Peer {
             .strip_prefix("ok ")
             .unwrap_or_else(|| panic!("{line}: {a}"));
         Duration::from_micros(us.parse().unwrap())
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -245,9 +178,9 @@ fn caps_leave_room_for_others() {
         let (c, gc) = user(USER_C);
         let broker = ForegroundBroker::start("caps", true, Some(1024));
         let limits = npfsd::state::Limits::for_nofile(1024, true);
-        let mut pa = Peer::spawn(&broker, a, ga);
-        let mut pb = Peer::spawn(&broker, b, gb);
-        let mut pc = Peer::spawn(&broker, c, gc);
+        let mut pa = Peer::spawn(&broker.dir, a, ga, Vec::new());
+        let mut pb = Peer::spawn(&broker.dir, b, gb, Vec::new());
+        let mut pc = Peer::spawn(&broker.dir, c, gc, Vec::new());
 
         // Two users flood: each stops at its cap.
         let ((fa, fb), flood_time) = timed(|| (pa.flood(300), pb.flood(300)));
@@ -267,7 +200,7 @@ fn caps_leave_room_for_others() {
         // Two more flooders fill the general pool: the rest is the reserve.
         let mut extra: Vec<Peer> = EXTRA_UIDS
             .iter()
-            .map(|&u| Peer::spawn(&broker, u, u))
+            .map(|&u| Peer::spawn(&broker.dir, u, u, Vec::new()))
             .collect();
         let fx: Vec<(usize, usize)> = extra.iter_mut().map(|p| p.flood(300)).collect();
         let flooded = fa.0 + fb.0 + fx.iter().map(|f| f.0).sum::<usize>();

@@ -5,15 +5,18 @@
 //! (setgroups, setgid, setuid in `pre_exec`), reading commands on stdin and answering
 //! `@@ ...` lines. Without root the tests are skipped (CI runs them as root).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::{Peer, PEER_DIR_ENV};
 use npfs::broker::{
     BrokerConfig, BrokerConn, BrokerError, ChannelEvent, InstanceChannel, OpenOptions, RemoteClient,
 };
@@ -33,7 +36,7 @@ const GROUP: &str = "npfs-test-g";
 /// Not a test: the body of a peer process (runs only with `NPFS_PEER_DIR` set).
 #[test]
 fn peer_main() {
-    let Some(dir) = std::env::var_os("NPFS_PEER_DIR") else {
+    let Some(dir) = std::env::var_os(PEER_DIR_ENV) else {
         return;
     };
     let cfg = BrokerConfig::shared(PathBuf::from(dir));
@@ -309,84 +312,6 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A peer process with dropped privileges.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Peer {
-    fn spawn(dir: &Path, uid: u32, gid: u32, groups: Vec<u32>) -> Peer {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args([
-            "peer_main",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env("NPFS_PEER_DIR", dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        // SAFETY: only async-signal-safe system calls between fork and exec; `groups` was
-        // allocated before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
-                    || libc::setgid(gid) != 0
-                    || libc::setuid(uid) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Peer {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    /// Run one command; its answer (without the `@@ ` prefix).
-    fn cmd(&mut self, line: &str) -> String {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-        let mut l = String::new();
-        loop {
-            l.clear();
-            assert!(
-                self.stdout.read_line(&mut l).unwrap() > 0,
-                "peer died during {line:?}"
-            );
-            if let Some(ans) = l.trim_end().strip_prefix("@@ ") {
-                return ans.to_owned();
-            }
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.stdin.flush();
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -298,3 +298,91 @@ pub fn read_reply(
         }
     }
 }
+
+/// Where a peer process (this test binary re-run as `peer_main` under another identity)
+/// finds the broker's runtime directory.
+pub const PEER_DIR_ENV: &str = "NPFS_PEER_DIR";
+
+/// A peer process: this test binary re-run as its `peer_main` test with dropped privileges,
+/// reading one command a line on stdin and answering `@@ ANSWER` on stdout.
+pub struct Peer {
+    pub child: std::process::Child,
+    pub stdin: std::process::ChildStdin,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Peer {
+    /// Start a peer as `uid`/`gid` with the supplementary `groups`, for the broker of `dir`.
+    pub fn spawn(dir: &Path, uid: u32, gid: u32, groups: Vec<u32>) -> Peer {
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "peer_main",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(PEER_DIR_ENV, dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        // SAFETY: only async-signal-safe system calls between fork and exec; `groups` was
+        // allocated before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                    || libc::setgid(gid) != 0
+                    || libc::setuid(uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        Peer {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Run one command; its answer (without the `@@ ` prefix). The test's `within` bounds it.
+    pub fn cmd(&mut self, line: &str) -> String {
+        use std::io::{BufRead, Write};
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut l = String::new();
+        loop {
+            l.clear();
+            assert!(
+                self.stdout.read_line(&mut l).unwrap() > 0,
+                "peer died during {line:?}"
+            );
+            if let Some(ans) = l.trim_end().strip_prefix("@@ ") {
+                return ans.to_owned();
+            }
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
