@@ -182,7 +182,7 @@ struct ServerSide {
     conn_id: u64,
     /// An eventfd made readable when another thread changes the instance's link
     /// (DisconnectNamedPipe), so that a ConnectNamedPipe waiting without the lock wakes.
-    wake: std::os::fd::OwnedFd,
+    wake: Arc<std::os::fd::OwnedFd>,
 }
 
 impl ServerSide {
@@ -923,7 +923,9 @@ impl PipeServer {
                     fd.try_clone_to_owned()
                         .map_err(|_| Win32Error::NO_SYSTEM_RESOURCES)
                 };
-                (dup(s.channel.as_fd())?, dup(s.wake.as_fd())?)
+                // The channel is duplicated: it is replaced when the instance registers
+                // with a new broker; the eventfd never is.
+                (dup(s.channel.as_fd())?, s.wake.clone())
             };
             let left = match deadline {
                 Some(d) => {
@@ -941,7 +943,7 @@ impl PipeServer {
             });
             let mut fds = [
                 PollFd::new(&channel, PollFlags::IN),
-                PollFd::new(&wake, PollFlags::IN),
+                PollFd::new(&*wake, PollFlags::IN),
             ];
             match poll(&mut fds, ts.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -949,7 +951,7 @@ impl PipeServer {
             }
             if fds[1].revents().contains(PollFlags::IN) {
                 let mut b = [0u8; 8];
-                let _ = rustix::io::read(&wake, &mut b);
+                let _ = rustix::io::read(&*wake, &mut b);
             }
         }
     }
@@ -1328,7 +1330,7 @@ impl ServerOptions {
                 disconnected_epoch: None,
                 link: ServerLink::Listening,
                 conn_id: 0,
-                wake,
+                wake: Arc::new(wake),
             }))),
             modes: Mutex::new(Modes {
                 read_mode: params.options.read_mode,
