@@ -335,6 +335,25 @@ fn inject(cfg: &npfs::broker::BrokerConfig, name: &str, access: u32) -> Injectio
     after.filled += 4;
     after.e_tail += 1;
     q.set_positions(&after, &before);
+    // Ring like a writer: bump the direction's change counter and wake its sleepers (a
+    // waiting reader sleeps until the counter moves; nothing looks on a timer).
+    {
+        // SAFETY: the counter of direction 1 lies inside the header mapping at the layout's
+        // offset, 4-aligned; AtomicU32 is valid for any bit pattern and concurrent changes.
+        let seq: &std::sync::atomic::AtomicU32 = unsafe {
+            &*header
+                .base
+                .cast::<u8>()
+                .add(npfs_proto::shm::SEQ_OFF + 4)
+                .cast()
+        };
+        seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = rustix::thread::futex::wake(
+            seq,
+            rustix::thread::futex::Flags::empty(),
+            i32::MAX as u32,
+        );
+    }
     let replies = queue(&header, 0);
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(1) {

@@ -28,6 +28,9 @@
 pub const MAGIC: u32 = u32::from_le_bytes(*b"npfs");
 /// The second word: the layout version. A segment of another version is refused.
 pub const LAYOUT_VERSION: u32 = 3;
+/// Offset of the two change counters (one `u32` per direction, direction 0 first): every
+/// change to a direction bumps its counter and wakes the futex waiters sleeping on it.
+pub const SEQ_OFF: usize = 20;
 /// Offset of the queue header of direction 0.
 pub const QUEUE_OFF: usize = 4096;
 /// Distance between the two queue headers (page-aligned).

@@ -105,9 +105,28 @@ pub(crate) struct Conn {
     read_any: std::sync::atomic::AtomicBool,
     /// Async tasks of this process waiting on this connection.
     local_wakers: std::sync::Mutex<Vec<std::task::Waker>>,
+    /// Threads of this process blocked in [`Conn::wait_blocking`], per direction: kept here
+    /// as well as in the shared header, so that a change made in this process wakes them
+    /// whatever the peer wrote over the shared count.
+    local_waiters: [AtomicU32; 2],
+    /// The watcher saw the socket hang up: the next holder of the lock applies it.
+    hangup_seen: std::sync::atomic::AtomicBool,
+    /// The watcher saw a process with pending operations here exit: the next holder of the
+    /// lock reaps what it left.
+    reap_due: std::sync::atomic::AtomicBool,
     /// The connection's lock could not be had in time: it is never touched again.
     broken: std::sync::atomic::AtomicBool,
+    /// This connection, for the watcher's process watches (set by its owner, see
+    /// [`Conn::set_watched`]), and the process whose watcher watches its socket.
+    me: std::sync::OnceLock<(std::sync::Weak<Conn>, u32)>,
+    /// Other processes with operations pending here that the watcher watches for us: (pid,
+    /// watcher token). Bounded: pids come from shared memory, which a peer may scribble.
+    pid_watches: std::sync::Mutex<Vec<(u32, u64)>>,
 }
+
+/// Most processes one connection asks the watcher to watch (honest ones: the few that
+/// inherited one of its ends).
+const MAX_PID_WATCHES: usize = 16;
 
 static NEXT_OP: AtomicU64 = AtomicU64::new(1);
 
@@ -189,7 +208,10 @@ impl Drop for Guard<'_> {
             sys::futex_wake_one(&hdr.lock);
         }
         for (dir, wake) in wake.into_iter().enumerate() {
-            if wake && hdr.waiters[dir].load(Ordering::SeqCst) > 0 {
+            if wake
+                && (hdr.waiters[dir].load(Ordering::SeqCst) > 0
+                    || self.conn.local_waiters[dir].load(Ordering::SeqCst) > 0)
+            {
                 sys::futex_wake_all(&hdr.seq[dir]);
             }
         }
@@ -218,8 +240,10 @@ fn lock_spins() -> u32 {
 /// Least time between two rounds of liveness checks on one connection.
 const REAP_INTERVAL_MS: u64 = 50;
 
-/// How long a waiter sleeps before it re-checks for a crashed peer.
-const RECHECK: Duration = Duration::from_millis(200);
+/// How long a blocking waiter sleeps before it re-checks for a crashed peer, in the one case
+/// where nothing announces it: a forked child (without exec) using a connection its parent
+/// registered with the parent's watcher thread, which the child does not have.
+const FORKED_RECHECK: Duration = Duration::from_millis(200);
 
 /// Longest wait for the connection lock before the connection counts as broken: far above
 /// any honest hold (one copy), short enough that a hostile peer holding it costs the
@@ -292,10 +316,104 @@ impl Conn {
             spin_ns: AtomicU64::new(sys::spin_max_ns()),
             spin_probe: AtomicU32::new(0),
             local_wakers: std::sync::Mutex::new(Vec::new()),
+            local_waiters: [AtomicU32::new(0), AtomicU32::new(0)],
+            hangup_seen: std::sync::atomic::AtomicBool::new(false),
+            reap_due: std::sync::atomic::AtomicBool::new(false),
             read_any: std::sync::atomic::AtomicBool::new(false),
             last_reap: AtomicU64::new(0),
             broken: std::sync::atomic::AtomicBool::new(false),
+            me: std::sync::OnceLock::new(),
+            pid_watches: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Record the `Arc` this connection lives in, once its socket is registered with this
+    /// process's watcher: waits then rely on the watcher for hang-ups and dead processes.
+    pub(crate) fn set_watched(self: &std::sync::Arc<Self>) {
+        let _ = self
+            .me
+            .set((std::sync::Arc::downgrade(self), sys::my_pid()));
+    }
+
+    /// Whether this process's watcher thread announces this connection's events (not so in a
+    /// forked child, or when the watcher could not be started).
+    fn watcher_covers(&self) -> bool {
+        self.me.get().is_some_and(|(_, pid)| *pid == sys::my_pid())
+    }
+
+    /// Ask the watcher to watch the other processes that have operations pending in
+    /// direction `dir` (when one exits, [`Conn::process_gone`] reaps what it left): a waiter
+    /// calls this before it sleeps, so that a dead sibling's pending read or write never
+    /// holds it up and no wait needs a timer to look for one.
+    pub(crate) fn watch_foreign(&self, dir: usize) {
+        let Some((me, _)) = self.me.get().filter(|_| self.watcher_covers()) else {
+            return;
+        };
+        let my_pid = sys::my_pid();
+        let pids = {
+            let Ok(mut g) = self.lock() else { return };
+            let q = g.queue(dir & 1);
+            if !q.has_foreign(my_pid) {
+                return;
+            }
+            q.foreign_pids(my_pid)
+        };
+        let mut gone = false;
+        {
+            let mut w = self.pid_watches.lock().unwrap_or_else(|e| e.into_inner());
+            for pid in pids {
+                if w.len() >= MAX_PID_WATCHES {
+                    break;
+                }
+                if w.iter().any(|(p, _)| *p == pid) {
+                    continue;
+                }
+                let item: std::sync::Weak<dyn crate::watcher::Watched> = me.clone();
+                match crate::watcher::watch_pid(pid, item) {
+                    Some(token) => w.push((pid, token)),
+                    // No such process (or no pidfd): reap at once.
+                    None => gone = true,
+                }
+            }
+        }
+        if gone {
+            self.reap();
+        }
+    }
+
+    /// A process the watcher watched for us exited: wake this process's waiters, and the
+    /// next holder of the lock drops what it left pending. No lock is taken here (see
+    /// [`Conn::hangup_noticed`]).
+    pub(crate) fn process_gone(&self, pid: u32) {
+        self.pid_watches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(p, _)| *p != pid);
+        self.reap_due.store(true, Ordering::Release);
+        self.wake_local();
+    }
+
+    /// Wake every waiter of this process on this connection, without the lock: blocking
+    /// waiters (the counters move, the futexes are woken) and async tasks.
+    fn wake_local(&self) {
+        let hdr = self.seg.header();
+        for dir in 0..2 {
+            hdr.seq[dir].fetch_add(1, Ordering::SeqCst);
+            sys::futex_wake_all(&hdr.seq[dir]);
+        }
+        let wakers =
+            std::mem::take(&mut *self.local_wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Withdraw the process watches (the connection is being let go of).
+    pub(crate) fn unwatch_processes(&self) {
+        let w = std::mem::take(&mut *self.pid_watches.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, token) in w {
+            crate::watcher::unwatch_pid(token);
+        }
     }
 
     /// This end's rights on the data.
@@ -424,6 +542,19 @@ impl Conn {
 
     /// Notice a peer that closed since we last looked (cheap unless a close happened).
     fn check_hangup(&self, g: &mut Guard<'_>) {
+        if self.reap_due.swap(false, Ordering::AcqRel) {
+            for dir in 0..2 {
+                g.queue(dir).reap(&mut |p| sys::pid_alive(p));
+            }
+            g.touched = true;
+        }
+        if self.hangup_seen.swap(false, Ordering::AcqRel) {
+            if g.flags() & self.peer_gone_flag() == 0 {
+                self.apply_peer_gone(g);
+            }
+            // Waiters look again whatever the flags said (a peer may have written them).
+            g.touched = true;
+        }
         let cc = self.seg.header().close_count.load(Ordering::Acquire);
         if cc != self.seen_close.load(Ordering::Relaxed) {
             self.seen_close.store(cc, Ordering::Relaxed);
@@ -433,12 +564,25 @@ impl Conn {
         }
     }
 
-    /// The other end's last descriptor closed (seen by the watcher or by a check).
+    /// The watcher saw the other end's socket hang up. It takes no lock (a lock a hostile
+    /// peer left held would stall the watcher, which serves every connection of the
+    /// process): it notes the fact and wakes this process's waiters, and whoever takes the
+    /// lock next — the woken waiter, usually — moves the connection to CLOSING.
+    pub(crate) fn hangup_noticed(&self) {
+        self.hangup_seen.store(true, Ordering::Release);
+        self.wake_local();
+    }
+
+    /// The other end's last descriptor closed (seen by a check).
     pub(crate) fn peer_gone(&self) {
         let Ok(mut g) = self.lock() else { return };
         if g.flags() & self.peer_gone_flag() == 0 {
             self.apply_peer_gone(&mut g);
         }
+        // Wake this end's waiters whatever the flags said: a peer may have written them
+        // itself, and a waiter must look again now that it is gone (nothing else will wake
+        // it).
+        g.touched = true;
     }
 
     fn apply_peer_gone(&self, g: &mut Guard<'_>) {
@@ -490,30 +634,50 @@ impl Conn {
         }
     }
 
-    /// Block this thread until `on` changes (after an adaptive spin), a re-check interval
-    /// passes, or `deadline`. Returns false once the deadline has passed.
+    /// Block this thread until `on` changes (after an adaptive spin), [`Conn::kick`] or
+    /// `deadline`. Returns false once the deadline has passed.
+    ///
+    /// Every change to the connection wakes the futex; a crashed peer or a sibling that
+    /// exited is announced by this process's watcher thread, which then changes the
+    /// connection. Only a forked child without a watcher of its own re-checks on a timer.
     pub(crate) fn wait_blocking(&self, on: WaitOn, deadline: Option<std::time::Instant>) -> bool {
         let hdr = self.seg.header();
         let dir = on.dir & 1;
-        let mut timeout = RECHECK;
+        let covered = self.watcher_covers();
+        let mut timeout = (!covered).then_some(FORKED_RECHECK);
         if let Some(d) = deadline {
             let now = std::time::Instant::now();
             if now >= d {
                 return false;
             }
-            timeout = timeout.min(d - now);
+            timeout = Some(timeout.map_or(d - now, |t| t.min(d - now)));
         }
         hdr.waiters[dir].fetch_add(1, Ordering::SeqCst);
+        self.local_waiters[dir].fetch_add(1, Ordering::SeqCst);
         if !self.worth_spinning(dir) || !self.spin(&hdr.seq[dir], on.seq) {
-            sys::futex_wait(&hdr.seq[dir], on.seq, Some(timeout));
+            if covered {
+                self.watch_foreign(dir);
+            }
+            sys::futex_wait(&hdr.seq[dir], on.seq, timeout);
         }
+        self.local_waiters[dir].fetch_sub(1, Ordering::SeqCst);
         hdr.waiters[dir].fetch_sub(1, Ordering::SeqCst);
-        if hdr.seq[dir].load(Ordering::Acquire) == on.seq {
-            // Nothing moved for a while: look for a peer that crashed, and for pending
+        if !covered && hdr.seq[dir].load(Ordering::Acquire) == on.seq {
+            // Nothing announces a crashed peer here: look for one, and for pending
             // operations left behind by processes that no longer exist.
             self.reap();
         }
         true
+    }
+
+    /// Wake this process's blocking waiters on direction `dir` without changing anything
+    /// (CancelSynchronousIo: the waiter looks at its cancel token).
+    pub(crate) fn kick(&self, dir: usize) {
+        // The counter moves so that a waiter about to sleep does not (a bare wake could slip
+        // in between its look at the token and its sleep).
+        let seq = &self.seg.header().seq[dir & 1];
+        seq.fetch_add(1, Ordering::SeqCst);
+        sys::futex_wake_all(seq);
     }
 
     /// Async waiting, step 1: count this end as having an async waiter (so that changes made
@@ -530,6 +694,10 @@ impl Conn {
         }
         let hdr = self.seg.header();
         hdr.async_waiters[end_index(self.end)].fetch_add(1, Ordering::SeqCst);
+        if hdr.seq[on.dir & 1].load(Ordering::SeqCst) != on.seq {
+            return false;
+        }
+        self.watch_foreign(on.dir);
         hdr.seq[on.dir & 1].load(Ordering::SeqCst) == on.seq
     }
 
@@ -559,12 +727,12 @@ impl Conn {
                 );
             }
         }
-        if hdr.async_waiters[end_index(self.end)].load(Ordering::SeqCst) > 0 {
-            let wakers =
-                std::mem::take(&mut *self.local_wakers.lock().unwrap_or_else(|e| e.into_inner()));
-            for w in wakers {
-                w.wake();
-            }
+        // This process's own wakers are woken from its own list, never on the strength of the
+        // shared count (which the peer may have overwritten).
+        let wakers =
+            std::mem::take(&mut *self.local_wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in wakers {
+            w.wake();
         }
     }
 

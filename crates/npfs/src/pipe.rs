@@ -108,7 +108,10 @@ pub(crate) struct Link {
 
 impl Watched for Conn {
     fn hung_up(&self) {
-        self.peer_gone();
+        self.hangup_noticed();
+    }
+    fn process_exited(&self, pid: u32) {
+        self.process_gone(pid);
     }
 }
 
@@ -149,6 +152,9 @@ impl Link {
         )?);
         let weak: Weak<dyn Watched> = Arc::downgrade(&conn) as Weak<dyn Watched>;
         let token = conn.sock().and_then(|s| watcher::watch(s.as_fd(), weak));
+        if token.is_some() {
+            conn.set_watched();
+        }
         Ok(Link { conn, token })
     }
 }
@@ -158,6 +164,7 @@ impl Drop for Link {
         if let (Some(t), Some(s)) = (self.token, self.conn.sock()) {
             watcher::unwatch(s.as_fd(), t);
         }
+        self.conn.unwatch_processes();
     }
 }
 
@@ -1014,6 +1021,12 @@ impl PipeServer {
             .try_clone_to_owned()
             .map_err(|_| Win32Error::NO_SYSTEM_RESOURCES)?;
         Ok((s.channel.instance_id(), fd))
+    }
+
+    /// The instance's eventfd that wakes a waiting ConnectNamedPipe (written by whoever
+    /// changes the link, and by a cancel).
+    pub(crate) fn wake_fd(&self) -> Arc<std::os::fd::OwnedFd> {
+        lock(self.side()).wake.clone()
     }
 
     /// Whether the instance is listening (no client yet).

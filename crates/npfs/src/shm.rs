@@ -64,6 +64,7 @@ pub(crate) struct ConnHeader {
 }
 
 const _: () = assert!(std::mem::size_of::<ConnHeader>() <= QUEUE_OFF);
+const _: () = assert!(std::mem::offset_of!(ConnHeader, seq) == npfs_proto::shm::SEQ_OFF);
 const _: () = assert!(QUEUE_OFF + 2 * QUEUE_STRIDE <= HEADER_SIZE);
 const _: () = assert!(QUEUE_OFF.is_multiple_of(std::mem::align_of::<SharedQueue>()));
 const _: () = assert!(QUEUE_STRIDE.is_multiple_of(std::mem::align_of::<SharedQueue>()));
