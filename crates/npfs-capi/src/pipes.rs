@@ -13,7 +13,7 @@ use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
-use npfs_lib::ffi::{CancelToken, Completion, IoOp, RawBufs};
+use npfs_lib::ffi::{CancelToken, Completion, Finished, IoOp, RawBufs};
 use npfs_lib::{AccessNeed, PipeClient, PipeHandle, PipeServer, ServerOptions, Win32Error};
 
 use crate::error::*;
@@ -49,6 +49,34 @@ enum End {
     Inherited(PipeHandle),
 }
 
+/// A count of pending operations that one can wait to see reach zero.
+#[derive(Default)]
+struct InFlight {
+    n: Mutex<usize>,
+    idle: std::sync::Condvar,
+}
+
+impl InFlight {
+    fn start(&self) {
+        *self.n.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+    fn finish(&self) {
+        let mut n = self.n.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.idle.notify_all();
+        }
+    }
+    /// Wait until none is pending, or `limit` passed.
+    fn wait_idle(&self, limit: std::time::Duration) {
+        let n = self.n.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .idle
+            .wait_timeout_while(n, limit, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
 struct Pending {
     ov: usize,
     thread: u32,
@@ -66,8 +94,9 @@ pub struct PipeObj {
     port: Mutex<Option<(Arc<Port>, usize)>>,
     /// The last handle was closed.
     closed: AtomicBool,
-    /// Worker threads still running (they hold references to this object and the pipe).
-    workers: Arc<std::sync::atomic::AtomicUsize>,
+    /// Operations pending on the completion driver (they hold references to this object
+    /// and the pipe); the last CloseHandle waits for them to finish.
+    in_flight: Arc<InFlight>,
     /// SetFileCompletionNotificationModes' flags (`FILE_SKIP_*`), cumulative.
     notify_modes: AtomicU8,
 }
@@ -81,7 +110,7 @@ impl PipeObj {
             pending: Mutex::new(Vec::new()),
             port: Mutex::new(None),
             closed: AtomicBool::new(false),
-            workers: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            in_flight: Arc::default(),
             notify_modes: AtomicU8::new(0),
         })
     }
@@ -147,12 +176,10 @@ impl HandleObject for PipeObj {
         {
             p.token.cancel();
         }
-        // Wait for the workers to finish and let go of the pipe, so that the instance is gone
-        // when CloseHandle returns.
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        while self.workers.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < end {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        // Wait for the cancelled operations to complete and let go of the pipe, so that the
+        // instance is gone when CloseHandle returns (woken by the last one; the limit only
+        // bounds a driver that cannot run).
+        self.in_flight.wait_idle(std::time::Duration::from_secs(2));
     }
     fn associate(&self, port: Arc<Port>, key: usize) -> bool {
         *self.port.lock().unwrap_or_else(|e| e.into_inner()) = Some((port, key));
@@ -447,6 +474,17 @@ fn nt_status(r: &Result<Completion, Win32Error>) -> (u32, usize) {
 /// immediate success under `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`), queue the routine.
 fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>, skip_port: bool) {
     let (st, bytes) = nt_status(r);
+    // Where the completion goes is settled before anything shows it: a caller that sees the
+    // OVERLAPPED written (or its event set) and then binds the handle to a port must not get a
+    // packet for this operation.
+    let port = obj.port().filter(|_| !skip_port);
+    let event = if rep.ov.is_null() || rep.routine.is_some() {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: the caller's OVERLAPPED, alive until completion (Win32 contract); read
+        // before the completion is visible, after which the caller may reuse it.
+        unsafe { (*rep.ov).hEvent }
+    };
     if !rep.ov.is_null() {
         // SAFETY: the caller's OVERLAPPED, alive until completion (Win32 contract).
         unsafe {
@@ -458,12 +496,6 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>,
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .retain(|p| p.ov != rep.ov as usize);
-    let event = if rep.ov.is_null() || rep.routine.is_some() {
-        std::ptr::null_mut()
-    } else {
-        // SAFETY: as above.
-        unsafe { (*rep.ov).hEvent }
-    };
     if event.is_null() {
         // Without an event, the file handle itself is what signals completion.
         obj.signal_completion();
@@ -479,7 +511,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>,
                 unsafe { routine(err, bytes as DWORD, ov as *mut OVERLAPPED) }
             }));
         }
-    } else if let Some((port, key)) = obj.port().filter(|_| !skip_port) {
+    } else if let Some((port, key)) = port {
         port.post(Packet {
             key,
             overlapped: rep.ov as usize,
@@ -573,40 +605,33 @@ fn start(
                     token: op.token(),
                     cancelled: false,
                 });
-            let worker_obj = obj.clone();
-            let workers = obj.workers.clone();
-            workers.fetch_add(1, Ordering::SeqCst);
-            let spawned = std::thread::Builder::new()
-                .name("npfs-io".into())
-                .spawn(move || {
-                    let rep = rep;
-                    let bufs = bufs;
-                    let token = op.token();
-                    let r = loop {
-                        if token.is_cancelled() && op.cancel() {
-                            // A listen ended by closing the server handle completes with
-                            // STATUS_PIPE_BROKEN; everything else with STATUS_CANCELLED.
-                            break Err(
-                                if worker_obj.closed.load(Ordering::SeqCst) && op.is_connect() {
-                                    Win32Error::BROKEN_PIPE
-                                } else {
-                                    Win32Error::OPERATION_ABORTED
-                                },
-                            );
-                        }
-                        op.wait(None);
-                        // SAFETY: the caller keeps the buffers alive until completion.
-                        if let Some(r) = unsafe { op.step(bufs) } {
-                            break r;
-                        }
+            let done_obj = obj.clone();
+            obj.in_flight.start();
+            // SAFETY: the caller keeps the buffers alive until the operation completes (the
+            // Win32 contract for overlapped I/O).
+            let submitted = unsafe {
+                op.submit(bufs, move |op, finished| {
+                    let r = match finished {
+                        Finished::Done(r) => r,
+                        // A listen ended by closing the server handle completes with
+                        // STATUS_PIPE_BROKEN; everything else with STATUS_CANCELLED.
+                        Finished::Cancelled => Err(
+                            if done_obj.closed.load(Ordering::SeqCst) && op.is_connect() {
+                                Win32Error::BROKEN_PIPE
+                            } else {
+                                Win32Error::OPERATION_ABORTED
+                            },
+                        ),
                     };
-                    complete(&worker_obj, rep, &r, false);
+                    complete(&done_obj, rep, &r, false);
                     drop(op);
-                    drop(worker_obj);
-                    workers.fetch_sub(1, Ordering::SeqCst);
-                });
-            if spawned.is_err() {
-                obj.workers.fetch_sub(1, Ordering::SeqCst);
+                    let in_flight = done_obj.in_flight.clone();
+                    drop(done_obj);
+                    in_flight.finish();
+                })
+            };
+            if submitted.is_err() {
+                obj.in_flight.finish();
                 return fail(ERROR_NOT_ENOUGH_MEMORY);
             }
             if routine.is_some() {

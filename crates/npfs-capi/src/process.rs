@@ -114,7 +114,9 @@ pub struct Child {
 impl Child {
     fn finish(&self, code: DWORD) {
         self.code.store(code, Ordering::SeqCst);
-        self.exited.store(true, Ordering::SeqCst);
+        if !self.exited.swap(true, Ordering::SeqCst) && !self.watched.load(Ordering::SeqCst) {
+            UNWATCHED.fetch_sub(1, Ordering::SeqCst);
+        }
         crate::wait::notify();
     }
 
@@ -165,8 +167,21 @@ impl Child {
     }
 }
 
+/// Children whose exit no thread watches (their watcher could not be started) and that have
+/// not been seen to exit.
+static UNWATCHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether some child's exit is announced by no thread, so that waits must look again now
+/// and then (the one timed path of the waits, taken only when a thread could not start).
+pub fn unwatched_children() -> bool {
+    UNWATCHED.load(Ordering::SeqCst) > 0
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
+        if !self.exited.load(Ordering::SeqCst) && !self.watched.load(Ordering::SeqCst) {
+            UNWATCHED.fetch_sub(1, Ordering::SeqCst);
+        }
         // The last reference: reap the child that exited (the watcher left it a zombie so that
         // its pid stayed reserved while handles named it).
         if self.zombie.load(Ordering::SeqCst) {
@@ -547,6 +562,7 @@ fn create_process(r: Request, info: *mut PROCESS_INFORMATION) -> BOOL {
     if started.is_err() {
         // No thread: the handle looks at the child whenever a wait re-checks it.
         child.watched.store(false, Ordering::SeqCst);
+        UNWATCHED.fetch_add(1, Ordering::SeqCst);
     }
     let flag = |inherit: bool| if inherit { HANDLE_FLAG_INHERIT } else { 0 };
     let hp = handles::insert(Arc::new(ProcessObj(child.clone())), flag(r.process_inherit));

@@ -1,6 +1,8 @@
 //! Waiting: WaitForSingleObject(Ex), WaitForMultipleObjects(Ex), SleepEx and the completion
-//! port waits, on one process-wide condition that every signal change notifies. Alertable
-//! waits run the calling thread's queued APCs, in order, and return WAIT_IO_COMPLETION.
+//! port waits, on one process-wide condition that every signal change notifies (SetEvent, a
+//! completion, a posted packet, a queued APC, a thread's or child's exit). A wait sleeps until
+//! that notification or its own timeout, never on a tick. Alertable waits run the calling
+//! thread's queued APCs, in order, and return WAIT_IO_COMPLETION.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +21,10 @@ pub fn notify() {
     *g = g.wrapping_add(1);
     CV.notify_all();
 }
+
+/// How often a wait looks at children whose exit no thread watches (see
+/// [`crate::process::unwatched_children`]).
+const UNWATCHED_RECHECK: Duration = Duration::from_millis(100);
 
 fn deadline(ms: DWORD) -> Option<Instant> {
     (ms != INFINITE).then(|| Instant::now() + Duration::from_millis(u64::from(ms)))
@@ -44,17 +50,28 @@ pub fn wait_until<T>(
             return Err(WAIT_IO_COMPLETION);
         }
         let now = Instant::now();
-        let left = match end {
-            Some(e) if now >= e => return Err(WAIT_TIMEOUT),
-            Some(e) => (e - now).min(Duration::from_millis(100)),
-            None => Duration::from_millis(100),
+        if end.is_some_and(|e| now >= e) {
+            return Err(WAIT_TIMEOUT);
+        }
+        // Only a child process that no thread watches (its watcher could not be started)
+        // changes without a notification: then, and only then, look again now and then.
+        let recheck = crate::process::unwatched_children().then_some(UNWATCHED_RECHECK);
+        let left = match (end, recheck) {
+            (Some(e), Some(r)) => Some((e - now).min(r)),
+            (Some(e), None) => Some(e - now),
+            (None, r) => r,
         };
         let seen = *g;
         while *g == seen {
-            let (ng, to) = CV.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner());
-            g = ng;
-            if to.timed_out() {
-                break;
+            match left {
+                Some(left) => {
+                    let (ng, to) = CV.wait_timeout(g, left).unwrap_or_else(|e| e.into_inner());
+                    g = ng;
+                    if to.timed_out() {
+                        break;
+                    }
+                }
+                None => g = CV.wait(g).unwrap_or_else(|e| e.into_inner()),
             }
         }
     }

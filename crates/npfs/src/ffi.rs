@@ -4,36 +4,97 @@
 //!
 //! Not a stable Rust API: Rust programs use [`crate::PipeHandle`] or [`crate::tokio`].
 
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Instant;
 
 use npfs_core::Win32Error;
 
+use crate::conn::Conn;
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WaitOn, WriteOp};
 use crate::pipe::{Link, PipeHandle, PipeServer};
 
-/// How often a blocked operation looks at its cancel token.
-const CANCEL_SLICE: Duration = Duration::from_millis(10);
-
-/// Fired by CancelIo / CancelIoEx / CancelSynchronousIo; the operation notices within
-/// [`CANCEL_SLICE`].
-#[derive(Debug, Default)]
+/// Fired by CancelIo / CancelIoEx / CancelSynchronousIo (and the last CloseHandle). Firing
+/// wakes what the operation sleeps on — the connection's futex (a blocking read, write or
+/// transact), the instance's eventfd (a blocking ConnectNamedPipe), or the task of an
+/// operation pending on the completion driver — so the operation notices at once.
+#[derive(Default)]
 pub struct CancelToken {
     fired: AtomicBool,
+    sleeper: Mutex<Sleeper>,
+}
+
+/// What an operation sleeps on, for [`CancelToken::cancel`] to wake.
+#[derive(Default)]
+enum Sleeper {
+    #[default]
+    Awake,
+    Conn(Arc<Conn>, usize),
+    Fd(Arc<OwnedFd>),
+    Task(Waker),
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("fired", &self.is_cancelled())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CancelToken {
-    /// Ask the operation to cancel.
+    /// Ask the operation to cancel, and wake it.
+    #[doc(alias = "CancelIoEx")]
+    #[doc(alias = "CancelSynchronousIo")]
     pub fn cancel(&self) {
         self.fired.store(true, Ordering::SeqCst);
+        let sleeper = std::mem::take(&mut *self.sleeper.lock().unwrap_or_else(|e| e.into_inner()));
+        match sleeper {
+            Sleeper::Awake => {}
+            Sleeper::Conn(conn, dir) => conn.kick(dir),
+            Sleeper::Fd(fd) => {
+                let _ = rustix::io::write(&*fd, &1u64.to_ne_bytes());
+            }
+            Sleeper::Task(w) => w.wake(),
+        }
     }
 
     /// Whether cancellation was asked for.
     pub fn is_cancelled(&self) -> bool {
         self.fired.load(Ordering::SeqCst)
     }
+
+    /// Say what the operation is about to sleep on. False if the token fired already (then
+    /// it must not sleep). Whatever `cancel` finds here it wakes, so a cancel that comes
+    /// between this and the sleep is not lost: the futex counter or the eventfd moved.
+    fn sleep_on(&self, s: Sleeper) -> bool {
+        *self.sleeper.lock().unwrap_or_else(|e| e.into_inner()) = s;
+        !self.is_cancelled()
+    }
+
+    fn awake(&self) {
+        *self.sleeper.lock().unwrap_or_else(|e| e.into_inner()) = Sleeper::Awake;
+    }
+
+    /// A pending operation's task: a cancel wakes it.
+    pub(crate) fn park_task(&self, w: &Waker) {
+        let mut g = self.sleeper.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(&*g, Sleeper::Task(old) if old.will_wake(w)) {
+            *g = Sleeper::Task(w.clone());
+        }
+    }
+}
+
+/// How an operation handed to the completion driver ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// It completed (successfully or not).
+    Done(Result<Completion, Win32Error>),
+    /// Its token fired while it was still pending, and it was withdrawn: nothing was
+    /// transferred.
+    Cancelled,
 }
 
 enum Kind {
@@ -150,6 +211,43 @@ impl IoOp {
         self.token.clone()
     }
 
+    /// The listening instance, for a ConnectNamedPipe.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn connect_server(&self) -> Option<&PipeServer> {
+        match &self.kind {
+            Kind::Connect(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The connection a data operation runs on.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn link(&self) -> Option<&Arc<Link>> {
+        self.link.as_ref()
+    }
+
+    /// What the last step said to wait for.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn waits_on(&self) -> Option<WaitOn> {
+        self.wait_on
+    }
+
+    /// Hand an operation that pended (its first [`IoOp::step`] gave `None`) to the process's
+    /// completion driver, which steps it whenever what it waits for happens, and calls `done`
+    /// on the driver's thread with the operation and its outcome. No thread per operation,
+    /// no timer.
+    ///
+    /// # Safety
+    /// `bufs` describes valid buffers that stay alive and unaliased until `done` is called.
+    #[cfg(feature = "tokio")]
+    pub unsafe fn submit(
+        self,
+        bufs: RawBufs,
+        done: impl FnOnce(IoOp, Finished) + Send + 'static,
+    ) -> Result<(), Win32Error> {
+        crate::completion::submit(self, bufs, done)
+    }
+
     /// One step. `Some` when the operation completed.
     ///
     /// # Safety
@@ -209,30 +307,46 @@ impl IoOp {
         }
     }
 
-    /// Block until the operation may have progressed, its token fired, or `deadline`.
+    /// Block until the operation may have progressed, its token fired, or `deadline`: woken
+    /// by the event itself (the connection's futex, the instance's channel or eventfd, a
+    /// cancel), never by a timer.
     pub fn wait(&self, deadline: Option<Instant>) {
-        let slice = Instant::now() + CANCEL_SLICE;
-        let until = deadline.map_or(slice, |d| d.min(slice));
         match (&self.kind, &self.link, self.wait_on) {
             (Kind::Connect(s), _, _) => {
-                if let Ok((_, fd)) = s.channel_fd() {
-                    let mut fds = [rustix::event::PollFd::new(
-                        &fd,
-                        rustix::event::PollFlags::IN,
-                    )];
-                    let left = until.saturating_duration_since(Instant::now());
-                    let ts = rustix::time::Timespec {
-                        tv_sec: left.as_secs() as i64,
-                        tv_nsec: left.subsec_nanos().into(),
-                    };
-                    let _ = rustix::event::poll(&mut fds, Some(&ts));
-                    let _ = fd.as_fd();
+                use rustix::event::{poll, PollFd, PollFlags};
+                let Ok((_, channel)) = s.channel_fd() else {
+                    return;
+                };
+                let wake = s.wake_fd();
+                if !self.token.sleep_on(Sleeper::Fd(wake.clone())) {
+                    return;
                 }
+                let ts = deadline.map(|d| {
+                    let left = d.saturating_duration_since(Instant::now());
+                    rustix::time::Timespec {
+                        tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                        tv_nsec: left.subsec_nanos().into(),
+                    }
+                });
+                let mut fds = [
+                    PollFd::new(&channel, PollFlags::IN),
+                    PollFd::new(&*wake, PollFlags::IN),
+                ];
+                let _ = poll(&mut fds, ts.as_ref());
+                if fds[1].revents().contains(PollFlags::IN) {
+                    let mut b = [0u8; 8];
+                    let _ = rustix::io::read(&*wake, &mut b);
+                }
+                self.token.awake();
             }
             (_, Some(l), Some(on)) => {
-                l.conn.wait_blocking(on, Some(until));
+                if self.token.sleep_on(Sleeper::Conn(l.conn.clone(), on.dir)) {
+                    l.conn.wait_blocking(on, deadline);
+                }
+                self.token.awake();
             }
-            _ => std::thread::sleep(CANCEL_SLICE),
+            // Nothing to wait on: the next step decides.
+            _ => {}
         }
     }
 

@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 pub mod broker;
+#[cfg(feature = "tokio")]
+mod completion;
 mod conn;
 mod engine;
 #[doc(hidden)]

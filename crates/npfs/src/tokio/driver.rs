@@ -1,7 +1,8 @@
 //! How the async API waits: the engine's operations are stepped in poll functions, and a
 //! pending step is woken by the connection's doorbell (changes made by the other end, in
-//! any process), by this process's local wakers (changes made here), or — as a bound, never
-//! the normal path — by a periodic re-check.
+//! any process), by this process's local wakers (changes made here), by the watcher thread
+//! (a crashed peer, an exited process that left something pending), or — only while another
+//! process holds the same end, whose changes announce nothing here — by a periodic re-check.
 
 use std::future::Future;
 use std::io;
@@ -21,11 +22,8 @@ use crate::engine::{ReadOp, Step, TransactOp, WaitOn, WriteOp};
 use crate::pipe::Link;
 
 /// Re-check period of a waiter whose end is also held by another process (whose changes
-/// ring no doorbell here).
+/// ring no doorbell here); no other waiter re-checks.
 pub(crate) const SHARED_RECHECK: Duration = Duration::from_millis(50);
-/// Re-check period otherwise: only for events nobody announces (a process that died with an
-/// operation pending).
-const SLOW_EVERY: u64 = 5;
 
 /// One connection as the async API uses it: the link and the doorbell's registration.
 pub(crate) struct LinkIo {
@@ -58,9 +56,9 @@ type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) struct Waiter {
     armed: Option<Arc<LinkIo>>,
     bell: Option<(Arc<LinkIo>, BoxFut)>,
-    tick: Option<(u64, bool)>,
+    tick: Option<u64>,
     /// The ticker generation this waiter's task is registered for (once per generation).
-    registered: Option<(u64, bool)>,
+    registered: Option<u64>,
 }
 
 impl Waiter {
@@ -130,32 +128,29 @@ impl Waiter {
                 return Poll::Ready(());
             }
         }
-        let shared = conn.end_shared();
-        match self.tick {
-            Some((start, fast)) if fast == shared => {
-                let now = ticker::epoch();
-                let due = if shared {
-                    now > start
-                } else {
-                    now >= start + SLOW_EVERY
-                };
-                if due {
-                    self.tick = None;
-                    self.disarm();
-                    conn.recheck();
-                    return Poll::Ready(());
-                }
-            }
-            _ => self.tick = Some((ticker::epoch(), shared)),
+        // Changes made by the other end ring the doorbell, changes made here wake the local
+        // wakers, a crashed peer or an exited sibling is announced by the watcher thread.
+        // Only changes made by another process holding this same end (an inherited handle)
+        // announce nothing here: while the end is shared, the waiter re-checks on the ticker.
+        if !conn.end_shared() {
+            self.tick = None;
+            self.registered = None;
+            return Poll::Pending;
         }
-        let generation = if shared {
-            ticker::epoch()
-        } else {
-            ticker::epoch() / SLOW_EVERY
-        };
-        if self.registered != Some((generation, shared)) {
-            self.registered = Some((generation, shared));
-            ticker::register(cx.waker(), shared);
+        match self.tick {
+            Some(start) if ticker::epoch() > start => {
+                self.tick = None;
+                self.disarm();
+                conn.recheck();
+                return Poll::Ready(());
+            }
+            Some(_) => {}
+            None => self.tick = Some(ticker::epoch()),
+        }
+        let generation = ticker::epoch();
+        if self.registered != Some(generation) {
+            self.registered = Some(generation);
+            ticker::register(cx.waker());
         }
         Poll::Pending
     }
@@ -232,8 +227,7 @@ pub(crate) mod ticker {
 
     struct State {
         pid: u32,
-        fast: Vec<Waker>,
-        slow: Vec<Waker>,
+        waiting: Vec<Waker>,
     }
 
     static EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -244,8 +238,8 @@ pub(crate) mod ticker {
         EPOCH.load(Ordering::Acquire)
     }
 
-    /// Wake `w` at the next tick (`fast`) or within [`SLOW_EVERY`] ticks.
-    pub(crate) fn register(w: &Waker, fast: bool) {
+    /// Wake `w` at the next tick.
+    pub(crate) fn register(w: &Waker) {
         let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
         let pid = crate::sys::my_pid();
         if g.as_ref().is_none_or(|s| s.pid != pid) {
@@ -259,14 +253,12 @@ pub(crate) mod ticker {
             }
             *g = Some(State {
                 pid,
-                fast: Vec::new(),
-                slow: Vec::new(),
+                waiting: Vec::new(),
             });
         }
         if let Some(s) = g.as_mut() {
             // Each waiter registers once per generation (see `Waiter::registered`).
-            let list = if fast { &mut s.fast } else { &mut s.slow };
-            list.push(w.clone());
+            s.waiting.push(w.clone());
         }
         CV.notify_one();
     }
@@ -277,7 +269,7 @@ pub(crate) mod ticker {
             let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
             while g
                 .as_ref()
-                .is_some_and(|s| s.pid == me && s.fast.is_empty() && s.slow.is_empty())
+                .is_some_and(|s| s.pid == me && s.waiting.is_empty())
             {
                 g = CV.wait(g).unwrap_or_else(|e| e.into_inner());
             }
@@ -286,17 +278,12 @@ pub(crate) mod ticker {
             }
             drop(g);
             std::thread::sleep(SHARED_RECHECK);
-            let n = EPOCH.fetch_add(1, Ordering::AcqRel) + 1;
+            EPOCH.fetch_add(1, Ordering::AcqRel);
             let wakers = {
                 let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
-                let mut v = Vec::new();
-                if let Some(s) = g.as_mut() {
-                    v = std::mem::take(&mut s.fast);
-                    if n.is_multiple_of(SLOW_EVERY) {
-                        v.append(&mut s.slow);
-                    }
-                }
-                v
+                g.as_mut()
+                    .map(|s| std::mem::take(&mut s.waiting))
+                    .unwrap_or_default()
             };
             for w in wakers {
                 w.wake();

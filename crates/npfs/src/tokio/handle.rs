@@ -1,6 +1,5 @@
 //! What the server and client handles share: every operation on a connection.
 
-use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +13,7 @@ use npfs_core::Win32Error;
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
 use crate::pipe::{PeekOutcome, PipeHandle, ReadOutcome};
 
-use super::driver::{drive, ticker, LinkIo, OpGuard, Waiter};
+use super::driver::{drive, LinkIo, OpGuard, Waiter};
 use super::sides::{ReadSide, Try, WriteSide};
 use super::to_io;
 
@@ -116,25 +115,9 @@ impl Core {
                 reg = Some((id, afd));
             }
             let afd = &reg.as_ref().expect("registered").1;
-            // The channel's socket says when the broker pushes a connection (or goes away);
-            // the ticker bounds the wait should an event slip by.
-            let readable = afd.readable();
-            ::tokio::pin!(readable);
-            let start = ticker::epoch();
-            std::future::poll_fn(|cx| {
-                if let Poll::Ready(r) = readable.as_mut().poll(cx) {
-                    if let Ok(mut g) = r {
-                        g.clear_ready();
-                    }
-                    return Poll::Ready(());
-                }
-                if ticker::epoch() >= start + 4 {
-                    return Poll::Ready(());
-                }
-                ticker::register(cx.waker(), true);
-                Poll::Pending
-            })
-            .await;
+            // The channel's socket says when the broker pushes a connection (or goes away:
+            // the watcher then registers the instance again, under a new id).
+            afd.readable().await?.clear_ready();
         }
     }
 

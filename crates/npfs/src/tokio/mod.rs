@@ -99,7 +99,7 @@
 //! [`ClientOptions::open_wait`] run the broker's WaitNamedPipe on tokio's blocking pool, in
 //! slices of at most one second so that a dropped future releases its thread soon.
 
-mod driver;
+pub(crate) mod driver;
 mod handle;
 mod listener;
 mod sides;
