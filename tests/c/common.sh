@@ -5,7 +5,7 @@
 # and prints a summary; its exit status is the number of failures (0 = all passed).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CONFORMANCE=(overlapped cancel iocp apc errors waits inherit environ security access fileobj anon pendfail connect notify)
+CONFORMANCE=(overlapped cancel iocp apc errors waits inherit environ security access fileobj anon pendfail connect notify manypending)
 SERVERS=(server_threads server_overlapped server_routines)
 CLIENTS=(client_message client_transact client_call)
 # The builds of the samples that are paired (server$v with client$v): ANSI and UNICODE C.
@@ -51,7 +51,9 @@ run_client() {
   local client=$1 msg=$2 log=$3 i rc
   for i in $(seq 1 40); do
     printf '\n' | (cd "$BUILD" && timeout 30 $RUN "./$client$EXE" "$msg") > "$log" 2>&1
-    rc=$?
+    # The client's status, not printf's (a client that never reads stdin can make printf
+    # die of SIGPIPE, which pipefail would report as 141).
+    rc=${PIPESTATUS[1]}
     if grep -q "$SAMPLE_OK" "$log"; then return $rc; fi
     sleep 0.25
   done
