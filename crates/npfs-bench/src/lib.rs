@@ -24,6 +24,7 @@ pub mod report;
 pub mod stats;
 pub mod sys;
 pub mod transport;
+pub mod waits;
 pub mod wine;
 
 use std::io;
@@ -103,6 +104,7 @@ fn child_main(args: &[String]) -> i32 {
         "create-client" => connect::create_rate_child(&rest),
         "idle-server" => memory::server_child(&rest),
         "idle-client" => memory::client_child(&rest),
+        "idle-instances" => waits::idle_instances_child(&rest),
         other => Err(io::Error::other(format!("unknown child role {other:?}"))),
     };
     match res {
@@ -371,6 +373,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
         extras: Vec::new(),
         idle: None,
         load: None,
+        waits: None,
         smoke: o.smoke,
     };
 
@@ -464,6 +467,22 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
     let load = memory::broker_load(o.pipes, procs, || broker.pid()).map_err(|x| x.to_string());
     failures += usize::from(load.is_err());
     results.load = Some(load);
+
+    progress("npfs idle server CPU and pending overlapped reads");
+    let secs = if o.smoke { 1.0 } else { 5.0 };
+    let idle_cpu = waits::idle_cpu(64, secs).map_err(|x| x.to_string());
+    failures += usize::from(idle_cpu.is_err());
+    let mut pending = Vec::new();
+    for pipes in if o.smoke { vec![100] } else { vec![100, 1000] } {
+        let r = waits::pending_threads(&broker_side_dir("pending"), pipes);
+        // Without a release build of the C ABI there is nothing to measure (said in the
+        // report); any other failure counts.
+        if matches!(&r, Err(e) if !e.to_string().contains("no target/release")) {
+            failures += 1;
+        }
+        pending.push(r.map_err(|x| x.to_string()));
+    }
+    results.waits = Some(report::Waits { idle_cpu, pending });
 
     gauge_meta(o, &mut results, "end");
 

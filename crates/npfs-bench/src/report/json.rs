@@ -130,6 +130,31 @@ pub fn render(r: &Results) -> String {
             n(m.fds)
         ),
     };
+    o += ",\n\"waits\":";
+    o += &match &r.waits {
+        None => "null".into(),
+        Some(w) => {
+            let idle = match &w.idle_cpu {
+                Err(e) => err(e),
+                Ok(c) => format!(
+                    "{{\"instances\":{},\"secs\":{},\"cpu_ms\":{}}}",
+                    c.instances, c.secs, c.cpu_ms
+                ),
+            };
+            let pending: Vec<String> = w
+                .pending
+                .iter()
+                .map(|p| match p {
+                    Err(e) => err(e),
+                    Ok(p) => format!("{{\"reads\":{},\"threads\":{}}}", p.reads, p.threads),
+                })
+                .collect();
+            format!(
+                "{{\"idle_cpu\":{idle},\"pending_reads\":[{}]}}",
+                pending.join(",")
+            )
+        }
+    };
     o += ",\n\"broker_load\":";
     o += &match &r.load {
         None => "null".into(),

@@ -97,8 +97,19 @@ pub struct Results {
     pub idle: Option<Result<IdleMemory, String>>,
     /// Broker RSS with many pipes.
     pub load: Option<Result<BrokerLoad, String>>,
+    /// What waiting costs: idle CPU, threads for pending overlapped reads.
+    pub waits: Option<Waits>,
     /// A `--smoke` run: figures are meaningless, no verdicts are given.
     pub smoke: bool,
+}
+
+/// The figures of [`crate::waits`].
+#[derive(Clone, Debug)]
+pub struct Waits {
+    /// CPU of an idle 64-instance server.
+    pub idle_cpu: Result<crate::waits::IdleCpu, String>,
+    /// Threads with 1,000 (and 10,000) overlapped reads pending.
+    pub pending: Vec<Result<crate::waits::PendingThreads, String>>,
 }
 
 impl Results {

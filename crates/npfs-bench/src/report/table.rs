@@ -198,6 +198,34 @@ pub fn render(r: &Results) -> String {
         }
         None => {}
     }
+    if let Some(w) = &r.waits {
+        match &w.idle_cpu {
+            Ok(c) => {
+                let _ = writeln!(
+                    o,
+                    "| unpinned | idle server: CPU of {} instances blocked in ConnectNamedPipe over {:.0} s (target ≤ 20 ms in 5 s) | {:.1} ms |",
+                    c.instances, c.secs, c.cpu_ms
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(o, "| unpinned | idle server CPU | failed: {e} |");
+            }
+        }
+        for p in &w.pending {
+            match p {
+                Ok(p) => {
+                    let _ = writeln!(
+                        o,
+                        "| unpinned | threads of one process with {} overlapped ReadFiles pending through the C ABI (target ≤ 16) | {} |",
+                        p.reads, p.threads
+                    );
+                }
+                Err(e) => {
+                    let _ = writeln!(o, "| unpinned | pending overlapped reads | {e} |");
+                }
+            }
+        }
+    }
     match &r.load {
         Some(Ok(l)) => {
             let _ = writeln!(
