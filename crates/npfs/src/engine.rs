@@ -267,8 +267,15 @@ impl WriteOp {
                     self.started = true;
                     self.len = data.len();
                 }
-                // Too many unread messages: wait for the reader like a stalled write.
-                Err(e) if e == Win32Error::NOT_ENOUGH_MEMORY => return Step::Wait(g.wait_on(dir)),
+                // Too many unread messages for the queue's table (docs/DEVIATIONS.md): a
+                // PIPE_NOWAIT write never waits, it reports nothing written, as when its
+                // bytes do not fit the quota; a blocking write waits for the reader.
+                Err(e) if e == Win32Error::NOT_ENOUGH_MEMORY => {
+                    if matches!(self.kind, WriteKind::NoWait) {
+                        return Step::Done(Ok(0));
+                    }
+                    return Step::Wait(g.wait_on(dir));
+                }
                 Err(e) => return Step::Done(Err(e)),
             }
         }
