@@ -809,18 +809,24 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
             self.collect();
             return Err(Win32Error::PIPE_NOT_CONNECTED);
         }
-        let end = e.start.saturating_add(e.len);
-        let fully_copied = self.h.filled >= end;
-        let fits = e.len == 0
-            || e.flags & E_UNBUFFERED != 0
-            || end.saturating_sub(self.h.assigned) <= self.quota;
-        if fully_copied && fits {
+        if self.write_fits(&e) {
             self.entry_mut(i).flags &= !E_PENDING;
             self.collect();
             Ok(WriteProgress::Done(e.len as usize))
         } else {
             Ok(WriteProgress::Pending)
         }
+    }
+
+    /// Whether the write of entry `e` is complete: all its bytes are in the pipe and what of
+    /// it is unread fits the reader's quota (or it never waits for quota).
+    fn write_fits(&self, e: &Entry) -> bool {
+        let end = e.start.saturating_add(e.len);
+        let fully_copied = self.h.filled >= end;
+        let fits = e.len == 0
+            || e.flags & E_UNBUFFERED != 0
+            || end.saturating_sub(self.h.assigned) <= self.quota;
+        fully_copied && fits
     }
 
     /// Cancel a pending write (CancelIoEx): its unread bytes leave the pipe; bytes already
@@ -1186,13 +1192,18 @@ impl<'a, R: Ring + ?Sized> Queue<'a, R> {
     fn fail_all(&mut self, entry_flag: u32, read_err: Win32Error) {
         self.sanitize();
         for i in self.entry_indices() {
+            let done = self.write_fits(&self.entry(i));
             let mut e = self.entry_mut(i);
-            if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 {
+            if e.flags & E_PENDING != 0 && e.flags & E_DEAD == 0 && !done {
                 // The first failure is the one the writer learns about.
                 if e.flags & (E_FAILED_BROKEN | E_FAILED_DISCONNECTED) == 0 {
                     e.flags |= entry_flag;
                 }
             } else {
+                // A pending write whose bytes were all in the pipe and whose rest fitted the
+                // quota had completed already — at the moment the reader took its part —
+                // even though its writer has not looked yet: it succeeds, whatever comes
+                // after (its entry leaves; the writer, finding none, reports it done).
                 e.flags |= E_DEAD;
             }
         }

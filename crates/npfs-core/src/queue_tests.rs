@@ -539,6 +539,45 @@ fn disconnect_fails_pending_and_discards() {
     );
 }
 
+// Issue 13 f: a message write larger than the quota completes when the reader's taking part
+// of it makes the rest fit — that moment, not when the writer next looks — so a
+// DisconnectNamedPipe (or the reader's close) right after that read leaves it successful.
+#[test]
+fn write_completed_by_a_partial_read_survives_disconnect_and_close() {
+    for close in [false, true] {
+        let mut p = Pipe::new(512, true);
+        let data = pattern(601, 3);
+        let (w, r) = p.write(&data);
+        assert_eq!(
+            r,
+            WriteProgress::Pending,
+            "601 bytes into a 512-byte quota pend"
+        );
+        let (got, more) = p.read_now(512, true);
+        assert_eq!((got.len(), more), (512, true));
+        if close {
+            p.q().reader_closed();
+        } else {
+            p.q().disconnect();
+        }
+        assert_eq!(
+            p.q().write_poll(w, &data),
+            Ok(WriteProgress::Done(601)),
+            "after the reader took 512 bytes the write had completed (close: {close})"
+        );
+    }
+    // The control: a write whose rest still does not fit fails as before.
+    let mut p = Pipe::new(512, true);
+    let data = pattern(1100, 4);
+    let (w, _) = p.write(&data);
+    let _ = p.read_now(512, true);
+    p.q().disconnect();
+    assert_eq!(
+        p.q().write_poll(w, &data),
+        Err(Win32Error::PIPE_NOT_CONNECTED)
+    );
+}
+
 // Reader closed: pending writes fail with ERROR_BROKEN_PIPE.
 #[test]
 fn reader_closed_breaks_pending_writes() {
