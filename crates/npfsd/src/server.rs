@@ -51,17 +51,20 @@ pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Polic
     };
     tokio::spawn(timer(shared.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let check = (idle_exit / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
-    let mut ticker = tokio::time::interval(check);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut idle_since: Option<Instant> = None;
+    // Idle exit without a tick: the broker becomes idle only when a connection ends (pipes
+    // and waiters belong to connections), which notifies `idle_check`; while idle it sleeps
+    // until the idle time is up, and any accept ends the idle stretch.
+    let mut idle_since: Option<Instant> = shared.lock().is_idle().then(Instant::now);
     let mut acceptor = Acceptor::new(shared.limits().nofile);
     loop {
         let paused = acceptor.paused;
         let probe = paused.unwrap_or_else(Instant::now);
         tokio::select! {
             ready = listener.readable(), if paused.is_none() => match ready {
-                Ok(mut guard) => acceptor.accept_one(&mut guard, &shared),
+                Ok(mut guard) => {
+                    idle_since = None;
+                    acceptor.accept_one(&mut guard, &shared);
+                }
                 Err(e) => {
                     error!("listener: {e}");
                     return;
@@ -70,7 +73,7 @@ pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Polic
             // Stopped at the descriptor limit: go on once a descriptor was freed.
             _ = shared.fd_freed.notified(), if paused.is_some() => acceptor.resume(),
             _ = tokio::time::sleep_until(probe.into()), if paused.is_some() => acceptor.resume(),
-            _ = ticker.tick() => {
+            _ = idle_wait(&shared, idle_since, idle_exit) => {
                 if shared.lock().is_idle() {
                     let since = *idle_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= idle_exit {
@@ -90,6 +93,18 @@ pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Polic
                 return;
             }
         }
+    }
+}
+
+/// What the idle exit waits for: while idle since `since`, the end of the idle time (never,
+/// for `Duration::MAX`); otherwise a connection's end, which may make the broker idle.
+async fn idle_wait(shared: &Shared, since: Option<Instant>, idle_exit: Duration) {
+    match since {
+        Some(since) => match since.checked_add(idle_exit) {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        },
+        None => shared.idle_check.notified().await,
     }
 }
 
@@ -273,6 +288,7 @@ fn accept(fd: OwnedFd, shared: &Shared) {
         crate::conn::serve(stream, shared.clone(), caller).await;
         shared.lock().release(peer.uid);
         shared.fd_freed.notify_one();
+        shared.idle_check.notify_one();
     });
 }
 

@@ -184,6 +184,8 @@ pub struct Shared {
     /// Notified (one permit) whenever a connection or an open in flight let go of its
     /// descriptors: wakes an accept loop that stopped at the descriptor limit.
     pub fd_freed: Arc<Notify>,
+    /// A connection ended: the broker may have become idle (its idle exit looks).
+    pub idle_check: Arc<Notify>,
     /// Notified (all waiters) when an open in flight ends: wakes opens waiting for a slot.
     pub open_slots: Arc<Notify>,
     /// The security settings.
@@ -220,6 +222,7 @@ impl Shared {
             })),
             timer: Arc::new(Notify::new()),
             fd_freed: Arc::new(Notify::new()),
+            idle_check: Arc::new(Notify::new()),
             open_slots: Arc::new(Notify::new()),
             policy: Arc::new(policy),
         }
