@@ -123,8 +123,11 @@ win32_codes! {
 }
 
 impl Win32Error {
-    /// The [`std::io::ErrorKind`] of this code: the kind the standard library gives the code on
-    /// Windows where it has one, and otherwise the closest stable kind.
+    /// The [`std::io::ErrorKind`] of this code: `NotFound`, `PermissionDenied`, `BrokenPipe`
+    /// (`ERROR_BROKEN_PIPE`, `ERROR_NO_DATA`), `TimedOut`, `InvalidInput` as the standard
+    /// library gives them on Windows, `ResourceBusy` for `ERROR_PIPE_BUSY`, `NotConnected` for
+    /// `ERROR_PIPE_NOT_CONNECTED` and `ERROR_PIPE_LISTENING`, and otherwise the closest stable
+    /// kind (`Other` when none fits).
     ///
     /// `io::Error::kind()` cannot give it for an npfs error on Linux (the standard library
     /// reads the raw code as an errno there); `npfs::Win32IoError::win32_kind` does.

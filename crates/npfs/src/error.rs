@@ -26,6 +26,8 @@
 //!
 //! The one other form: `try_read` / `try_write` and the like report "not ready" as the plain
 //! kind `io::ErrorKind::WouldBlock` without a code, as tokio does on Windows.
+//! (`npfs::broker`, the broker protocol's own plumbing rather than a pipe API, reports transport
+//! failures as `BrokerError::Io` with the OS error as it came.)
 
 use std::fmt;
 use std::io;
@@ -34,7 +36,9 @@ pub use npfs_core::Win32Error;
 
 /// Reading an `io::Error` of npfs as the Win32 error it is.
 ///
-/// Implemented for [`std::io::Error`]; see the [module documentation](self).
+/// Implemented for [`std::io::Error`]. Every `io::Error` npfs returns carries the Win32 code as
+/// `raw_os_error()` (as tokio on Windows); this trait reads its kind and names it, which
+/// `io::Error` itself cannot on Linux (it takes the code for an errno).
 pub trait Win32IoError {
     /// The Win32 code (`raw_os_error()`, which npfs makes the Win32 code); `None` for an error
     /// without one, such as the `WouldBlock` of `try_read`.
