@@ -77,12 +77,8 @@ const STARTF_USESTDHANDLES: DWORD = 0x100;
 
 /// `ERROR_FILE_NOT_FOUND`.
 const ERROR_FILE_NOT_FOUND: DWORD = 2;
-/// `ERROR_PATH_NOT_FOUND`.
-const ERROR_PATH_NOT_FOUND: DWORD = 3;
 /// `ERROR_ACCESS_DENIED`.
 const ERROR_ACCESS_DENIED: DWORD = 5;
-/// `ERROR_GEN_FAILURE`.
-const ERROR_GEN_FAILURE: DWORD = 31;
 /// `ERROR_SHARING_VIOLATION`.
 const ERROR_SHARING_VIOLATION: DWORD = 32;
 /// `ERROR_NOT_SUPPORTED`.
@@ -363,16 +359,17 @@ fn is_handles_entry(e: &[u8]) -> bool {
         .is_some_and(|rest| rest.first() == Some(&b'='))
 }
 
+/// CreateProcess's reading of an errno from exec or fork; the rest is npfs-core's one errno
+/// table.
 fn errno_to_win32(e: i32) -> DWORD {
     match e {
-        libc::ENOENT | libc::ELOOP => ERROR_FILE_NOT_FOUND,
-        libc::ENOTDIR => ERROR_PATH_NOT_FOUND,
-        libc::EACCES | libc::EPERM | libc::EISDIR => ERROR_ACCESS_DENIED,
+        libc::EISDIR => ERROR_ACCESS_DENIED,
         libc::ENOEXEC | libc::ELIBBAD => ERROR_BAD_EXE_FORMAT,
         libc::ETXTBSY => ERROR_SHARING_VIOLATION,
         libc::E2BIG | libc::ENAMETOOLONG => ERROR_FILENAME_EXCED_RANGE,
+        // fork's EAGAIN: no memory (or no process slot) for the child.
         libc::ENOMEM | libc::EAGAIN => ERROR_NOT_ENOUGH_MEMORY,
-        _ => ERROR_GEN_FAILURE,
+        _ => npfs_core::Win32Error::from_errno(e).0,
     }
 }
 

@@ -32,7 +32,7 @@ use npfs::consts::{
     PIPE_READMODE_MESSAGE,
 };
 use npfs::tokio::NamedPipeClient;
-use npfs::{wait_named_pipe, PipeClient, PipeHandle, Win32Error};
+use npfs::{wait_named_pipe, PipeClient, PipeHandle, Win32Error, Win32IoError};
 use tokio::sync::mpsc;
 
 use crate::appear::{until_exists, Deadline, Failure};
@@ -246,7 +246,13 @@ async fn session(client: PipeClient, reads: bool, writes: bool, a: &ConnectArgs)
         tokio::select! {
             r = client.readable(), if !pipe_done => match r {
                 Ok(()) => look = true,
-                Err(e) => return exit::fail(format_args!("waiting for {}: {e}", a.name)),
+                Err(e) => {
+                    return exit::fail(format_args!(
+                        "waiting for {}: {}",
+                        a.name,
+                        e.win32_display()
+                    ))
+                }
             },
             ev = rx.recv(), if !stdin_done => {
                 stdin_done = true;

@@ -8,7 +8,7 @@ use rustix::process::{Gid, Uid};
 
 /// `ERROR_PRIVILEGE_NOT_HELD`: the server may not take another user's identity (it is not
 /// root; Windows' SeImpersonatePrivilege).
-pub const ERROR_PRIVILEGE_NOT_HELD: Win32Error = Win32Error(1314);
+pub const ERROR_PRIVILEGE_NOT_HELD: Win32Error = Win32Error::PRIVILEGE_NOT_HELD;
 
 /// The uid and gid an anonymous or identification-level client is impersonated as: nobody.
 pub const NOBODY: u32 = 65534;

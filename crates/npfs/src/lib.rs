@@ -13,6 +13,14 @@
 //!
 //! The pipe namespace belongs to a broker process (`npfsd`) that the library starts on first
 //! use; data flows directly between the two ends through shared memory.
+//!
+//! # Errors
+//!
+//! The blocking API returns [`Win32Error`]s. Every `std::io::Error` npfs returns (the tokio API,
+//! the blocking handles' `Read` / `Write`, a `Win32Error` turned into one with `?`) has the
+//! Win32 code as its `raw_os_error()`, as tokio on Windows; read its kind and message with
+//! [`Win32IoError`] (`win32_kind`, `win32_display`), since `io::Error` itself takes the code
+//! for a Linux errno.
 #![warn(missing_docs)]
 
 pub mod broker;
@@ -20,6 +28,7 @@ pub mod broker;
 mod completion;
 mod conn;
 mod engine;
+mod error;
 #[doc(hidden)]
 pub mod ffi;
 mod impersonate;
@@ -30,6 +39,7 @@ mod sys;
 pub mod tokio;
 mod watcher;
 
+pub use error::{Win32Display, Win32IoError};
 pub use impersonate::revert_to_self;
 pub use npfs_core::config::AccessNeed;
 pub use npfs_core::consts;

@@ -622,7 +622,7 @@ async fn handles_check_access() {
     let server = ServerOptions::new().create(&name).unwrap();
     let mut w = ClientOptions::new().read(false).open(&name).unwrap();
     t(server.connect()).await.unwrap();
-    let denied = |e: std::io::Error| win32_error(&e);
+    let denied = |e: std::io::Error| e.win32_error();
     let mut buf = [0u8; 4];
     assert_eq!(
         w.try_read(&mut buf).map_err(denied).err(),

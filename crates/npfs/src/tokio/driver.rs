@@ -37,10 +37,12 @@ impl LinkIo {
         let sock = link
             .conn
             .sock()
-            .ok_or_else(|| io::Error::from_raw_os_error(Win32Error::INVALID_HANDLE.0 as i32))?
-            .try_clone()?;
+            .ok_or_else(|| io::Error::from(Win32Error::INVALID_HANDLE))?
+            .try_clone()
+            .map_err(crate::error::from_os)?;
         // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
-        let afd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE)? };
+        let afd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }
+            .map_err(crate::error::from_os)?;
         Ok(Arc::new(LinkIo { link, afd }))
     }
 

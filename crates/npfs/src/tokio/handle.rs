@@ -111,7 +111,8 @@ impl Core {
             let (id, fd) = server.channel_fd().map_err(to_io)?;
             if reg.as_ref().is_none_or(|(i, _)| *i != id) {
                 // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
-                let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
+                let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                    .map_err(crate::error::from_os)?;
                 reg = Some((id, afd));
             }
             let afd = &reg.as_ref().expect("registered").1;

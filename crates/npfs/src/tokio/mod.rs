@@ -35,11 +35,13 @@
 //!
 //! Errors are [`std::io::Error`]s whose `raw_os_error()` is the **Win32 error code**, as on
 //! Windows, so `e.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)` works unchanged (the
-//! constants are here: [`ERROR_PIPE_BUSY`] and others). On Linux the standard library
-//! interprets a raw code as an errno for `kind()` and `Display`, which is right only by
-//! coincidence (2, `ERROR_FILE_NOT_FOUND`, is `ENOENT`); [`win32_error`] gives the code back
-//! as a [`Win32Error`] with its proper kind ([`Win32Error::io_kind`]) and text.
-//! `WouldBlock` from `try_*` is the standard kind, as in tokio.
+//! constants are here: [`ERROR_PIPE_BUSY`] and others) — also when a Linux call failed
+//! underneath: its errno is turned into the Win32 code Windows would give. On Linux the
+//! standard library interprets a raw code as an errno for `kind()` and `Display`, which is
+//! right only by coincidence (2, `ERROR_FILE_NOT_FOUND`, is `ENOENT`); the [`Win32IoError`]
+//! trait gives the code as a [`Win32Error`] (`win32_error`), its proper kind (`win32_kind`)
+//! and a message naming it (`win32_display`). `WouldBlock` from `try_*` is the standard
+//! kind without a code, as in tokio.
 //!
 //! # What npfs adds
 //!
@@ -110,6 +112,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub use crate::error::{Win32Display, Win32IoError};
 use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 use npfs_core::consts::*;
 pub use npfs_core::Win32Error;
@@ -121,18 +124,7 @@ use handle::{Core, Pipe};
 
 /// The `io::Error` of a Win32 error: `raw_os_error()` is the Win32 code, as on Windows.
 pub(crate) fn to_io(e: Win32Error) -> io::Error {
-    io::Error::from_raw_os_error(e.0 as i32)
-}
-
-/// The Win32 error code carried by an error of this module (`None` for errors that are not
-/// Win32 errors, such as `WouldBlock`). Use it for the proper [`io::ErrorKind`]
-/// ([`Win32Error::io_kind`]) and message, which `io::Error` derives from errno values on
-/// Linux.
-pub fn win32_error(e: &io::Error) -> Option<Win32Error> {
-    match e.raw_os_error() {
-        Some(c) if c >= 0 && e.kind() != io::ErrorKind::WouldBlock => Some(Win32Error(c as u32)),
-        _ => None,
-    }
+    e.into()
 }
 
 macro_rules! codes {
@@ -581,7 +573,11 @@ pub async fn wait_named_pipe(name: impl AsRef<OsStr>, timeout: Duration) -> io::
         let n = name.clone();
         let r = ::tokio::task::spawn_blocking(move || crate::wait_named_pipe(&n, ms))
             .await
-            .map_err(io::Error::other)?;
+            .map_err(|e| match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // The runtime is shutting down: the wait was cancelled.
+                Err(_) => to_io(Win32Error::OPERATION_ABORTED),
+            })?;
         match r {
             Ok(()) => return Ok(()),
             Err(e) if e == Win32Error::SEM_TIMEOUT && slice < left => {}

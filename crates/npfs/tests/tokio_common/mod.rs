@@ -63,7 +63,7 @@ pub async fn assert_pending<F: Future>(f: F, what: &str) {
 
 /// The Win32 code of an io::Error of npfs::tokio.
 pub fn code(e: &std::io::Error) -> u32 {
-    npfs::tokio::win32_error(e)
+    npfs::Win32IoError::win32_error(e)
         .map(|w| w.0)
         .unwrap_or_else(|| panic!("not a Win32 error: {e:?}"))
 }
