@@ -116,7 +116,7 @@ impl Link {
     /// A link over the broker's descriptors. `client_access`: on a server end the client's
     /// access as the broker reported it, on a client end the handle's own (see
     /// [`DataRights::of`]).
-    fn new(fds: ConnFds, info: &ConnInfo, end: End, client_access: u32) -> Result<Link> {
+    pub(crate) fn new(fds: ConnFds, info: &ConnInfo, end: End, client_access: u32) -> Result<Link> {
         Self::make(
             fds,
             info,
@@ -258,7 +258,7 @@ pub struct PipeHandle {
 impl PipeHandle {
     /// A handle of a client end (or an adopted end): byte read mode, blocking, as CreateFile
     /// leaves a new client.
-    fn for_client(
+    pub(crate) fn for_client(
         name: PipeName,
         attrs: PipeAttributes,
         access: u32,
@@ -1352,7 +1352,7 @@ impl ServerOptions {
 
 /// The client end of a pipe, as CreateFile returns it.
 pub struct PipeClient {
-    handle: PipeHandle,
+    pub(crate) handle: PipeHandle,
 }
 
 impl Deref for PipeClient {

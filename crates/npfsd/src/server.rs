@@ -50,6 +50,9 @@ pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Polic
         }
     };
     tokio::spawn(timer(shared.clone()));
+    if let Some(samba) = shared.policy.samba.clone() {
+        tokio::spawn(crate::samba::run(shared.clone(), samba));
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let check = (idle_exit / 4).clamp(Duration::from_millis(5), Duration::from_millis(500));
     let mut ticker = tokio::time::interval(check);

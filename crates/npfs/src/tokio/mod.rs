@@ -102,6 +102,8 @@
 mod driver;
 mod handle;
 mod listener;
+#[doc(hidden)]
+pub mod remote;
 mod sides;
 
 use std::ffi::OsStr;
