@@ -158,6 +158,25 @@ def suite():
     st = status_of(lambda: c.readFile(t, f, 0, 100))
     check("a server that writes and closes: data, then PIPE_DISCONNECTED (0x%08x)" % st,
           data == b"bye\n" and st == STATUS_PIPE_DISCONNECTED)
+    server_view()
+
+
+def server_view():
+    """What the server sees of a remote client: GetNamedPipeClientComputerName (smbd's
+    client address) and GetNamedPipeClientProcessId (the broker, which holds the end)."""
+    c, t = session()
+    f = open_pipe(c, t, "whoami")
+    got = b""
+    while not got.endswith(b"\n"):
+        part = c.readFile(t, f, 0, 100)
+        if not part:
+            break
+        got += part
+    words = got.decode().split()
+    check("the server sees the client's address as its computer name (%r)" % got,
+          len(words) == 2 and words[0] == "127.0.0.1")
+    check("the server sees the broker's pid as the client process id (%r)" % got,
+          len(words) == 2 and words[1] == os.environ.get("NPFS_TEST_BROKER_PID"))
 
 
 def absent(name):

@@ -136,14 +136,17 @@ serve authonly --message --echo --sddl 'D:(A;;GA;;;SY)(A;;GA;;;OW)(A;;GA;;;AU)'
 serve openall --message --echo --sddl 'D:(A;;GA;;;WD)'
 serve hidden --message --echo --reject-remote
 serve oneshot -- echo bye
+# shellcheck disable=SC2016 # expanded by the served shell
+serve whoami -- sh -c 'echo "$NPFS_CLIENT_COMPUTER $NPFS_CLIENT_PID"'
 # The sockets follow the namespace asynchronously: wait for the last one to appear.
-timeout 10 bash -c "until [ -S '$NP/oneshot' ]; do sleep 0.02; done"
+timeout 10 bash -c "until [ -S '$NP/whoami' ]; do sleep 0.02; done"
 check "a socket for each pipe accepting remote clients" \
     test -S "$NP/echom" -a -S "$NP/echob" -a -S "$NP/authonly" -a -S "$NP/openall"
 check "the sockets are root-only" test "$(stat -c '%U %a' "$NP/echom")" = "root 600"
 
 echo "== impacket through smbd"
-timeout 60 $PY "$here/client.py" "$PORT" "$PASSWORD" "$NP" suite > "$D/suite.out" 2>&1
+NPFS_TEST_BROKER_PID=$broker_pid timeout 60 $PY "$here/client.py" "$PORT" "$PASSWORD" "$NP" suite \
+    > "$D/suite.out" 2>&1
 suite_rc=$?
 cat "$D/suite.out"
 pass=$((pass + $(grep -c '^ok - ' "$D/suite.out")))

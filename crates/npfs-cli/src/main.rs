@@ -86,7 +86,7 @@ enum Cmd {
                       Each instance serves one client at a time; --instances N are kept \
                       ready. In --message mode each message is one line for CMD, and each line \
                       CMD writes is one message. A zero-length message (npfs connect -s) \
-                      closes CMD's stdin. CMD sees $NPFS_PIPE_NAME and $NPFS_CLIENT_PID. \
+                      closes CMD's stdin. CMD sees $NPFS_PIPE_NAME, $NPFS_CLIENT_PID and $NPFS_CLIENT_COMPUTER (a remote client's address, else empty). \
                       SIGINT or SIGTERM stops the server cleanly (exit status 0).\n\n\
                       Readiness: once the pipe exists and every instance listens, --ready-fd \
                       gets \"READY\\n\" and is closed (end-of-file without it: serve failed), \

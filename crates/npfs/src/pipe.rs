@@ -221,6 +221,8 @@ pub(crate) struct Inner {
     modes: Mutex<Modes>,
 }
 
+mod remote_client;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -1403,8 +1405,8 @@ impl PipeClient {
             return Err(Win32Error::BAD_NETPATH);
         }
         let opts = broker::OpenOptions {
-            remote: None,
             sqos: flags & 0x001F_0000,
+            ..broker::OpenOptions::default()
         };
         // What kernelbase's CreateFileW asks of NtCreateFile: the DACL must allow these too.
         let desired_access = desired_access | SYNCHRONIZE | FILE_READ_ATTRIBUTES;

@@ -33,7 +33,8 @@ pub struct RemoteOpened {
     pub message: bool,
 }
 
-/// CreateFile on `name` (`\\.\pipe\NAME`) on behalf of `remote`, through the broker whose
+/// CreateFile on `name` (`\\.\pipe\NAME`) on behalf of `remote` on `computer_name` (what
+/// the server's GetNamedPipeClientComputerName then reports), through the broker whose
 /// runtime directory is `runtime_dir` (never started from here). Blocking: one round trip to
 /// the broker, so a broker calling this must run it off its own event loop
 /// (`spawn_blocking`).
@@ -49,6 +50,7 @@ pub fn open_for_remote(
     name: &str,
     desired_access: u32,
     remote: RemoteClient,
+    computer_name: &str,
 ) -> Result<RemoteOpened, Win32Error> {
     let name = PipeName::parse(name)?;
     if !name.is_local() {
@@ -59,6 +61,7 @@ pub fn open_for_remote(
     let opts = OpenOptions {
         remote: Some(remote),
         sqos: 0,
+        computer_name: computer_name.to_owned(),
     };
     let desired_access = desired_access | SYNCHRONIZE | FILE_READ_ATTRIBUTES;
     let opened = broker

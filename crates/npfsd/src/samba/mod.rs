@@ -328,8 +328,13 @@ async fn serve(
     };
     let dir = broker_dir.to_path_buf();
     let name = full_name.to_owned();
+    // GetNamedPipeClientComputerName: smbd passes the client's address, not its name.
+    let mut computer = req.remote_client_addr.clone().unwrap_or_default();
+    if computer.len() > npfs_proto::broker::MAX_COMPUTER_NAME {
+        computer.clear();
+    }
     let opened = tokio::task::spawn_blocking(move || {
-        npfs::tokio::remote::open_for_remote(&dir, &name, desired, remote)
+        npfs::tokio::remote::open_for_remote(&dir, &name, desired, remote, &computer)
     })
     .await
     .map_err(std::io::Error::other)?

@@ -14,27 +14,95 @@
 //! breaking (the server closed or disconnected the instance) closes smbd's socket, which
 //! the SMB client sees as STATUS_PIPE_DISCONNECTED. Buffers are taken when data is there,
 //! so an idle connection holds none.
+//!
+//! smbd drops data that is still in its socket when it sees the socket hang up (its read
+//! checks for the hang-up first; verified with smbd 4.17.12: a listener that writes and
+//! closes at once is read as STATUS_PIPE_DISCONNECTED without the data). So when the pipe
+//! ends, the socket is closed only once smbd has taken everything written to it
+//! ([`linger`]), or smbd closed it, or [`LINGER`] passed.
 
 use std::io;
 
 use npfs::tokio::NamedPipeClient;
 use npfs_core::Win32Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::unix::{ReadHalf, WriteHalf};
 use tokio::net::UnixStream;
 
 /// Largest message smbd carries (its u16 length).
 pub const MAX_MESSAGE: usize = 65535;
 
+/// Longest the socket stays open after the pipe ended, for smbd to take the data still in
+/// it (an SMB client that never reads again must not pin the connection).
+pub const LINGER: Duration = Duration::from_secs(10);
+
 /// Relay until either side ends. `Ok` for an orderly end (either side closed), `Err` for a
 /// protocol violation or an I/O error.
 pub async fn relay(mut sock: UnixStream, pipe: NamedPipeClient, message: bool) -> io::Result<()> {
-    let (rd, wr) = sock.split();
-    let up = to_pipe(rd, &pipe, message);
-    let down = from_pipe(&pipe, wr, message);
-    tokio::select! {
-        r = up => r,
-        r = down => r,
+    let pipe_ended = {
+        let (rd, wr) = sock.split();
+        let up = to_pipe(rd, &pipe, message);
+        let down = from_pipe(&pipe, wr, message);
+        tokio::select! {
+            r = up => { r?; false }
+            r = down => { r?; true }
+        }
+    };
+    // The client end closes now (the server sees the client gone); smbd's socket once smbd
+    // has what was written to it.
+    drop(pipe);
+    if pipe_ended {
+        linger(&sock).await;
+    }
+    Ok(())
+}
+
+/// Wait until smbd has read everything written to `sock`, or closed it, or [`LINGER`].
+/// Woken by the kernel: a Unix socket's writer is woken (write readiness) each time its peer
+/// consumes queued data; [`unread_by_peer`] tells when nothing is left.
+async fn linger(sock: &UnixStream) {
+    let wait = async {
+        loop {
+            // Clear the readiness first, so a consumption after the check still wakes us.
+            let _ = sock.try_io(Interest::WRITABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+            if unread_by_peer(sock) == 0 {
+                return;
+            }
+            tokio::select! {
+                r = sock.writable() => if r.is_err() { return },
+                r = sock.readable() => {
+                    if r.is_err() {
+                        return;
+                    }
+                    // smbd wrote (dropped: the pipe is gone) or hung up.
+                    let mut junk = [0u8; 4096];
+                    match sock.try_read(&mut junk) {
+                        Ok(0) => return,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, wait).await;
+}
+
+/// Bytes written to `sock` that its peer has not read yet (`SIOCOUTQ`); 0 when unknown.
+fn unread_by_peer(sock: &UnixStream) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (TIOCOUTQ) on a socket we own writes one int through the pointer.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r == 0 {
+        usize::try_from(n).unwrap_or(0)
+    } else {
+        0
     }
 }
 
