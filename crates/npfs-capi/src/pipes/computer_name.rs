@@ -30,8 +30,8 @@ pub(super) unsafe fn query(h: HANDLE, buf: NameBuf) -> BOOL {
     let name = match obj.server().map(|s| s.client_computer_name()) {
         Some(Ok(Some(name))) => name,
         Some(Ok(None)) => return fail(ERROR_PIPE_LOCAL),
-        Some(Err(e)) => return fail(e.0),
-        None => {
+        // Not connected, or a client end: the process-id query's error, as before.
+        Some(Err(_)) | None => {
             return match obj.handle().client_process_id() {
                 Ok(_) => fail(ERROR_PIPE_LOCAL),
                 Err(e) => fail(e.0),
