@@ -171,6 +171,10 @@ cat "$D/absent.out"
 if grep -q '^ok - ' "$D/absent.out"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 
 echo "== the broker stops: every socket goes"
+# The servers first: a server outliving its broker would start a broker of its own there.
+for p in "${pids[@]}"; do kill "$p" 2> /dev/null; done
+for p in "${pids[@]}"; do wait "$p" 2> /dev/null; done
+pids=()
 kill "$broker_pid"
 wait "$broker_pid" 2> /dev/null
 broker_pid=
