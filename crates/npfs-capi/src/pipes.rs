@@ -1576,32 +1576,40 @@ pub unsafe extern "C" fn GetNamedPipeServerSessionId(h: HANDLE, out: *mut u32) -
 
 const ERROR_PIPE_LOCAL: DWORD = 229;
 
-/// GetNamedPipeClientComputerName, both forms: every npfs client is on this machine (remote
-/// pipes are not there yet), so a connected handle fails with `ERROR_PIPE_LOCAL` (229) — what
-/// callers check for before they fall back to the process id (spec/api.md §2.12; Windows'
-/// own result for a local client is not documented: docs/DEVIATIONS.md). An unconnected
-/// handle gets the process-id query's error.
-fn client_computer_name(h: HANDLE) -> BOOL {
-    let obj = match pipe(h) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
-    match obj.handle().client_process_id() {
-        Ok(_) => fail(ERROR_PIPE_LOCAL),
-        Err(e) => fail(e.0),
-    }
+mod computer_name;
+
+/// GetNamedPipeClientComputerNameA (see `computer_name::query`).
+///
+/// # Safety
+///
+/// `name`, when not NULL, must be writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
+    h: HANDLE,
+    name: *mut u8,
+    len: ULONG,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        computer_name::query(h, computer_name::NameBuf::Narrow(name, len))
+    })
 }
 
-/// GetNamedPipeClientComputerNameA (see `client_computer_name`).
+/// GetNamedPipeClientComputerNameW (see `computer_name::query`).
+///
+/// # Safety
+///
+/// `name`, when not NULL, must be writable for `len` bytes.
 #[no_mangle]
-pub extern "C" fn GetNamedPipeClientComputerNameA(h: HANDLE, _name: *mut u8, _len: ULONG) -> BOOL {
-    guard(FALSE, || client_computer_name(h))
-}
-
-/// GetNamedPipeClientComputerNameW (see `client_computer_name`).
-#[no_mangle]
-pub extern "C" fn GetNamedPipeClientComputerNameW(h: HANDLE, _name: *mut u16, _len: ULONG) -> BOOL {
-    guard(FALSE, || client_computer_name(h))
+pub unsafe extern "C" fn GetNamedPipeClientComputerNameW(
+    h: HANDLE,
+    name: *mut u16,
+    len: ULONG,
+) -> BOOL {
+    // SAFETY: forwarded contract.
+    guard(FALSE, || unsafe {
+        computer_name::query(h, computer_name::NameBuf::Wide(name, len))
+    })
 }
 
 /// CreatePipe: an anonymous pipe (read end, write end).

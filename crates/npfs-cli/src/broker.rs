@@ -59,7 +59,12 @@ pub fn describe() -> String {
 /// `npfs daemon`: exec the `npfsd` the library would start, with the options; when there is
 /// none, run the broker built into this executable. Returns the exit status (only when not
 /// exec'd).
-pub fn daemon(foreground: bool, system: bool, runtime_dir: Option<PathBuf>) -> i32 {
+pub fn daemon(
+    foreground: bool,
+    system: bool,
+    runtime_dir: Option<PathBuf>,
+    samba_np_dir: Option<PathBuf>,
+) -> i32 {
     if system && !rustix::process::geteuid().is_root() {
         eprintln!(
             "npfs daemon --system: the system broker serves every user from {} and must run \
@@ -79,6 +84,10 @@ pub fn daemon(foreground: bool, system: bool, runtime_dir: Option<PathBuf>) -> i
     }
     if let Some(dir) = &runtime_dir {
         args.push("--runtime-dir".into());
+        args.push(dir.into());
+    }
+    if let Some(dir) = &samba_np_dir {
+        args.push("--samba-np-dir".into());
         args.push(dir.into());
     }
     match npfs::broker::find_broker_program() {

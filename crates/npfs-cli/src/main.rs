@@ -86,7 +86,7 @@ enum Cmd {
                       Each instance serves one client at a time; --instances N are kept \
                       ready. In --message mode each message is one line for CMD, and each line \
                       CMD writes is one message. A zero-length message (npfs connect -s) \
-                      closes CMD's stdin. CMD sees $NPFS_PIPE_NAME and $NPFS_CLIENT_PID. \
+                      closes CMD's stdin. CMD sees $NPFS_PIPE_NAME, $NPFS_CLIENT_PID and $NPFS_CLIENT_COMPUTER (a remote client's address, else empty). \
                       SIGINT or SIGTERM stops the server cleanly (exit status 0).\n\n\
                       Readiness: once the pipe exists and every instance listens, --ready-fd \
                       gets \"READY\\n\" and is closed (end-of-file without it: serve failed), \
@@ -266,6 +266,11 @@ enum Cmd {
         /// /tmp/npfs-<uid>).
         #[arg(long)]
         runtime_dir: Option<PathBuf>,
+        /// With --system: serve remote clients through Samba's smbd, listening in its socket
+        /// directory DIR (`<ncalrpc dir>/np`; Debian: /run/samba/ncalrpc/np). Default:
+        /// $NPFS_SAMBA_NP_DIR.
+        #[arg(long, value_name = "DIR")]
+        samba_np_dir: Option<PathBuf>,
     },
     /// Run the benchmark suite (npfs beside AF_UNIX, pipe(2) and Wine); every argument after
     /// `bench` goes to it (`npfs bench --help` for its options).
@@ -316,7 +321,8 @@ fn main() {
             foreground,
             system,
             runtime_dir,
-        } => broker::daemon(foreground, system, runtime_dir),
+            samba_np_dir,
+        } => broker::daemon(foreground, system, runtime_dir, samba_np_dir),
         Cmd::Completions { shell } => {
             // Into memory first: clap_complete panics when its writer fails.
             let mut script = Vec::new();

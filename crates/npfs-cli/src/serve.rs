@@ -336,6 +336,15 @@ fn run_command(inst: &Arc<PipeServer>, client: u32, shared: &Shared) -> Result<(
     cmd.args(&a.command[1..])
         .env("NPFS_PIPE_NAME", &a.name)
         .env("NPFS_CLIENT_PID", client.to_string())
+        // A remote client's computer name (GetNamedPipeClientComputerName; through Samba its
+        // address), empty for a local one.
+        .env(
+            "NPFS_CLIENT_COMPUTER",
+            inst.client_computer_name()
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        )
         // The service is `npfs serve`, not its commands.
         .env_remove(ready::NOTIFY_SOCKET)
         .stdin(if a.reads() {

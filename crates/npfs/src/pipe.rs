@@ -119,7 +119,7 @@ impl Link {
     /// A link over the broker's descriptors. `client_access`: on a server end the client's
     /// access as the broker reported it, on a client end the handle's own (see
     /// [`DataRights::of`]).
-    fn new(fds: ConnFds, info: &ConnInfo, end: End, client_access: u32) -> Result<Link> {
+    pub(crate) fn new(fds: ConnFds, info: &ConnInfo, end: End, client_access: u32) -> Result<Link> {
         Self::make(
             fds,
             info,
@@ -228,6 +228,8 @@ pub(crate) struct Inner {
     modes: Mutex<Modes>,
 }
 
+mod remote_client;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -265,7 +267,7 @@ pub struct PipeHandle {
 impl PipeHandle {
     /// A handle of a client end (or an adopted end): byte read mode, blocking, as CreateFile
     /// leaves a new client.
-    fn for_client(
+    pub(crate) fn for_client(
         name: PipeName,
         attrs: PipeAttributes,
         access: u32,
@@ -1365,7 +1367,7 @@ impl ServerOptions {
 
 /// The client end of a pipe, as CreateFile returns it.
 pub struct PipeClient {
-    handle: PipeHandle,
+    pub(crate) handle: PipeHandle,
 }
 
 impl Deref for PipeClient {
@@ -1416,8 +1418,8 @@ impl PipeClient {
             return Err(Win32Error::BAD_NETPATH);
         }
         let opts = broker::OpenOptions {
-            remote: None,
             sqos: flags & 0x001F_0000,
+            ..broker::OpenOptions::default()
         };
         // What kernelbase's CreateFileW asks of NtCreateFile: the DACL must allow these too.
         let desired_access = desired_access | SYNCHRONIZE | FILE_READ_ATTRIBUTES;

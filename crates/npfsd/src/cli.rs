@@ -52,12 +52,28 @@ pub struct SharedArgs {
     /// `sudo` and `wheel`, those that exist. A number is taken as a gid.
     #[arg(long = "admin-group", value_name = "NAME")]
     pub admin_groups: Vec<String>,
+    /// Serve remote clients through Samba's smbd (4.16 or later): listen in smbd's socket
+    /// directory DIR, `<ncalrpc dir>/np` (Debian: /run/samba/ncalrpc/np), for every pipe that
+    /// accepts remote clients, so that SMB clients reach `\\HOST\pipe\NAME`. Requires
+    /// --system; DIR is created root-owned 0700 if missing. Default: $NPFS_SAMBA_NP_DIR.
+    #[arg(long, value_name = "DIR")]
+    pub samba_np_dir: Option<PathBuf>,
 }
 
 impl SharedArgs {
     /// The directory is shared between users (`--shared` or `--system`).
     pub fn is_shared(&self) -> bool {
         self.shared || self.system
+    }
+
+    /// smbd's socket directory to serve remote clients in: `--samba-np-dir`, else
+    /// `$NPFS_SAMBA_NP_DIR` (when set and not empty), else none.
+    pub fn samba_np_dir(&self) -> Option<PathBuf> {
+        self.samba_np_dir.clone().or_else(|| {
+            std::env::var_os("NPFS_SAMBA_NP_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
     }
 
     /// The administrator gids: the `--admin-group` ones, else `sudo` and `wheel`.

@@ -16,7 +16,7 @@ use npfs_core::namespace::{Caller, Identity, InstanceId, Reregistration, WaitSta
 use npfs_core::security::{SecurityDescriptor, Token, MAX_SDDL_LEN};
 use npfs_core::Win32Error;
 use npfs_proto::broker::{
-    ClientSecurity, ProtoError, RemoteClient, Reply, Request, MAX_WIRE_GROUPS,
+    ClientSecurity, ProtoError, RemoteClient, Reply, Request, MAX_COMPUTER_NAME, MAX_WIRE_GROUPS,
 };
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -174,7 +174,9 @@ async fn serve_requests(
                 desired_access,
                 remote,
                 sqos,
+                computer_name,
             } => {
+                let remote = remote.map(|r| (r, computer_name));
                 let who = match on_behalf_of(caller, remote, sqos, &shared.policy.admin_gids) {
                     Ok(who) => who,
                     Err(e) => {
@@ -600,14 +602,15 @@ struct OpenAs {
 }
 
 /// The caller of an open: the peer itself (from the kernel), or — only when the peer is root
-/// — the remote client it vouches for.
+/// — the remote client it vouches for, with its computer name.
 ///
 /// # Errors
 ///
-/// `ERROR_ACCESS_DENIED` when an unprivileged peer claims a remote identity.
+/// `ERROR_ACCESS_DENIED` when an unprivileged peer claims a remote identity,
+/// `ERROR_INVALID_PARAMETER` for a computer name longer than [`MAX_COMPUTER_NAME`].
 fn on_behalf_of(
     peer: &Caller,
-    remote: Option<RemoteClient>,
+    remote: Option<(RemoteClient, String)>,
     sqos: u32,
     admin_gids: &[u32],
 ) -> Result<OpenAs, Win32Error> {
@@ -629,11 +632,16 @@ fn on_behalf_of(
                 anonymous: false,
                 sqos,
                 granted_access: 0,
+                computer_name: String::new(),
             },
         });
     };
+    let (remote, computer_name) = remote;
     if peer.identity.uid != 0 {
         return Err(Win32Error::ACCESS_DENIED);
+    }
+    if computer_name.len() > MAX_COMPUTER_NAME {
+        return Err(Win32Error::INVALID_PARAMETER);
     }
     Ok(match remote {
         RemoteClient::Anonymous => OpenAs {
@@ -652,6 +660,7 @@ fn on_behalf_of(
                 anonymous: true,
                 sqos,
                 granted_access: 0,
+                computer_name: computer_name.clone(),
             },
         },
         RemoteClient::User { uid, gid, groups } => OpenAs {
@@ -670,6 +679,7 @@ fn on_behalf_of(
                 anonymous: false,
                 sqos,
                 granted_access: 0,
+                computer_name: computer_name.clone(),
             },
         },
     })

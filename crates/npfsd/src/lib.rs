@@ -16,6 +16,7 @@
 //! - [`conn`]: one client connection (requests, instance control channels, security);
 //! - [`frames`]: reading request frames (whole frames only, within a deadline);
 //! - [`creds`]: peers' credentials from the kernel, and user and group names;
+//! - [`samba`]: remote clients through Samba's smbd (`--samba-np-dir`);
 //! - [`state`]: the shared state (namespace, instance channels, waiters, counters).
 
 #![warn(missing_docs)]
@@ -27,6 +28,7 @@ pub mod creds;
 pub mod fdpass;
 pub mod frames;
 pub mod resources;
+pub mod samba;
 pub mod server;
 pub mod startup;
 pub mod state;

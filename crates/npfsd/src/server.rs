@@ -50,6 +50,9 @@ pub async fn run_with(listener: UnixListener, idle_exit: Duration, policy: Polic
         }
     };
     tokio::spawn(timer(shared.clone()));
+    if let Some(samba) = shared.policy.samba.clone() {
+        tokio::spawn(crate::samba::run(shared.clone(), samba));
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     // Idle exit without a tick: the broker becomes idle only when a connection ends (pipes
     // and waiters belong to connections), which notifies `idle_check`; while idle it sleeps

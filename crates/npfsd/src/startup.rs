@@ -48,7 +48,13 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
     let mut policy = Policy {
         admin_gids: shared.admin_gids(),
         limits: Limits::default(),
+        samba: None,
     };
+    let samba_np_dir = shared.samba_np_dir();
+    if samba_np_dir.is_some() && !shared.system {
+        eprintln!("npfsd: --samba-np-dir (or NPFS_SAMBA_NP_DIR) requires --system");
+        return 1;
+    }
     // SAFETY: start-up: nothing in this process has opened or adopted descriptor 3 yet (the
     // callers, npfsd's and npfs's main, call this first).
     let activated = match unsafe { crate::activation::take_listener() } {
@@ -81,6 +87,17 @@ pub fn main_with(mut args: Args, shared: SharedArgs) -> i32 {
         }
     }
     init_logging(&prepared.dir, foreground);
+    if let Some(np_dir) = samba_np_dir {
+        if let Err(e) = crate::samba::prepare_np_dir(&np_dir) {
+            tracing::error!("--samba-np-dir: {e}");
+            eprintln!("npfsd: --samba-np-dir: {e}");
+            return 1;
+        }
+        policy.samba = Some(crate::samba::SambaConfig {
+            np_dir,
+            broker_dir: prepared.dir.clone(),
+        });
+    }
     raise_nofile_limit();
     // The caps follow the limit the broker actually runs with (docs/SECURITY.md, "The broker
     // under exhaustion").

@@ -162,6 +162,9 @@ pub struct Broker {
     opens_per_uid: HashMap<u32, usize>,
     /// The caps.
     pub limits: Limits,
+    /// Notified (one permit) whenever an instance is created or removed: wakes the Samba
+    /// endpoint's bookkeeping ([`crate::samba`]).
+    pub pipes_changed: Arc<Notify>,
     next_conn_id: u64,
     start: Instant,
 }
@@ -173,6 +176,8 @@ pub struct Policy {
     pub admin_gids: Vec<u32>,
     /// The caps on connections and opens ([`Limits::current`] at start-up).
     pub limits: Limits,
+    /// Serve remote clients through Samba (`--samba-np-dir`).
+    pub samba: Option<crate::samba::SambaConfig>,
 }
 
 /// The state shared by all tasks.
@@ -217,6 +222,7 @@ impl Shared {
                 opens: 0,
                 opens_per_uid: HashMap::new(),
                 limits: policy.limits,
+                pipes_changed: Arc::new(Notify::new()),
                 next_conn_id: seed,
                 start: Instant::now(),
             })),
@@ -307,6 +313,7 @@ impl Broker {
     pub fn register_channel(&mut self, instance: InstanceId) -> mpsc::UnboundedReceiver<Box<Push>> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.channels.insert(instance, tx);
+        self.pipes_changed.notify_one();
         rx
     }
 
@@ -317,6 +324,7 @@ impl Broker {
         self.ns.close_instance(instance);
         self.channels.remove(&instance);
         self.channel_socks.remove(&instance);
+        self.pipes_changed.notify_one();
     }
 
     /// Evict the instances of pipe `key` whose server is gone: its control socket hung up
@@ -461,6 +469,7 @@ mod tests {
         let shared = Shared::with_policy(Policy {
             admin_gids: Vec::new(),
             limits: Limits::for_nofile(1024, true),
+            samba: None,
         });
         let mut b = shared.lock();
         let l = b.limits;
@@ -527,6 +536,7 @@ mod tests {
         let shared = Shared::with_policy(Policy {
             admin_gids: Vec::new(),
             limits: Limits::for_nofile(1024, true),
+            samba: None,
         });
         let mut b = shared.lock();
         let l = b.limits;

@@ -124,6 +124,7 @@ fn peer_main() {
                         groups: vec![0],
                     }),
                     sqos: 0,
+                    computer_name: String::new(),
                 };
                 raw_call(&cfg, &req)
             }
@@ -133,6 +134,7 @@ fn peer_main() {
                     desired_access: GENERIC_READ,
                     remote: Some(RemoteClient::Anonymous),
                     sqos: 0,
+                    computer_name: String::new(),
                 };
                 raw_call(&cfg, &req)
             }
@@ -559,6 +561,7 @@ fn remote_clients() {
     let anon = OpenOptions {
         remote: Some(RemoteClient::Anonymous),
         sqos: 0,
+        computer_name: String::new(),
     };
     let as_a = OpenOptions {
         remote: Some(RemoteClient::User {
@@ -567,6 +570,7 @@ fn remote_clients() {
             groups: Vec::new(),
         }),
         sqos: 0x0012_0000,
+        computer_name: String::new(),
     };
     let code = |r: Result<npfs::broker::OpenedInfo, BrokerError>| match r {
         Err(BrokerError::Win32(e)) => e.0,

@@ -58,7 +58,9 @@ mod msg;
 mod tests;
 
 pub use frame::{decode_frame, encode_frame, Frame, FRAME_HEADER, MAX_FRAME, VERSION};
-pub use msg::{ClientSecurity, CreateRequest, RemoteClient, Reply, Request, MAX_WIRE_GROUPS};
+pub use msg::{
+    ClientSecurity, CreateRequest, RemoteClient, Reply, Request, MAX_COMPUTER_NAME, MAX_WIRE_GROUPS,
+};
 
 /// Number of descriptors carried by [`Reply::Opened`] and [`Reply::Connected`].
 pub const CONN_FDS: usize = 4;

@@ -30,6 +30,9 @@ pub struct CreateRequest {
 /// [`ClientSecurity::groups`]).
 pub const MAX_WIRE_GROUPS: usize = 4096;
 
+/// Longest remote computer name a bridge may give ([`Request::Open`]), in bytes.
+pub const MAX_COMPUTER_NAME: usize = 255;
+
 /// Who a remote client is, as a privileged peer (root: a future SMB bridge) vouches for it
 /// in [`Request::Open`]. Any other peer setting it gets `ERROR_ACCESS_DENIED`: identities
 /// come from the kernel, never from messages.
@@ -69,6 +72,10 @@ pub struct ClientSecurity {
     /// does not say. The server's library reads nothing a client without
     /// `FILE_WRITE_DATA` could have written. Optional trailing field.
     pub granted_access: u32,
+    /// A remote client's computer name as the bridge that opened for it reported it
+    /// (through Samba: the SMB client's IP address), for GetNamedPipeClientComputerName;
+    /// empty for a local client. Optional trailing field.
+    pub computer_name: String,
 }
 
 /// A message from a client to the broker.
@@ -92,6 +99,10 @@ pub enum Request {
         /// The SQOS bits of CreateFile's `dwFlagsAndAttributes`, passed to the server in
         /// [`ClientSecurity::sqos`]. Optional trailing field.
         sqos: u32,
+        /// The remote client's computer name (with `remote` only; at most
+        /// [`MAX_COMPUTER_NAME`] bytes), passed to the server in
+        /// [`ClientSecurity::computer_name`]; empty for none. Optional trailing field.
+        computer_name: String,
     },
     /// WaitNamedPipe. Answer: [`Reply::WaitDone`] or [`Reply::Error`], when the wait ends.
     Wait {
@@ -322,10 +333,11 @@ impl Request {
                 desired_access,
                 remote,
                 sqos,
+                computer_name,
             } => {
                 w.str(name)?;
                 w.u32(*desired_access);
-                if remote.is_some() || *sqos != 0 {
+                if remote.is_some() || *sqos != 0 || !computer_name.is_empty() {
                     w.u32(*sqos);
                     match remote {
                         None => w.u8(0),
@@ -336,6 +348,9 @@ impl Request {
                             w.u32(*gid);
                             put_groups(&mut w, groups)?;
                         }
+                    }
+                    if !computer_name.is_empty() {
+                        w.str(computer_name)?;
                     }
                 }
                 op::OPEN
@@ -432,8 +447,8 @@ impl Request {
             op::OPEN => {
                 let name = r.str()?;
                 let desired_access = r.u32()?;
-                let (remote, sqos) = if r.is_empty() {
-                    (None, 0)
+                let (remote, sqos, computer_name) = if r.is_empty() {
+                    (None, 0, String::new())
                 } else {
                     let sqos = r.u32()?;
                     let remote = match r.u8()? {
@@ -446,13 +461,19 @@ impl Request {
                         }),
                         _ => return Err(ProtoError::InvalidValue("remote client")),
                     };
-                    (remote, sqos)
+                    let computer_name = if r.is_empty() {
+                        String::new()
+                    } else {
+                        r.str()?
+                    };
+                    (remote, sqos, computer_name)
                 };
                 Request::Open {
                     name,
                     desired_access,
                     remote,
                     sqos,
+                    computer_name,
                 }
             }
             op::WAIT => {
@@ -632,8 +653,11 @@ impl Reply {
                     put_groups(&mut w, &client.groups)?;
                     w.u8(u8::from(client.remote) | u8::from(client.anonymous) << 1);
                     w.u32(client.sqos);
-                    if client.granted_access != 0 {
+                    if client.granted_access != 0 || !client.computer_name.is_empty() {
                         w.u32(client.granted_access);
+                        if !client.computer_name.is_empty() {
+                            w.str(&client.computer_name)?;
+                        }
                     }
                 }
                 op::CONNECTED
@@ -743,6 +767,11 @@ impl Reply {
                         anonymous: flags & 2 != 0,
                         sqos: r.u32()?,
                         granted_access: if r.is_empty() { 0 } else { r.u32()? },
+                        computer_name: if r.is_empty() {
+                            String::new()
+                        } else {
+                            r.str()?
+                        },
                     }
                 },
             },

@@ -143,6 +143,7 @@ fn open_fixture() {
         desired_access: 0x8000_0000,
         remote: None,
         sqos: 0,
+        computer_name: String::new(),
     }
     .encode()
     .unwrap();
@@ -160,6 +161,7 @@ fn open_fixture() {
             groups: vec![7],
         }),
         sqos: 0x0012_0000,
+        computer_name: String::new(),
     };
     let bytes = remote.encode().unwrap();
     assert_eq!(
@@ -177,7 +179,20 @@ fn open_fixture() {
             name: String::new(),
             desired_access: 1,
             remote: Some(RemoteClient::Anonymous),
-            sqos: 0
+            sqos: 0,
+            computer_name: String::new(),
+        }
+    );
+    // A remote client's computer name: one more string after the remote client.
+    let named = encode_frame(0x02, &[0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, b'1', b'0']).unwrap();
+    assert_eq!(
+        decode_request(&named).unwrap().unwrap().0,
+        Request::Open {
+            name: String::new(),
+            desired_access: 1,
+            remote: Some(RemoteClient::Anonymous),
+            sqos: 0,
+            computer_name: "10".into(),
         }
     );
     // Unknown remote kinds, too many groups and half an extension are refused.
@@ -297,6 +312,7 @@ fn connected_with_credentials_fixture() {
             anonymous: true,
             sqos: 0x0010_0000,
             granted_access: 0x0012_019f,
+            computer_name: String::new(),
         },
     };
     let p = plain.encode().unwrap();
@@ -617,15 +633,19 @@ fn client_security() -> impl Strategy<Value = ClientSecurity> {
         any::<[bool; 2]>(),
         any::<u32>(),
         any::<u32>(),
+        "[a-z0-9.:]{0,16}",
     )
-        .prop_map(|(gid, groups, f, sqos, granted_access)| ClientSecurity {
-            gid,
-            groups,
-            remote: f[0],
-            anonymous: f[1],
-            sqos,
-            granted_access,
-        })
+        .prop_map(
+            |(gid, groups, f, sqos, granted_access, computer_name)| ClientSecurity {
+                gid,
+                groups,
+                remote: f[0],
+                anonymous: f[1],
+                sqos,
+                granted_access,
+                computer_name,
+            },
+        )
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -637,13 +657,17 @@ fn request() -> impl Strategy<Value = Request> {
             name(),
             any::<u32>(),
             proptest::option::of(remote_client()),
-            any::<u32>()
+            any::<u32>(),
+            "[a-z0-9.:]{0,16}",
         )
-            .prop_map(|(name, desired_access, remote, sqos)| Request::Open {
-                name,
-                desired_access,
-                remote,
-                sqos,
+            .prop_map(|(name, desired_access, remote, sqos, computer_name)| {
+                Request::Open {
+                    name,
+                    desired_access,
+                    remote,
+                    sqos,
+                    computer_name,
+                }
             }),
         (name(), timeout()).prop_map(|(name, timeout)| Request::Wait { name, timeout }),
         name().prop_map(|name| Request::InstanceCount { name }),

@@ -22,6 +22,10 @@ pub struct OpenOptions {
     /// impersonation level, `SECURITY_CONTEXT_TRACKING`, `SECURITY_EFFECTIVE_ONLY`), passed
     /// to the server ([`super::ClientCredentials::security`]); 0 when none.
     pub sqos: u32,
+    /// With `remote`: the remote client's computer name, for the server's
+    /// GetNamedPipeClientComputerName ([`super::ClientSecurity::computer_name`]); empty for
+    /// none.
+    pub computer_name: String,
 }
 
 /// What [`BrokerConn::open_with`] returns.
@@ -123,6 +127,7 @@ impl BrokerConn {
             desired_access,
             remote: opts.remote.clone(),
             sqos: opts.sqos,
+            computer_name: opts.computer_name.clone(),
         };
         let (reply, fds) = self.call(&req)?;
         match reply {

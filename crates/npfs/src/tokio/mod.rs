@@ -104,6 +104,8 @@
 pub(crate) mod driver;
 mod handle;
 mod listener;
+#[doc(hidden)]
+pub mod remote;
 mod sides;
 
 use std::ffi::OsStr;
