@@ -179,7 +179,7 @@ async fn from_pipe(pipe: &NamedPipeClient, mut wr: WriteHalf<'_>, message: bool)
 /// The other end went away: the relay ends normally.
 fn is_end(e: &io::Error) -> bool {
     matches!(
-        npfs::tokio::win32_error(e),
+        npfs::Win32IoError::win32_error(e),
         Some(Win32Error::BROKEN_PIPE | Win32Error::PIPE_NOT_CONNECTED | Win32Error::NO_DATA)
     ) || matches!(
         e.kind(),
