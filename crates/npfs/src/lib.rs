@@ -22,6 +22,7 @@ mod engine;
 pub mod ffi;
 mod impersonate;
 mod pipe;
+mod remote;
 mod shm;
 mod sys;
 #[cfg(feature = "tokio")]
