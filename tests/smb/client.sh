@@ -114,6 +114,19 @@ check "wait, missing pipe (exit 3)" 3 "" "${U[@]}" "$NPFS" wait '\\127.0.0.1\pip
 check "connect, message pipe" 0 $'one\ntwo' "${U[@]}" "$NPFS" connect --message -t 0.3 '\\127.0.0.1\pipe\npfsmsg' <<<$'one\ntwo'
 check "connect, byte pipe" 0 "bytes through smbd" "${U[@]}" "$NPFS" connect -t 0.3 '\\127.0.0.1\pipe\npfsbyte' <<<"bytes through smbd"
 
+# The C ABI (libnpfs): tests/smb/remote_capi.c.
+timeout 300 cargo build -q -p npfs-capi
+LIB="${CARGO_TARGET_DIR:-target}/debug"
+mkdir -p "$D/lib" # the library's soname is libnpfs.so.0
+ln -s "$(cd "$LIB" && pwd)/libnpfs.so" "$D/lib/libnpfs.so.0"
+if gcc -std=gnu11 -I include/npfs -o "$D/remote_capi" tests/smb/remote_capi.c -L "$LIB" -lnpfs \
+    -Wl,-rpath,"$D/lib" -lpthread; then
+    check "C ABI on a remote pipe" 0 "checks passed" "${U[@]}" "$D/remote_capi"
+else
+    echo "FAIL building tests/smb/remote_capi.c"
+    fail=$((fail + 1))
+fi
+
 # The library: TransactNamedPipe with ERROR_MORE_DATA then ReadFile, byte pipes, errors,
 # and the figures (64 B round trip, 64 KiB throughput).
 if NPFS_TEST_SMB=1 NPFS_SMB_USER=root NPFS_SMB_PASSWORD=$PW NPFS_SMB_PORT=$PORT \

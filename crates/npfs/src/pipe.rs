@@ -204,7 +204,7 @@ enum Kind {
     Server(Box<Mutex<ServerSide>>),
     Client(Arc<Link>),
     /// A client of a pipe on another machine, over SMB (crate::remote).
-    Remote(crate::remote::RemotePipe),
+    Remote(Box<crate::remote::RemotePipe>),
 }
 
 /// Per-handle modes (SetNamedPipeHandleState).
@@ -287,7 +287,7 @@ impl PipeHandle {
                 name,
                 attrs: crate::remote::attributes(),
                 access,
-                kind: Kind::Remote(pipe),
+                kind: Kind::Remote(Box::new(pipe)),
                 modes: Mutex::new(Modes {
                     read_mode: ReadMode::Byte,
                     nowait: false,
