@@ -109,6 +109,10 @@ check "call, missing pipe (exit 3)" 3 "" "${U[@]}" "$NPFS" call '\\127.0.0.1\pip
 check_err "  names ERROR_FILE_NOT_FOUND" "ERROR_FILE_NOT_FOUND (2)"
 check "call, nobody on the port" 1 "" env NPFS_SMB_PORT=1 "$NPFS" call '\\127.0.0.1\pipe\npfsmsg' x
 check_err "  names ERROR_BAD_NETPATH" "ERROR_BAD_NETPATH (53)"
+# -p: the pipe appears later (a second listener, started 1 s from now).
+(sleep 1 && exec /usr/bin/python3 tests/smb/npa_echo.py "$D/ncalrpc/np" "$D/ready2" npfslate:2) &
+pids+=($!)
+check "call -p, a pipe that appears later" 0 "late" "${U[@]}" "$NPFS" call -p --timeout 10000 '\\127.0.0.1\pipe\npfslate' "late"
 check "wait, present" 0 "" "${U[@]}" "$NPFS" wait '\\127.0.0.1\pipe\npfsmsg'
 check "wait, missing pipe (exit 3)" 3 "" "${U[@]}" "$NPFS" wait '\\127.0.0.1\pipe\nosuchpipe'
 check "connect, message pipe" 0 $'one\ntwo' "${U[@]}" "$NPFS" connect --message -t 0.3 '\\127.0.0.1\pipe\npfsmsg' <<<$'one\ntwo'

@@ -4,7 +4,8 @@ open of IPC$ pipe NAME to the Unix socket NP_DIR/NAME; this answers smbd's hands
 its level) and then echoes. Pipes:
   npfsmsg   message mode (file_type 2): each message (u16 LE length + bytes) comes back
   npfsbyte  byte mode (file_type 1): bytes come back as they arrive
-Usage: npa_echo.py NP_DIR READY_FILE. Writes READY_FILE once every socket listens."""
+Usage: npa_echo.py NP_DIR READY_FILE [NAME:TYPE ...] (other pipes instead, TYPE 1 or 2).
+Writes READY_FILE once every socket listens."""
 import os
 import socket
 import struct
@@ -71,8 +72,11 @@ def accept_loop(s, file_type):
 
 def main():
     np_dir, ready = sys.argv[1], sys.argv[2]
+    pipes = PIPES
+    if len(sys.argv) > 3:
+        pipes = {a.split(":")[0]: int(a.split(":")[1]) for a in sys.argv[3:]}
     os.makedirs(np_dir, mode=0o700, exist_ok=True)
-    socks = [(listen(os.path.join(np_dir, n), t), t) for n, t in PIPES.items()]
+    socks = [(listen(os.path.join(np_dir, n), t), t) for n, t in pipes.items()]
     for s, t in socks[1:]:
         threading.Thread(target=accept_loop, args=(s, t), daemon=True).start()
     with open(ready, "w") as f:

@@ -81,6 +81,11 @@ fn write_read_message_and_byte_pipes() {
         }
         assert_eq!(got, b"byte stream");
         assert_eq!(b.read(&mut []).unwrap().len, 0);
+        // smbd passes messages of at most 65535 bytes.
+        assert_eq!(
+            m.write(&vec![1u8; 65536]).unwrap_err(),
+            Win32Error::INVALID_PARAMETER
+        );
         // What a remote handle does not do.
         assert_eq!(b.peek(&mut buf).unwrap_err(), Win32Error::NOT_SUPPORTED);
         assert_eq!(

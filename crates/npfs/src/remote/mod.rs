@@ -8,6 +8,8 @@
 //! to wait on (smbd answers no FSCTL_PIPE_WAIT): [`wait`] retries the open until its time-out.
 //! The limits smbd puts on pipes are in docs/DEVIATIONS.md ("Remote pipes").
 
+#![cfg_attr(not(feature = "smb"), allow(dead_code))]
+
 mod creds;
 #[cfg(feature = "smb")]
 mod session;
