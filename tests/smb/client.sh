@@ -62,7 +62,9 @@ done
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || { echo "smbd did not open port $PORT" >&2; cat "$D"/log/* >&2; exit 1; }
 
 export CARGO_TERM_COLOR=never
-timeout 300 cargo build -q -p npfs-cli --bin npfs
+# The same build and test commands as .ci/run's, so that in CI they find everything built
+# (building one package alone can select other features and rebuild).
+timeout 600 cargo build -q --workspace --all-targets
 NPFS="${CARGO_TARGET_DIR:-target}/debug/npfs"
 export NPFS_RUNTIME_DIR="$D/rt"
 mkdir -p "$NPFS_RUNTIME_DIR" && chmod 700 "$NPFS_RUNTIME_DIR"
@@ -119,7 +121,6 @@ check "connect, message pipe" 0 $'one\ntwo' "${U[@]}" "$NPFS" connect --message 
 check "connect, byte pipe" 0 "bytes through smbd" "${U[@]}" "$NPFS" connect -t 0.3 '\\127.0.0.1\pipe\npfsbyte' <<<"bytes through smbd"
 
 # The C ABI (libnpfs): tests/smb/remote_capi.c.
-timeout 300 cargo build -q -p npfs-capi
 LIB="${CARGO_TARGET_DIR:-target}/debug"
 mkdir -p "$D/lib" # the library's soname is libnpfs.so.0
 ln -s "$(cd "$LIB" && pwd)/libnpfs.so" "$D/lib/libnpfs.so.0"
@@ -134,7 +135,7 @@ fi
 # The library: TransactNamedPipe with ERROR_MORE_DATA then ReadFile, byte pipes, errors,
 # and the figures (64 B round trip, 64 KiB throughput).
 if NPFS_TEST_SMB=1 NPFS_SMB_USER=root NPFS_SMB_PASSWORD=$PW NPFS_SMB_PORT=$PORT \
-    timeout 300 cargo test -q -p npfs --test remote_smb -- --nocapture --test-threads 1; then
+    timeout 300 cargo test -q --workspace --test remote_smb -- --nocapture --test-threads 1; then
     pass=$((pass + 1))
 else
     echo "FAIL cargo test -p npfs --test remote_smb"

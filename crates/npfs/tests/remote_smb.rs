@@ -22,11 +22,18 @@ fn enabled() -> bool {
 /// Run `f` on a thread; fail the test if it takes longer than `secs`.
 fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let t = std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(Duration::from_secs(secs))
-        .expect("remote pipe operation timed out")
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => v,
+        // The thread panicked: pass its panic on, with its message.
+        Err(mpsc::RecvTimeoutError::Disconnected) => match t.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the thread sent nothing but ended"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("remote pipe operation timed out"),
+    }
 }
 
 #[test]

@@ -147,6 +147,31 @@ impl TcpTransport {
         Ok(())
     }
 
+    /// npfs patch: read all of `out_buf`. The threaded worker polls the socket with a 100 ms
+    /// read time-out; 0.12.1 used `read_exact`, which loses the bytes already read when the
+    /// time-out strikes in the middle of a frame, and the stream then fell out of step
+    /// (signature failures under load). A time-out before the first byte is returned when
+    /// `may_give_up` (the worker checks for stop and polls again); after it the read goes on.
+    #[cfg(not(feature = "async"))]
+    fn receive_all(&mut self, out_buf: &mut [u8], may_give_up: bool) -> Result<()> {
+        let reader = self.reader.as_mut().ok_or(TransportError::NotConnected)?;
+        let mut done = 0;
+        while done < out_buf.len() {
+            match reader.read(&mut out_buf[done..]) {
+                Ok(0) => return Err(TransportError::NotConnected),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && (done > 0 || !may_give_up) => {}
+                Err(e) => return Err(Self::map_tcp_error(e)),
+            }
+        }
+        Ok(())
+    }
+
     #[maybe_async::maybe_async]
     #[inline]
     async fn send_raw(&mut self, message: &[u8]) -> Result<()> {
@@ -233,7 +258,18 @@ impl SmbTransportRead for TcpTransport {
     }
     #[cfg(not(feature = "async"))]
     fn receive_exact(&mut self, out_buf: &mut [u8]) -> Result<()> {
-        self.receive_exact(out_buf)
+        self.receive_all(out_buf, true)
+    }
+
+    /// npfs patch: a frame, once its first byte arrived, is read whole (see `receive_all`).
+    #[cfg(not(feature = "async"))]
+    fn receive(&mut self) -> Result<Vec<u8>> {
+        let mut header_data = [0; crate::SmbTcpMessageHeader::SIZE];
+        self.receive_all(&mut header_data, true)?;
+        let header = crate::SmbTcpMessageHeader::read(&mut std::io::Cursor::new(header_data))?;
+        let mut data = vec![0; header.stream_protocol_length as usize];
+        self.receive_all(&mut data, false)?;
+        Ok(data)
     }
 
     #[cfg(not(feature = "async"))]
