@@ -13,6 +13,7 @@ pub mod inherit;
 pub mod misc;
 pub mod pipes;
 pub mod process;
+mod remote;
 pub mod security;
 pub mod status;
 pub mod sync;

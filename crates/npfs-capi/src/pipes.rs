@@ -684,6 +684,14 @@ enum Io {
     Transact,
 }
 
+fn remote_kind(k: &Io) -> crate::remote::RemoteIo {
+    match k {
+        Io::Read => crate::remote::RemoteIo::Read,
+        Io::Write => crate::remote::RemoteIo::Write,
+        Io::Transact => crate::remote::RemoteIo::Transact,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 unsafe fn do_io(
     h: HANDLE,
@@ -730,6 +738,11 @@ unsafe fn do_io(
         reset_ov_event(ov);
     }
     let handle = obj.handle();
+    if handle.is_remote() {
+        let (kind, overlapped) = (remote_kind(&kind), ex || (obj.overlapped && !ov.is_null()));
+        // SAFETY: the caller's buffers and out-pointer, as for a local handle.
+        return unsafe { crate::remote::io(handle, kind, bufs, out_bytes, overlapped) };
+    }
     let op = match kind {
         Io::Read => IoOp::read(handle),
         Io::Write => IoOp::write(handle),

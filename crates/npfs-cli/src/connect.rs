@@ -97,7 +97,7 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     /// The grace time in force: `-t`; else [`DEFAULT_GRACE`], except in `--message` mode
     /// without `--ei`, where the server's end is waited for (`None`).
-    fn grace(&self) -> Option<Duration> {
+    pub(crate) fn grace(&self) -> Option<Duration> {
         match self.grace {
             Some(g) => g.0,
             None if self.message && !self.exit_on_stdin_eof => None,
@@ -107,7 +107,7 @@ impl ConnectArgs {
 }
 
 /// The error codes that mean "the server end is gone": end-of-file of the pipe.
-fn is_pipe_eof(e: Win32Error) -> bool {
+pub(crate) fn is_pipe_eof(e: Win32Error) -> bool {
     e == Win32Error::BROKEN_PIPE || e == Win32Error::PIPE_NOT_CONNECTED || e == Win32Error::NO_DATA
 }
 
@@ -165,7 +165,7 @@ fn open(a: &ConnectArgs) -> Result<(PipeClient, bool, bool), Failure> {
 
 /// What the stdin thread tells the session.
 #[derive(Debug)]
-enum StdinEvent {
+pub(crate) enum StdinEvent {
     /// Stdin ended and all of it was written to the pipe.
     Ended,
     /// The server went away before all of stdin was written (`sent` bytes were).
@@ -189,6 +189,9 @@ pub fn run(a: ConnectArgs) -> i32 {
             );
             return exit::FAILED;
         }
+    }
+    if client.is_remote() {
+        return crate::remote::session(client, reads, writes, &a); // over SMB: no readiness
     }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -290,7 +293,7 @@ async fn session(client: PipeClient, reads: bool, writes: bool, a: &ConnectArgs)
 }
 
 /// Stdin to the pipe, until stdin ends; then the zero-length message of `-s`.
-fn stdin_to_pipe(client: &PipeHandle, a: &ConnectArgs) -> StdinEvent {
+pub(crate) fn stdin_to_pipe(client: &PipeHandle, a: &ConnectArgs) -> StdinEvent {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut sent = 0u64;

@@ -26,6 +26,7 @@ mod man;
 mod names;
 mod out;
 mod ready;
+mod remote;
 mod serve;
 mod simple;
 
@@ -33,7 +34,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::names::parse_pipe_name;
+use crate::names::{parse_client_pipe_name, parse_pipe_name};
 use crate::simple::{parse_timeout, Timeout};
 
 /// `npfs <COMMAND>`
@@ -161,8 +162,8 @@ enum Cmd {
                             the message says how many bytes were sent), unless --ep; 3, 4, 5 as for a missing pipe, a busy \
                             one, a time-out.")]
     Connect {
-        /// The pipe: NAME or \\.\pipe\NAME.
-        #[arg(value_parser = parse_pipe_name)]
+        /// The pipe: NAME, \\.\pipe\NAME or a remote \\HOST\pipe\NAME (over SMB).
+        #[arg(value_parser = parse_client_pipe_name)]
         name: String,
         /// Message read mode: lines are messages.
         #[arg(long)]
@@ -204,8 +205,8 @@ enum Cmd {
                             (ERROR_MORE_DATA) when the reply was longer than --reply-size: \
                             what fit is printed, the rest is lost.")]
     Call {
-        /// The pipe: NAME or \\.\pipe\NAME (a message pipe).
-        #[arg(value_parser = parse_pipe_name)]
+        /// The pipe (a message pipe): NAME, \\.\pipe\NAME or a remote \\HOST\pipe\NAME.
+        #[arg(value_parser = parse_client_pipe_name)]
         name: String,
         /// The message.
         message: String,
@@ -233,8 +234,8 @@ enum Cmd {
                             nDefaultTimeOut)."
     )]
     Wait {
-        /// The pipe: NAME or \\.\pipe\NAME.
-        #[arg(value_parser = parse_pipe_name)]
+        /// The pipe: NAME, \\.\pipe\NAME or a remote \\HOST\pipe\NAME (over SMB).
+        #[arg(value_parser = parse_client_pipe_name)]
         name: String,
         /// ms, `default` (the pipe's nDefaultTimeOut) or `forever`.
         #[arg(long, default_value = "default", value_parser = parse_timeout, value_name = "MS")]

@@ -28,6 +28,15 @@ pub fn parse_pipe_name(arg: &str) -> Result<String, String> {
     }
 }
 
+/// clap parser for the pipe a client command opens (call, connect, wait): as
+/// [`parse_pipe_name`], and a remote `\\HOST\pipe\NAME` too (reached over SMB).
+pub fn parse_client_pipe_name(arg: &str) -> Result<String, String> {
+    match PipeName::parse(arg) {
+        Ok(n) if arg.starts_with(r"\\") && !n.is_local() => Ok(n.full()),
+        _ => parse_pipe_name(arg),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +51,10 @@ mod tests {
         assert!(parse_pipe_name(r"\\.\notapipe\x").is_err());
         assert!(parse_pipe_name(r"\\server\pipe\x").is_err());
         assert!(parse_pipe_name("").is_err());
+        assert_eq!(
+            parse_client_pipe_name(r"\\10.0.0.1\pipe\x").unwrap(),
+            r"\\10.0.0.1\pipe\x"
+        );
+        assert_eq!(parse_client_pipe_name("x").unwrap(), r"\\.\pipe\x");
     }
 }

@@ -120,6 +120,16 @@ win32_codes! {
     PRIVILEGE_NOT_HELD = 1314, "the process lacks the privilege for this";
     /// `ERROR_INTERNAL_ERROR` (1359): npfs failed inside (a panic caught at the C ABI).
     INTERNAL_ERROR = 1359, "npfs failed internally";
+    /// `ERROR_BAD_NET_RESP` (58): a remote (SMB) server answered something unexpected.
+    BAD_NET_RESP = 58, "the remote server cannot perform the request";
+    /// `ERROR_UNEXP_NET_ERR` (59): the SMB connection failed.
+    UNEXP_NET_ERR = 59, "an unexpected network error occurred";
+    /// `ERROR_NETNAME_DELETED` (64): the SMB connection to the remote server was lost.
+    NETNAME_DELETED = 64, "the network connection to the remote server was lost";
+    /// `ERROR_BAD_NET_NAME` (67): the server has no such share (IPC$).
+    BAD_NET_NAME = 67, "the network name cannot be found";
+    /// `ERROR_LOGON_FAILURE` (1326): the SMB server refused the user name or password.
+    LOGON_FAILURE = 1326, "the user name or password is incorrect";
 }
 
 impl Win32Error {

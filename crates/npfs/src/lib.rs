@@ -33,6 +33,7 @@ mod error;
 pub mod ffi;
 mod impersonate;
 mod pipe;
+mod remote;
 mod shm;
 mod sys;
 #[cfg(feature = "tokio")]

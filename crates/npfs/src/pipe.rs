@@ -210,6 +210,8 @@ impl Drop for ServerSide {
 enum Kind {
     Server(Box<Mutex<ServerSide>>),
     Client(Arc<Link>),
+    /// A client of a pipe on another machine, over SMB (crate::remote).
+    Remote(Box<crate::remote::RemotePipe>),
 }
 
 /// Per-handle modes (SetNamedPipeHandleState).
@@ -287,10 +289,42 @@ impl PipeHandle {
         }
     }
 
+    /// A handle of a remote client end (crate::remote).
+    fn for_remote(name: PipeName, access: u32, pipe: crate::remote::RemotePipe) -> PipeHandle {
+        PipeHandle {
+            inner: Arc::new(Inner {
+                name,
+                attrs: crate::remote::attributes(),
+                access,
+                kind: Kind::Remote(Box::new(pipe)),
+                modes: Mutex::new(Modes {
+                    read_mode: ReadMode::Byte,
+                    nowait: false,
+                }),
+            }),
+        }
+    }
+
+    /// The handle is a client of a pipe on another machine (`\\HOST\pipe\NAME`, over SMB):
+    /// reads, writes and TransactNamedPipe go to the SMB server; PeekNamedPipe, time-outs
+    /// on reads and the process ids answer `ERROR_NOT_SUPPORTED` (docs/DEVIATIONS.md).
+    pub fn is_remote(&self) -> bool {
+        self.remote().is_some()
+    }
+
+    /// The remote pipe behind this handle, if it is one.
+    fn remote(&self) -> Option<&crate::remote::RemotePipe> {
+        match &self.inner.kind {
+            Kind::Remote(r) => Some(r),
+            _ => None,
+        }
+    }
+
     fn is_server(&self) -> bool {
         match &self.inner.kind {
             Kind::Server(_) => true,
             Kind::Client(l) => l.conn.is_server_end(),
+            Kind::Remote(_) => false,
         }
     }
 
@@ -302,6 +336,7 @@ impl PipeHandle {
     ) -> Result<Arc<Link>> {
         match &self.inner.kind {
             Kind::Client(l) => Ok(l.clone()),
+            Kind::Remote(_) => Err(Win32Error::NOT_SUPPORTED),
             Kind::Server(s) => {
                 let mut s = lock(s);
                 poll_channel(&mut s, Some(Duration::ZERO))?;
@@ -359,6 +394,9 @@ impl PipeHandle {
     #[doc(alias = "ReadFile")]
     pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
         self.check_access(AccessNeed::Read)?;
+        if let Some(r) = self.remote() {
+            return r.read(buf);
+        }
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let m = self.modes();
         let conn = &link.conn;
@@ -373,6 +411,9 @@ impl PipeHandle {
     #[doc(alias = "WriteFile")]
     pub fn write(&self, data: &[u8]) -> Result<usize> {
         self.check_access(AccessNeed::Write)?;
+        if let Some(r) = self.remote() {
+            return r.write(data);
+        }
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let conn = &link.conn;
         let mut op = WriteOp::new(self.modes().nowait);
@@ -402,6 +443,9 @@ impl PipeHandle {
     /// cancelled — its unread bytes leave the pipe — and fails with `ERROR_OPERATION_ABORTED`.
     pub fn write_timeout(&self, data: &[u8], timeout: Duration) -> Result<usize> {
         self.check_access(AccessNeed::Write)?;
+        if let Some(r) = self.remote() {
+            return r.write(data); // an SMB2 WRITE to a pipe completes without waiting
+        }
         let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         let conn = &link.conn;
         let op = std::cell::RefCell::new(WriteOp::new(self.modes().nowait));
@@ -447,7 +491,7 @@ impl PipeHandle {
         self.check_access(AccessNeed::Read)?;
         let link = match &self.inner.kind {
             Kind::Client(l) => l.clone(),
-            Kind::Server(_) => self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?,
+            _ => self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?,
         };
         let p = link.conn.peek(buf)?;
         let read = p.info.read as u32;
@@ -463,6 +507,9 @@ impl PipeHandle {
     #[doc(alias = "TransactNamedPipe")]
     pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<ReadOutcome> {
         self.check_access(AccessNeed::ReadWrite)?;
+        if let Some(r) = self.remote() {
+            return r.transact(request, reply);
+        }
         let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
         if self.inner.attrs.pipe_type != PipeType::Message
             || self.modes().read_mode != ReadMode::Message
@@ -479,6 +526,9 @@ impl PipeHandle {
     #[doc(alias = "FlushFileBuffers")]
     pub fn flush(&self) -> Result<()> {
         self.check_access(AccessNeed::Write)?;
+        if self.remote().is_some() {
+            return Ok(()); // remote writes are write-through: nothing is buffered here
+        }
         match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(l) => {
                 let mut op = FlushOp::default();
@@ -534,6 +584,9 @@ impl PipeHandle {
     pub fn current_instances(&self) -> Result<u32> {
         self.check_access(AccessNeed::QueryState)?;
         self.check_attached()?;
+        if self.remote().is_some() {
+            return Err(Win32Error::NOT_SUPPORTED);
+        }
         let mut b = BrokerConn::connect().map_err(broker_err)?;
         Ok(b.instance_count(&self.inner.name)
             .map_err(broker_err)?
@@ -580,6 +633,7 @@ impl PipeHandle {
                     _ => Err(Win32Error::NOT_FOUND),
                 }
             }
+            Kind::Remote(_) => Err(Win32Error::NOT_SUPPORTED),
         }
     }
 
@@ -619,6 +673,7 @@ impl PipeHandle {
     pub fn state(&self) -> PipeState {
         match &self.inner.kind {
             Kind::Client(l) => link_state(&l.conn),
+            Kind::Remote(_) => PipeState::Connected,
             Kind::Server(s) => {
                 let mut s = lock(s);
                 let _ = poll_channel(&mut s, Some(Duration::ZERO));
@@ -775,7 +830,7 @@ impl PipeHandle {
     pub fn security(&self, info: u32) -> Result<SecurityDescriptor> {
         let sddl = match &self.inner.kind {
             Kind::Server(s) => lock(s).channel.get_security(info).map_err(broker_err)?,
-            Kind::Client(_) => {
+            Kind::Client(_) | Kind::Remote(_) => {
                 self.check_attached()?;
                 let mut b = BrokerConn::connect().map_err(broker_err)?;
                 b.get_security(&self.inner.name, info).map_err(broker_err)?
@@ -794,7 +849,7 @@ impl PipeHandle {
                 .channel
                 .set_security(info, &sddl)
                 .map_err(broker_err),
-            Kind::Client(_) => {
+            Kind::Client(_) | Kind::Remote(_) => {
                 self.check_attached()?;
                 let mut b = BrokerConn::connect().map_err(broker_err)?;
                 b.set_security(&self.inner.name, info, &sddl)
@@ -895,7 +950,7 @@ impl PipeServer {
     fn side(&self) -> &Mutex<ServerSide> {
         match &self.handle.inner.kind {
             Kind::Server(s) => s,
-            Kind::Client(_) => unreachable!("a PipeServer always holds a server side"),
+            _ => unreachable!("a PipeServer always holds a server side"),
         }
     }
 
@@ -1414,8 +1469,13 @@ impl PipeClient {
     #[doc(alias = "CreateFile")]
     pub fn open_with_flags(name: &str, desired_access: u32, flags: u32) -> Result<PipeClient> {
         let name = PipeName::parse(name)?;
-        if !name.is_local() {
-            return Err(Win32Error::BAD_NETPATH);
+        if let npfs_core::name::Server::Remote(host) = &name.server {
+            let pipe = crate::remote::RemotePipe::open(host, &name.name)?;
+            let access =
+                config::client_granted_access(desired_access | SYNCHRONIZE | FILE_READ_ATTRIBUTES);
+            return Ok(PipeClient {
+                handle: PipeHandle::for_remote(name, access, pipe),
+            });
         }
         let opts = broker::OpenOptions {
             sqos: flags & 0x001F_0000,
@@ -1449,6 +1509,9 @@ impl PipeClient {
 #[doc(alias = "WaitNamedPipeW")]
 pub fn wait_named_pipe(name: &str, timeout_ms: u32) -> Result<()> {
     let name = PipeName::parse(name).map_err(|_| Win32Error::BAD_PATHNAME)?;
+    if let npfs_core::name::Server::Remote(host) = &name.server {
+        return crate::remote::wait(host, &name.name, timeout_ms); // a retry: see crate::remote
+    }
     let timeout = match timeout_ms {
         NMPWAIT_USE_DEFAULT_WAIT => broker::WaitTimeout::Default,
         NMPWAIT_WAIT_FOREVER => broker::WaitTimeout::Forever,

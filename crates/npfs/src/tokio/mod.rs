@@ -504,6 +504,10 @@ impl ClientOptions {
     #[doc(alias = "CreateFileW")]
     pub fn open(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeClient> {
         let name = name_of(addr.as_ref())?;
+        if npfs_core::name::PipeName::parse(name).is_ok_and(|n| !n.is_local()) {
+            // Remote pipes have only the blocking API so far (docs/DEVIATIONS.md).
+            return Err(to_io(Win32Error::NOT_SUPPORTED));
+        }
         let pipe = crate::PipeClient::open_with_flags(name, self.access(), self.security_qos_flags)
             .map_err(to_io)?;
         if self.pipe_mode == PipeMode::Message {

@@ -1,0 +1,68 @@
+/* The C ABI on a remote pipe (\\127.0.0.1\pipe\npfsmsg through smbd to tests/smb/npa_echo.py):
+ * CreateFileA, WriteFile, ReadFile, TransactNamedPipe (ERROR_MORE_DATA, then the rest with
+ * ReadFile), CallNamedPipeA, WaitNamedPipeA, errors, overlapped -> ERROR_NOT_SUPPORTED,
+ * CloseHandle. Run by tests/smb/client.sh with NPFS_SMB_USER/PASSWORD/PORT set. */
+#include <windows.h>
+#include <stdio.h>
+#include <string.h>
+
+static int checks, failed;
+#define CHECK(c)                                                                   \
+    do {                                                                           \
+        checks++;                                                                  \
+        if (!(c)) {                                                                \
+            failed++;                                                              \
+            printf("FAILED line %d: %s (GetLastError %lu)\n", __LINE__, #c,        \
+                   (unsigned long)GetLastError());                                 \
+        }                                                                          \
+    } while (0)
+
+int main(void)
+{
+    const char *name = "\\\\127.0.0.1\\pipe\\npfsmsg";
+    char buf[256];
+    DWORD n = 0, mode = PIPE_READMODE_MESSAGE;
+
+    HANDLE h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CHECK(SetNamedPipeHandleState(h, &mode, NULL, NULL));
+    CHECK(WriteFile(h, "hello", 5, &n, NULL) && n == 5);
+    memset(buf, 0, sizeof buf);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL) && n == 5 && memcmp(buf, "hello", 5) == 0);
+
+    char req[100];
+    for (int i = 0; i < 100; i++) req[i] = (char)i;
+    SetLastError(0);
+    BOOL ok = TransactNamedPipe(h, req, 100, buf, 30, &n, NULL);
+    CHECK(!ok && GetLastError() == ERROR_MORE_DATA && n == 30 && memcmp(buf, req, 30) == 0);
+    CHECK(ReadFile(h, buf, sizeof buf, &n, NULL) && n == 70 && memcmp(buf, req + 30, 70) == 0);
+    CHECK(CloseHandle(h));
+
+    CHECK(CallNamedPipeA(name, "call", 4, buf, sizeof buf, &n, 1000) && n == 4 &&
+          memcmp(buf, "call", 4) == 0);
+    CHECK(WaitNamedPipeA(name, 1000));
+
+    h = CreateFileA("\\\\127.0.0.1\\pipe\\nosuchpipe", GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                    OPEN_EXISTING, 0, NULL);
+    CHECK(h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND);
+    CHECK(!WaitNamedPipeA("\\\\127.0.0.1\\pipe\\nosuchpipe", 100) &&
+          GetLastError() == ERROR_FILE_NOT_FOUND);
+
+    /* Overlapped I/O on a remote handle is not supported (yet). */
+    h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                    FILE_FLAG_OVERLAPPED, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    OVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    ov.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+    CHECK(!ReadFile(h, buf, sizeof buf, NULL, &ov) && GetLastError() == ERROR_NOT_SUPPORTED);
+    CHECK(CloseHandle(ov.hEvent));
+    CHECK(CloseHandle(h));
+
+    if (failed) {
+        printf("%d of %d checks failed\n", failed, checks);
+        return 1;
+    }
+    printf("all %d checks passed\n", checks);
+    return 0;
+}
