@@ -155,6 +155,31 @@ fail=$((fail + $(grep -c '^FAIL - ' "$D/suite.out")))
 check "the broker logged remote clients with their address" \
     grep -q 'remote client connected.*addr="127.0.0.1"' "$D/broker.log"
 
+echo "== npfs's own SMB client through smbd to npfs pipes"
+# The credential convention of the client side: NPFS_SMB_USER / NPFS_SMB_PASSWORD /
+# NPFS_SMB_PORT, or NPFS_SMB_CREDENTIALS (smbclient's authentication file).
+remote() {
+    NPFS_SMB_USER=root NPFS_SMB_PASSWORD=$PASSWORD NPFS_SMB_PORT=$PORT \
+        timeout "$LIMIT" "$BIN/npfs" "$@"
+}
+out=$(remote call '\\127.0.0.1\pipe\EchoM' 'hello remote' 2> "$D/rcall.err")
+check "npfs call reaches an npfs message pipe through smbd (user, password, port)" \
+    test "$out" = "hello remote"
+printf 'username = root\npassword = %s\n' "$PASSWORD" > "$D/smbcred"
+out=$(NPFS_SMB_CREDENTIALS=$D/smbcred NPFS_SMB_PORT=$PORT timeout "$LIMIT" \
+    "$BIN/npfs" call '\\127.0.0.1\pipe\echom' 'from a credentials file' 2>> "$D/rcall.err")
+check "npfs call with NPFS_SMB_CREDENTIALS, the name in another case" \
+    test "$out" = "from a credentials file"
+out=$(printf 'bytes over smb\n' | remote connect '\\127.0.0.1\pipe\echob' 2>> "$D/rcall.err")
+check "npfs connect echoes through a byte pipe" test "$out" = "bytes over smb"
+remote call '\\127.0.0.1\pipe\hidden' 'x' > /dev/null 2>> "$D/rcall.err"
+rc=$?
+check "a reject-remote pipe is missing for npfs call too (exit 3, got $rc)" test $rc = 3
+NPFS_SMB_USER=root NPFS_SMB_PASSWORD=wrong NPFS_SMB_PORT=$PORT timeout "$LIMIT" \
+    "$BIN/npfs" call '\\127.0.0.1\pipe\EchoM' 'x' > /dev/null 2> "$D/rbad.err"
+check "a wrong password names ERROR_LOGON_FAILURE (1326)" grep -q 1326 "$D/rbad.err"
+[ $fail -gt 0 ] && { echo "--- npfs client stderr"; cat "$D/rcall.err"; }
+
 if [ $bench = 1 ]; then
     echo "== measurements"
     timeout 300 $PY "$here/client.py" "$PORT" "$PASSWORD" "$NP" bench || bad "bench"
