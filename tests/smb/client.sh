@@ -23,30 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$D"/{private,lock,state,cache,pid,ncalrpc,log,binddns}
-cat >"$D/smb.conf" <<CONF
-[global]
-server role = standalone server
-interfaces = 127.0.0.1
-bind interfaces only = yes
-smb ports = $PORT
-disable netbios = yes
-server min protocol = SMB2_02
-private dir = $D/private
-lock directory = $D/lock
-state directory = $D/state
-cache directory = $D/cache
-pid directory = $D/pid
-ncalrpc dir = $D/ncalrpc
-binddns dir = $D/binddns
-log file = $D/log/log.%m
-passdb backend = tdbsam:$D/private/passdb.tdb
-map to guest = Bad User
-load printers = no
-printcap name = /dev/null
-disable spoolss = yes
-rpc start on demand helpers = no
-CONF
+. tests/smb/smbd-conf.sh
+smb_conf "$D" "$PORT"
 printf '%s\n%s\n' "$PW" "$PW" | timeout 20 smbpasswd -c "$D/smb.conf" -a -s root >/dev/null
 
 # smbd -F takes its own process group (not --no-process-group: its SIGTERM would kill us).

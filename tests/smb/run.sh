@@ -63,32 +63,11 @@ show_logs() {
     echo "--- smbd log"; tail -n 30 "$D"/log/log.* 2> /dev/null
 }
 
-mkdir -p "$D"/{private,lock,state,cache,pid,ncalrpc,log,binddns,run}
+mkdir -p "$D/run"
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-cat > "$D/smb.conf" << EOF
-[global]
-server role = standalone server
-interfaces = 127.0.0.1
-bind interfaces only = yes
-smb ports = $PORT
-disable netbios = yes
-server min protocol = SMB2_02
-private dir = $D/private
-lock directory = $D/lock
-state directory = $D/state
-cache directory = $D/cache
-pid directory = $D/pid
-ncalrpc dir = $D/ncalrpc
-binddns dir = $D/binddns
-log file = $D/log/log.%m
-passdb backend = tdbsam:$D/private/passdb.tdb
-map to guest = Bad User
-load printers = no
-printcap name = /dev/null
-disable spoolss = yes
-rpc start on demand helpers = no
-EOF
+. "$here/smbd-conf.sh"
+smb_conf "$D" "$PORT"
 printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" |
     timeout "$LIMIT" smbpasswd -c "$D/smb.conf" -a -s root > /dev/null ||
     { echo "FAIL - smbpasswd"; exit 1; }

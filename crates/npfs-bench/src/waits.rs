@@ -104,33 +104,13 @@ pub fn idle_instances_child(args: &ChildArgs) -> io::Result<()> {
 /// and run it with `pipes` pipes of 10 pending reads each; its output names the thread count.
 pub fn pending_threads(work: &Path, pipes: usize) -> io::Result<PendingThreads> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let lib = root.join("target/release");
-    if !lib.join("libnpfs.so").is_file() {
-        return Err(io::Error::other(
-            "no target/release/libnpfs.so (build it with: cargo build --release -p npfs-capi)",
-        ));
-    }
-    std::fs::create_dir_all(work)?;
     let exe = work.join("manypending");
-    let so_link = work.join("libnpfs.so.0");
-    if !so_link.exists() {
-        std::os::unix::fs::symlink(lib.join("libnpfs.so"), &so_link)?;
-    }
     if !exe.exists() {
-        let st = Command::new("gcc")
-            .args(["-std=gnu11", "-O2", "-I"])
-            .arg(root.join("include").join("npfs"))
-            .arg("-o")
-            .arg(&exe)
-            .arg(root.join("tests/c/conformance/manypending.c"))
-            .arg("-L")
-            .arg(&lib)
-            .arg(format!("-Wl,-rpath,{}", work.display()))
-            .args(["-lnpfs", "-lpthread"])
-            .status()?;
-        if !st.success() {
-            return Err(io::Error::other("gcc manypending.c failed"));
-        }
+        crate::wine::build_against_libnpfs(
+            &root.join("tests/c/conformance/manypending.c"),
+            &exe,
+            work,
+        )?;
     }
     let out = Command::new(&exe)
         .env("NPFS_PENDING_PIPES", pipes.to_string())

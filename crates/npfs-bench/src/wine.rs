@@ -244,35 +244,11 @@ impl Native {
     /// Build winpipe under `work` with gcc against the repository's `include/` and
     /// `target/release/libnpfs.so`.
     pub fn setup(work: &Path) -> io::Result<Native> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let lib = root.join("target/release");
-        if !lib.join("libnpfs.so").is_file() {
-            return Err(io::Error::other(
-                "no target/release/libnpfs.so (build it with: cargo build --release -p npfs-capi)",
-            ));
-        }
         std::fs::create_dir_all(work)?;
         let src = work.join("winpipe.c");
         std::fs::write(&src, WINPIPE_C)?;
         let exe = work.join("winpipe-npfs");
-        // The library's SONAME is libnpfs.so.0 (the installed name): link it under that name.
-        let so_link = work.join("libnpfs.so.0");
-        let _ = std::fs::remove_file(&so_link);
-        std::os::unix::fs::symlink(lib.join("libnpfs.so"), &so_link)?;
-        run_limited(
-            Command::new("gcc")
-                .args(["-std=gnu11", "-O2", "-I"])
-                .arg(root.join("include").join("npfs"))
-                .arg("-o")
-                .arg(&exe)
-                .arg(&src)
-                .arg("-L")
-                .arg(&lib)
-                .arg(format!("-Wl,-rpath,{}", work.display()))
-                .args(["-lnpfs", "-lpthread"]),
-            Duration::from_secs(120),
-            None,
-        )?;
+        build_against_libnpfs(&src, &exe, work)?;
         Ok(Native { exe })
     }
 
@@ -299,6 +275,39 @@ impl Native {
             },
         )
     }
+}
+
+/// Build the C program `src` into `exe` with gcc against the repository's `include/` and
+/// `target/release/libnpfs.so`, linked under its SONAME through a link in `work` (which the
+/// program finds by rpath).
+pub fn build_against_libnpfs(src: &Path, exe: &Path, work: &Path) -> io::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let lib = root.join("target/release");
+    if !lib.join("libnpfs.so").is_file() {
+        return Err(io::Error::other(
+            "no target/release/libnpfs.so (build it with: cargo build --release -p npfs-capi)",
+        ));
+    }
+    std::fs::create_dir_all(work)?;
+    // The library's SONAME is libnpfs.so.0 (the installed name): link it under that name.
+    let so_link = work.join("libnpfs.so.0");
+    let _ = std::fs::remove_file(&so_link);
+    std::os::unix::fs::symlink(lib.join("libnpfs.so"), &so_link)?;
+    run_limited(
+        Command::new("gcc")
+            .args(["-std=gnu11", "-O2", "-I"])
+            .arg(root.join("include").join("npfs"))
+            .arg("-o")
+            .arg(exe)
+            .arg(src)
+            .arg("-L")
+            .arg(&lib)
+            .arg(format!("-Wl,-rpath,{}", work.display()))
+            .args(["-lnpfs", "-lpthread"]),
+        Duration::from_secs(120),
+        None,
+    )?;
+    Ok(())
 }
 
 /// What one winpipe run measures.
