@@ -15,11 +15,17 @@
 //! the SMB client sees as STATUS_PIPE_DISCONNECTED. Buffers are taken when data is there,
 //! so an idle connection holds none.
 //!
-//! smbd drops data that is still in its socket when it sees the socket hang up (its read
+//! smbd drops data when it sees the socket hang up before its read has finished (its read
 //! checks for the hang-up first; verified with smbd 4.17.12: a listener that writes and
-//! closes at once is read as STATUS_PIPE_DISCONNECTED without the data). So when the pipe
-//! ends, the socket is closed only once smbd has taken everything written to it
-//! ([`linger`]), or smbd closed it, or [`LINGER`] passed.
+//! closes at once is read as STATUS_PIPE_DISCONNECTED without the data). Its read also asks
+//! the socket once more after taking the bytes — whether more are pending, which on a hung-up
+//! socket is an error that throws away what it took — so even a socket whose bytes were all
+//! read must stay open until that read has returned (seen 1 time in 800 under load when it
+//! was closed as soon as the bytes were taken). So when the pipe ends, the socket is closed
+//! once smbd has taken everything written to it and then [`DRAIN_GRACE`] passed with the
+//! bytes taken ([`linger`]), or smbd closed it, or [`LINGER`] passed. The grace is a single
+//! deadline at the end of a connection, not a polling tick: nothing in smbd's protocol tells
+//! when its read has returned.
 
 use std::io;
 
@@ -39,13 +45,18 @@ pub const MAX_MESSAGE: usize = 65535;
 /// it (an SMB client that never reads again must not pin the connection).
 pub const LINGER: Duration = Duration::from_secs(10);
 
+/// How long the socket stays open after smbd took the last bytes, for its read to return
+/// before it can see the hang-up (a few system calls, longer when smbd is preempted).
+pub const DRAIN_GRACE: Duration = Duration::from_millis(100);
+
 /// Relay until either side ends. `Ok` for an orderly end (either side closed), `Err` for a
 /// protocol violation or an I/O error.
 pub async fn relay(mut sock: UnixStream, pipe: NamedPipeClient, message: bool) -> io::Result<()> {
+    let (mut sent_up, mut sent_down) = (0u64, 0u64);
     let pipe_ended = {
         let (rd, wr) = sock.split();
-        let up = to_pipe(rd, &pipe, message);
-        let down = from_pipe(&pipe, wr, message);
+        let up = to_pipe(rd, &pipe, message, &mut sent_up);
+        let down = from_pipe(&pipe, wr, message, &mut sent_down);
         tokio::select! {
             r = up => { r?; false }
             r = down => { r?; true }
@@ -54,27 +65,40 @@ pub async fn relay(mut sock: UnixStream, pipe: NamedPipeClient, message: bool) -
     // The client end closes now (the server sees the client gone); smbd's socket once smbd
     // has what was written to it.
     drop(pipe);
-    if pipe_ended {
-        linger(&sock).await;
-    }
+    let unread = if pipe_ended { linger(&sock).await } else { 0 };
+    tracing::debug!(
+        ended_by = if pipe_ended { "the pipe" } else { "smbd" },
+        to_pipe = sent_up,
+        to_smbd = sent_down,
+        unread_by_smbd = unread,
+        "remote client relay ended"
+    );
     Ok(())
 }
 
-/// Wait until smbd has read everything written to `sock`, or closed it, or [`LINGER`].
-/// Woken by the kernel: a Unix socket's writer is woken (write readiness) each time its peer
-/// consumes queued data; [`unread_by_peer`] tells when nothing is left.
-async fn linger(sock: &UnixStream) {
+/// Wait until smbd has read everything written to `sock` and [`DRAIN_GRACE`] has passed
+/// since, or smbd closed it, or [`LINGER`]; the bytes it left unread. Woken by the kernel: a
+/// Unix socket's writer is woken (write readiness) each time its peer consumes queued data;
+/// [`unread_by_peer`] tells when nothing is left.
+async fn linger(sock: &UnixStream) -> usize {
     let wait = async {
+        let mut drained_at = None;
         loop {
             // Clear the readiness first, so a consumption after the check still wakes us.
             let _ = sock.try_io(Interest::WRITABLE, || {
                 Err::<(), _>(io::ErrorKind::WouldBlock.into())
             });
-            if unread_by_peer(sock) == 0 {
-                return;
-            }
+            let drained = unread_by_peer(sock) == 0;
+            let grace_end = if drained {
+                *drained_at.get_or_insert_with(tokio::time::Instant::now) + DRAIN_GRACE
+            } else {
+                drained_at = None;
+                // Never reached while bytes are unread (LINGER ends the wait first).
+                tokio::time::Instant::now() + LINGER
+            };
             tokio::select! {
-                r = sock.writable() => if r.is_err() { return },
+                () = tokio::time::sleep_until(grace_end), if drained => return,
+                r = sock.writable(), if !drained => if r.is_err() { return },
                 r = sock.readable() => {
                     if r.is_err() {
                         return;
@@ -92,6 +116,7 @@ async fn linger(sock: &UnixStream) {
         }
     };
     let _ = tokio::time::timeout(LINGER, wait).await;
+    unread_by_peer(sock)
 }
 
 /// Bytes written to `sock` that its peer has not read yet (`SIOCOUTQ`); 0 when unknown.
@@ -107,7 +132,12 @@ fn unread_by_peer(sock: &UnixStream) -> usize {
 }
 
 /// smbd → pipe.
-async fn to_pipe(mut rd: ReadHalf<'_>, pipe: &NamedPipeClient, message: bool) -> io::Result<()> {
+async fn to_pipe(
+    mut rd: ReadHalf<'_>,
+    pipe: &NamedPipeClient,
+    message: bool,
+    sent: &mut u64,
+) -> io::Result<()> {
     loop {
         let data = if message {
             let mut head = [0u8; 2];
@@ -137,7 +167,7 @@ async fn to_pipe(mut rd: ReadHalf<'_>, pipe: &NamedPipeClient, message: bool) ->
             data
         };
         match pipe.write_msg(&data).await {
-            Ok(_) => {}
+            Ok(_) => *sent += data.len() as u64,
             Err(e) if is_end(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
@@ -145,7 +175,12 @@ async fn to_pipe(mut rd: ReadHalf<'_>, pipe: &NamedPipeClient, message: bool) ->
 }
 
 /// pipe → smbd.
-async fn from_pipe(pipe: &NamedPipeClient, mut wr: WriteHalf<'_>, message: bool) -> io::Result<()> {
+async fn from_pipe(
+    pipe: &NamedPipeClient,
+    mut wr: WriteHalf<'_>,
+    message: bool,
+    sent: &mut u64,
+) -> io::Result<()> {
     loop {
         match pipe.readable().await {
             Ok(()) => {}
@@ -173,6 +208,7 @@ async fn from_pipe(pipe: &NamedPipeClient, mut wr: WriteHalf<'_>, message: bool)
             &buf[2..2 + n]
         };
         wr.write_all(out).await?;
+        *sent += n as u64;
     }
 }
 
