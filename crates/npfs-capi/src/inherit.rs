@@ -62,13 +62,15 @@ fn unhex(s: &str) -> Option<String> {
 
 /// The descriptors an inheritance token names, all distinct: the `;`-separated fields after
 /// the version and the end's letter, two in an `npfs2` token (connection socket, shared
-/// segment), four in an `npfs3` token (then the two rings). None for a token of a version
-/// this code does not know: such an end is not handed over, rather than handed over in part.
+/// segment), four in an `npfs3` token (then the two rings), five in an `npfs4` token (then
+/// the end's bell). None for a token of a version this code does not know: such an end is
+/// not handed over, rather than handed over in part.
 fn token_fds(token: &str) -> Option<Vec<RawFd>> {
     let mut f = token.split(';');
     let count = match f.next()? {
         "npfs2" => 2,
         "npfs3" => 4,
+        "npfs4" => 5,
         _ => return None,
     };
     f.next()?;
@@ -156,13 +158,19 @@ pub fn prepare(only_this_child: bool) -> Inheritance {
     Inheritance { entry, fds }
 }
 
-/// `tok` (an `npfs3` inheritance token) with its access field (the 16th of its 17
-/// `;`-separated fields; the last, the pipe's name, may itself hold `;`) ANDed with `access`.
+/// `tok` (an `npfs3` or `npfs4` inheritance token) with its access field (the one before the
+/// last: 16th of 17 `;`-separated fields, or 17th of 18; the last, the pipe's name, may
+/// itself hold `;`) ANDed with `access`.
 fn narrow_token(tok: &str, access: u32) -> String {
-    let mut f: Vec<String> = tok.splitn(17, ';').map(str::to_owned).collect();
-    if f.len() == 17 {
-        if let Ok(full) = f[15].parse::<u32>() {
-            f[15] = (full & access).to_string();
+    let fields = match tok.split(';').next() {
+        Some("npfs3") => 17,
+        Some("npfs4") => 18,
+        _ => return tok.to_owned(),
+    };
+    let mut f: Vec<String> = tok.splitn(fields, ';').map(str::to_owned).collect();
+    if f.len() == fields {
+        if let Ok(full) = f[fields - 2].parse::<u32>() {
+            f[fields - 2] = (full & access).to_string();
             return f.join(";");
         }
     }
@@ -292,6 +300,8 @@ mod tests {
         assert_eq!(p.ids, [(8, 100), (9, 200), (8, 1), (8, 2)]);
         assert_eq!(token_fds(tok), Some(vec![7, 9, 11, 12]));
         assert_eq!(token_fds("npfs2;s;3;4;1;3"), Some(vec![3, 4]));
+        let tok4 = "npfs4;s;7;9;11;12;13;10;1;3;1;4096;4096;50;10;11;3221225472;\\\\.\\pipe\\x";
+        assert_eq!(token_fds(tok4), Some(vec![7, 9, 11, 12, 13]));
     }
 
     #[test]
@@ -316,8 +326,15 @@ mod tests {
         assert_eq!(f[15], (1_180_063u32 & 0x0012_0089).to_string());
         assert_eq!(f[16], "\\\\.\\pipe\\a;b");
         assert_eq!(f[..15], tok.splitn(17, ';').collect::<Vec<_>>()[..15]);
+        // npfs4 (the end's bell after the rings): the access field is the 17th of 18.
+        let tok = "npfs4;c;3;4;5;6;7;10;1;3;1;512;512;0;100;200;1180063;\\\\.\\pipe\\a;b";
+        let narrowed = narrow_token(tok, 0x0012_0089);
+        let f: Vec<&str> = narrowed.splitn(18, ';').collect();
+        assert_eq!(f[16], (1_180_063u32 & 0x0012_0089).to_string());
+        assert_eq!(f[17], "\\\\.\\pipe\\a;b");
         // A token of another shape is passed on unchanged.
         assert_eq!(narrow_token("npfs3;c;3", 1), "npfs3;c;3");
+        assert_eq!(narrow_token("npfs4;c;3", 1), "npfs4;c;3");
     }
 
     #[test]

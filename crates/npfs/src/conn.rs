@@ -122,6 +122,13 @@ pub(crate) struct Conn {
     /// Other processes with operations pending here that the watcher watches for us: (pid,
     /// watcher token). Bounded: pids come from shared memory, which a peer may scribble.
     pid_watches: std::sync::Mutex<Vec<(u32, u64)>>,
+    /// The *end bell*: an eventfd shared by every process that holds this end, made when the
+    /// end is first inherited ([`Conn::end_bell_or_make`]) and passed on with it. A change
+    /// made here while the end is shared and has async waiters writes it, which wakes the
+    /// async waiters of the other holders (the doorbell only carries the other end's
+    /// changes). Never read: each write is a new edge for every holder's epoll, and a read by
+    /// one holder would take the readiness from the others.
+    end_bell: std::sync::OnceLock<OwnedFd>,
 }
 
 /// Most processes one connection asks the watcher to watch (honest ones: the few that
@@ -324,6 +331,7 @@ impl Conn {
             broken: std::sync::atomic::AtomicBool::new(false),
             me: std::sync::OnceLock::new(),
             pid_watches: std::sync::Mutex::new(Vec::new()),
+            end_bell: std::sync::OnceLock::new(),
         })
     }
 
@@ -439,6 +447,31 @@ impl Conn {
     /// Count one more process holding this end (a child about to inherit it).
     pub(crate) fn reserve_holder(&self) {
         self.seg.header().holders[end_index(self.end)].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// This end's bell (see the field), made now if the end has none yet (it is about to be
+    /// inherited).
+    pub(crate) fn end_bell_or_make(&self) -> Result<&OwnedFd, Win32Error> {
+        if let Some(b) = self.end_bell.get() {
+            return Ok(b);
+        }
+        let fd = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )
+        .map_err(|e| Win32Error::from_errno(e.raw_os_error()))?;
+        // A racing maker's descriptor wins; ours is closed.
+        Ok(self.end_bell.get_or_init(|| fd))
+    }
+
+    /// Take the bell of an end inherited from a parent (its token's eventfd).
+    pub(crate) fn adopt_end_bell(&self, fd: OwnedFd) {
+        let _ = self.end_bell.set(fd);
+    }
+
+    /// This end's bell, if it was ever inherited (for the async waiters of a shared end).
+    pub(crate) fn end_bell(&self) -> Option<&OwnedFd> {
+        self.end_bell.get()
     }
 
     /// The shared segment's descriptor.
@@ -712,19 +745,26 @@ impl Conn {
         );
     }
 
-    /// Something changed: wake async waiters of this process, and ring the other end's
-    /// doorbell if it has async waiters (one byte on the liveness socket; a full socket
-    /// buffer means it is ringing already).
+    /// Something changed: wake async waiters of this process, ring the other end's doorbell
+    /// if it has async waiters (one byte on the liveness socket; a full socket buffer means
+    /// it is ringing already), and this end's bell if another process holds this end too and
+    /// async waiters wait on it (which may be that process's).
     fn wake_async(&self) {
         let hdr = self.seg.header();
-        let peer = 1 - end_index(self.end);
-        if hdr.async_waiters[peer].load(Ordering::SeqCst) > 0 {
+        let me = end_index(self.end);
+        if hdr.async_waiters[1 - me].load(Ordering::SeqCst) > 0 {
             if let Some(sock) = &self.sock {
                 let _ = rustix::net::send(
                     sock,
                     &[1],
                     rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL,
                 );
+            }
+        }
+        if hdr.async_waiters[me].load(Ordering::SeqCst) > 0 && self.end_shared() {
+            if let Some(bell) = self.end_bell.get() {
+                // Non-blocking; it fails only once 2^64 - 2 rings are counted.
+                let _ = rustix::io::write(bell, &1u64.to_ne_bytes());
             }
         }
         // This process's own wakers are woken from its own list, never on the strength of the
@@ -748,17 +788,9 @@ impl Conn {
     }
 
     /// Whether another process holds this end too (inherited): its changes ring no doorbell
-    /// here, so async waiters re-check more often.
-    #[allow(dead_code)] // used by the tokio module
+    /// here but this end's bell, which async waiters then watch as well.
     pub(crate) fn end_shared(&self) -> bool {
         self.seg.header().holders[end_index(self.end)].load(Ordering::Acquire) > 1
-    }
-
-    /// The periodic re-check of an async waiter that nothing woke: a crashed peer, pending
-    /// operations of processes that no longer exist (as a blocking wait does every 200 ms).
-    #[allow(dead_code)] // used by the tokio module
-    pub(crate) fn recheck(&self) {
-        self.reap();
     }
 
     /// Readiness for reading: a read would not find the pipe empty (data, an unread empty

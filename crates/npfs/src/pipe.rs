@@ -710,7 +710,14 @@ impl PipeHandle {
         let conn = &link.conn;
         let sock = conn.sock().ok_or(Win32Error::INVALID_HANDLE)?;
         let [r0, r1] = conn.ring_fds();
-        for fd in [sock.as_fd(), conn.shm_fd().as_fd(), r0.as_fd(), r1.as_fd()] {
+        let bell = conn.end_bell_or_make()?;
+        for fd in [
+            sock.as_fd(),
+            conn.shm_fd().as_fd(),
+            r0.as_fd(),
+            r1.as_fd(),
+            bell.as_fd(),
+        ] {
             rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())
                 .map_err(|_| Win32Error::INVALID_HANDLE)?;
         }
@@ -719,12 +726,13 @@ impl PipeHandle {
         let a = conn.attrs();
         let rights = conn.rights();
         Ok(format!(
-            "npfs3;{};{};{};{};{};{}{};{};{};{};{};{};{};{};{};{};{}",
+            "npfs4;{};{};{};{};{};{};{}{};{};{};{};{};{};{};{};{};{};{}",
             if conn.is_server_end() { 's' } else { 'c' },
             sock.as_raw_fd(),
             conn.shm_fd().as_raw_fd(),
             r0.as_raw_fd(),
             r1.as_raw_fd(),
+            bell.as_raw_fd(),
             u8::from(rights.writes),
             u8::from(rights.peer_writes),
             u8::from(a.pipe_type == PipeType::Message),
@@ -752,8 +760,9 @@ impl PipeHandle {
     pub unsafe fn from_inherited(token: &str) -> Result<PipeHandle> {
         use std::os::fd::{FromRawFd, OwnedFd, RawFd};
         let bad = Win32Error::INVALID_HANDLE;
-        let f: Vec<&str> = token.splitn(17, ';').collect();
-        if f.len() != 17 || f[0] != "npfs3" {
+        // npfs4;END;SOCK;SHM;RING0;RING1;BELL;RIGHTS;...: the descriptors are fields 2..=6.
+        let f: Vec<&str> = token.splitn(18, ';').collect();
+        if f.len() != 18 || f[0] != "npfs4" {
             return Err(bad);
         }
         let end = match f[1] {
@@ -772,46 +781,49 @@ impl PipeHandle {
             rustix::io::fcntl_getfd(b).map_err(|_| bad)?;
             Ok(v)
         };
-        let raw = [fd(2)?, fd(3)?, fd(4)?, fd(5)?];
+        let raw = [fd(2)?, fd(3)?, fd(4)?, fd(5)?, fd(6)?];
+        if !crate::sys::is_eventfd(raw[4]) {
+            return Err(bad);
+        }
         for (k, a) in raw.iter().enumerate() {
             if raw[..k].contains(a) {
                 return Err(bad);
             }
         }
-        let rights = match f[6] {
+        let rights = match f[7] {
             "00" | "01" | "10" | "11" => DataRights {
-                writes: f[6].as_bytes()[0] == b'1',
-                peer_writes: f[6].as_bytes()[1] == b'1',
+                writes: f[7].as_bytes()[0] == b'1',
+                peer_writes: f[7].as_bytes()[1] == b'1',
             },
             _ => return Err(bad),
         };
         let attrs = PipeAttributes {
-            direction: config::Direction::from_open_mode(n(8)?).ok_or(bad)?,
-            pipe_type: if n(7)? == 1 {
+            direction: config::Direction::from_open_mode(n(9)?).ok_or(bad)?,
+            pipe_type: if n(8)? == 1 {
                 PipeType::Message
             } else {
                 PipeType::Byte
             },
-            max_instances: n(9)?,
-            out_quota: n(10)?,
-            in_quota: n(11)?,
-            default_timeout_ms: n(12)?,
+            max_instances: n(10)?,
+            out_quota: n(11)?,
+            in_quota: n(12)?,
+            default_timeout_ms: n(13)?,
         };
-        let access = n(15)?;
-        let name = PipeName::parse(f[16]).map_err(|_| bad)?;
+        let access = n(16)?;
+        let name = PipeName::parse(f[17]).map_err(|_| bad)?;
         let info = ConnInfo {
             conn_id: 0,
             attrs,
-            server_pid: n(13)?,
-            client_pid: n(14)?,
+            server_pid: n(14)?,
+            client_pid: n(15)?,
             instance_id: 0,
             client_access: 0,
         };
-        // SAFETY: the caller's promise: the token names four distinct open descriptors
+        // SAFETY: the caller's promise: the token names five distinct open descriptors
         // (checked above) that this process inherited for it and nobody else owns; from here
         // on this handle owns them.
-        let [sock, shm, r0, r1] = raw.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-        for fd in [&sock, &shm, &r0, &r1] {
+        let [sock, shm, r0, r1, bell] = raw.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        for fd in [&sock, &shm, &r0, &r1, &bell] {
             let _ = rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC);
         }
         let fds = ConnFds {
@@ -820,6 +832,7 @@ impl PipeHandle {
             rings: [r0, r1],
         };
         let link = Arc::new(Link::adopt(fds, &info, end, rights)?);
+        link.conn.adopt_end_bell(bell);
         Ok(PipeHandle::for_client(name, attrs, access, link))
     }
 

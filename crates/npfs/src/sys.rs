@@ -115,6 +115,13 @@ pub(crate) fn socket_hung_up(sock: &impl AsFd) -> bool {
     }
 }
 
+/// True when descriptor `fd` of this process is an eventfd (what the kernel names it in
+/// /proc/self/fd), so that writing a counter to it cannot land in a file or socket.
+pub(crate) fn is_eventfd(fd: std::os::fd::RawFd) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|t| t.as_os_str() == "anon_inode:[eventfd]")
+}
+
 /// The longest a waiter spins before it sleeps, in ns: 0 on a machine with one CPU online (the
 /// peer could not run meanwhile), else 50 µs, or `NPFS_SPIN_US` when set. The count is of the
 /// machine's CPUs, not of this process's affinity: a process pinned to one CPU still talks to

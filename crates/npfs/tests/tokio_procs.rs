@@ -137,8 +137,72 @@ fn child_main() {
             });
             say(&format!("ok {ok} busy {busy} rss {}", peak_rss_kib()));
         }
+        // Blocking API on an inherited client end (TOKEN): a 10000-byte write that cannot
+        // complete (nobody reads), cancelled after MS milliseconds; its bytes leave the pipe.
+        "inherited-timed-write" => {
+            // SAFETY: the parent made this token for this child and its descriptors came
+            // across exec; nothing else here owns them.
+            let c = unsafe { npfs::PipeClient::from_inherited(&args[1]) }.unwrap();
+            let r = c.write_timeout(&[7u8; 10_000], Duration::from_millis(num(2) as u64));
+            assert_eq!(r, Err(npfs::Win32Error::OPERATION_ABORTED));
+            say("aborted");
+            // Alive (its exit would wake the parent too) until the parent's server says so.
+            let mut b = [0u8; 16];
+            let r = c.read(&mut b).unwrap();
+            say(&String::from_utf8_lossy(&b[..r.len]));
+        }
         other => panic!("unknown role {other}"),
     }
+}
+
+// docs/ARCHITECTURE.md (the end's bell): a change made by another process holding the same
+// end wakes an async waiter, with no timer. The child's pending write is ahead of ours in the
+// queue, so ours cannot complete (the reader's quota is 4096 and nobody reads); the child's
+// write is cancelled in the child — a change no doorbell announces here — and ours completes
+// while the child lives on (its exit would wake us through the watcher), with only its byte
+// left in the pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_by_another_holder_of_the_same_end_wakes_an_async_waiter() {
+    let name = pipe_name("shared-end");
+    let mut o = ServerOptions::new();
+    o.in_buffer_size(4096).out_buffer_size(4096);
+    let server = o.create(&name).unwrap();
+    let client = ClientOptions::new().open(&name).unwrap();
+    t(server.connect()).await.unwrap();
+    let token = client.as_blocking().inherit_token().unwrap();
+    let kid = Kid::spawn(&format!("inherited-timed-write {token} 1500"));
+    let srv = server.as_blocking_server();
+    let start = Instant::now();
+    while srv.available() < 10_000 {
+        assert!(start.elapsed() < LIMIT, "the child's write never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut ours = std::pin::pin!(client.write_msg(b"x"));
+    assert!(
+        futures_poll_once(ours.as_mut()).await.is_none(),
+        "our write completed while the child's was ahead of it"
+    );
+    assert_eq!(t(ours).await.unwrap(), 1);
+    assert_eq!(srv.available(), 1);
+    let mut b = [0u8; 16];
+    let r = t(server.recv_msg(&mut b)).await.unwrap();
+    assert_eq!(&b[..r.len], b"x");
+    t(server.write_msg(b"done")).await.unwrap();
+    let lines = tokio::task::spawn_blocking(move || kid.finish(LIMIT))
+        .await
+        .unwrap();
+    assert_eq!(lines, ["aborted", "done"]);
+}
+
+/// Poll `f` once: its output if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(mut f: F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

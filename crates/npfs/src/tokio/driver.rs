@@ -1,17 +1,15 @@
 //! How the async API waits: the engine's operations are stepped in poll functions, and a
 //! pending step is woken by the connection's doorbell (changes made by the other end, in
 //! any process), by this process's local wakers (changes made here), by the watcher thread
-//! (a crashed peer, an exited process that left something pending), or — only while another
-//! process holds the same end, whose changes announce nothing here — by a periodic re-check.
+//! (a crashed peer, an exited process that left something pending), or — while another
+//! process holds the same end — by the end's bell (that process's changes). No timer.
 
 use std::future::Future;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::Interest;
@@ -21,14 +19,13 @@ use crate::conn::Conn;
 use crate::engine::{ReadOp, Step, TransactOp, WaitOn, WriteOp};
 use crate::pipe::Link;
 
-/// Re-check period of a waiter whose end is also held by another process (whose changes
-/// ring no doorbell here); no other waiter re-checks.
-pub(crate) const SHARED_RECHECK: Duration = Duration::from_millis(50);
-
 /// One connection as the async API uses it: the link and the doorbell's registration.
 pub(crate) struct LinkIo {
     pub(crate) link: Arc<Link>,
     afd: AsyncFd<OwnedFd>,
+    /// The end's bell (a duplicate), registered the first time a waiter finds the end
+    /// shared with another process.
+    end_bell: OnceLock<AsyncFd<OwnedFd>>,
 }
 
 impl LinkIo {
@@ -43,11 +40,27 @@ impl LinkIo {
         // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
         let afd = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }
             .map_err(crate::error::from_os)?;
-        Ok(Arc::new(LinkIo { link, afd }))
+        Ok(Arc::new(LinkIo {
+            link,
+            afd,
+            end_bell: OnceLock::new(),
+        }))
     }
 
     pub(crate) fn conn(&self) -> &Conn {
         &self.link.conn
+    }
+
+    /// The end's bell with the runtime's reactor, registered now if need be; `None` when the
+    /// end has no bell (it was never inherited) or it cannot be registered.
+    fn end_bell(&self) -> Option<&AsyncFd<OwnedFd>> {
+        if let Some(b) = self.end_bell.get() {
+            return Some(b);
+        }
+        let fd = self.conn().end_bell()?.try_clone().ok()?;
+        // SAFETY: the AsyncFd owns this descriptor (a duplicate) until it is dropped.
+        let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.ok()?;
+        Some(self.end_bell.get_or_init(|| afd))
     }
 }
 
@@ -57,10 +70,45 @@ type BoxFut = Pin<Box<dyn Future<Output = ()> + Send>>;
 #[derive(Default)]
 pub(crate) struct Waiter {
     armed: Option<Arc<LinkIo>>,
+    /// Waiting for the doorbell of this connection.
     bell: Option<(Arc<LinkIo>, BoxFut)>,
-    tick: Option<u64>,
-    /// The ticker generation this waiter's task is registered for (once per generation).
-    registered: Option<u64>,
+    /// Waiting for the end's bell (only while the end is shared).
+    end_bell: Option<(Arc<LinkIo>, BoxFut)>,
+}
+
+/// A future that is ready at the next readiness of `afd` (of `io`), clearing it.
+fn readiness(io: &Arc<LinkIo>, afd: fn(&LinkIo) -> Option<&AsyncFd<OwnedFd>>) -> BoxFut {
+    let io = io.clone();
+    Box::pin(async move {
+        match afd(&io) {
+            Some(fd) => match fd.readable().await {
+                Ok(mut g) => g.clear_ready(),
+                // No reactor any more: nothing can wake this wait.
+                Err(_) => std::future::pending::<()>().await,
+            },
+            None => std::future::pending::<()>().await,
+        }
+    })
+}
+
+/// Poll the wait `slot` holds for `io` (making it with `make` if it is for another link):
+/// true when it fired (the slot is empty again).
+fn fired(
+    slot: &mut Option<(Arc<LinkIo>, BoxFut)>,
+    io: &Arc<LinkIo>,
+    make: impl FnOnce() -> BoxFut,
+    cx: &mut Context<'_>,
+) -> bool {
+    if !slot.as_ref().is_some_and(|(b, _)| Arc::ptr_eq(b, io)) {
+        *slot = Some((io.clone(), make()));
+    }
+    let ready = slot
+        .as_mut()
+        .is_some_and(|(_, fut)| fut.as_mut().poll(cx).is_ready());
+    if ready {
+        *slot = None;
+    }
+    ready
 }
 
 impl Waiter {
@@ -75,8 +123,7 @@ impl Waiter {
     pub(crate) fn reset(&mut self) {
         self.disarm();
         self.bell = None;
-        self.tick = None;
-        self.registered = None;
+        self.end_bell = None;
     }
 
     /// After a step said `Wait(on)`: `Ready` means step again now, `Pending` that the task
@@ -111,48 +158,27 @@ impl Waiter {
                 return Poll::Ready(());
             }
         }
-        if !self.bell.as_ref().is_some_and(|(b, _)| Arc::ptr_eq(b, io)) {
-            let io2 = io.clone();
-            let fut: BoxFut = Box::pin(async move {
-                match io2.afd.readable().await {
-                    Ok(mut g) => g.clear_ready(),
-                    // No reactor any more: rely on the re-check.
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            });
-            self.bell = Some((io.clone(), fut));
-        }
-        if let Some((_, bell)) = &mut self.bell {
-            if bell.as_mut().poll(cx).is_ready() {
-                self.bell = None;
-                conn.drain_doorbell();
-                self.disarm();
-                return Poll::Ready(());
-            }
+        if fired(&mut self.bell, io, || readiness(io, |l| Some(&l.afd)), cx) {
+            conn.drain_doorbell();
+            self.disarm();
+            return Poll::Ready(());
         }
         // Changes made by the other end ring the doorbell, changes made here wake the local
-        // wakers, a crashed peer or an exited sibling is announced by the watcher thread.
-        // Only changes made by another process holding this same end (an inherited handle)
-        // announce nothing here: while the end is shared, the waiter re-checks on the ticker.
-        if !conn.end_shared() {
-            self.tick = None;
-            self.registered = None;
-            return Poll::Pending;
-        }
-        match self.tick {
-            Some(start) if ticker::epoch() > start => {
-                self.tick = None;
+        // wakers, a crashed peer or an exited sibling is announced by the watcher thread, and
+        // changes made by another process holding this same end (an inherited handle) write
+        // the end's bell, watched while the end is shared.
+        if conn.end_shared() {
+            if fired(
+                &mut self.end_bell,
+                io,
+                || readiness(io, LinkIo::end_bell),
+                cx,
+            ) {
                 self.disarm();
-                conn.recheck();
                 return Poll::Ready(());
             }
-            Some(_) => {}
-            None => self.tick = Some(ticker::epoch()),
-        }
-        let generation = ticker::epoch();
-        if self.registered != Some(generation) {
-            self.registered = Some(generation);
-            ticker::register(cx.waker());
+        } else {
+            self.end_bell = None;
         }
         Poll::Pending
     }
@@ -220,76 +246,4 @@ pub(crate) async fn drive<T>(
         }
     })
     .await
-}
-
-/// The bounded fallback: a process-wide ticker that wakes every registered waiter each
-/// [`SHARED_RECHECK`]; waiters look at the epoch to decide whether to re-check.
-pub(crate) mod ticker {
-    use super::*;
-
-    struct State {
-        pid: u32,
-        waiting: Vec<Waker>,
-    }
-
-    static EPOCH: AtomicU64 = AtomicU64::new(0);
-    static STATE: Mutex<Option<State>> = Mutex::new(None);
-    static CV: Condvar = Condvar::new();
-
-    pub(crate) fn epoch() -> u64 {
-        EPOCH.load(Ordering::Acquire)
-    }
-
-    /// Wake `w` at the next tick.
-    pub(crate) fn register(w: &Waker) {
-        let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        let pid = crate::sys::my_pid();
-        if g.as_ref().is_none_or(|s| s.pid != pid) {
-            // First use in this process (or in a forked child): start the ticker.
-            if std::thread::Builder::new()
-                .name("npfs-ticker".into())
-                .spawn(run)
-                .is_err()
-            {
-                return;
-            }
-            *g = Some(State {
-                pid,
-                waiting: Vec::new(),
-            });
-        }
-        if let Some(s) = g.as_mut() {
-            // Each waiter registers once per generation (see `Waiter::registered`).
-            s.waiting.push(w.clone());
-        }
-        CV.notify_one();
-    }
-
-    fn run() {
-        let me = crate::sys::my_pid();
-        loop {
-            let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
-            while g
-                .as_ref()
-                .is_some_and(|s| s.pid == me && s.waiting.is_empty())
-            {
-                g = CV.wait(g).unwrap_or_else(|e| e.into_inner());
-            }
-            if g.as_ref().is_none_or(|s| s.pid != me) {
-                return;
-            }
-            drop(g);
-            std::thread::sleep(SHARED_RECHECK);
-            EPOCH.fetch_add(1, Ordering::AcqRel);
-            let wakers = {
-                let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
-                g.as_mut()
-                    .map(|s| std::mem::take(&mut s.waiting))
-                    .unwrap_or_default()
-            };
-            for w in wakers {
-                w.wake();
-            }
-        }
-    }
 }

@@ -90,10 +90,10 @@
 //! shared memory; the other end, in whatever process, then writes a byte to this end's
 //! connection socket after each change (the *doorbell*), which the tokio reactor watches.
 //! Changes made by this process wake the waiting tasks directly. A change made by *another
-//! process holding the same end* (an inherited handle) rings no doorbell here: waiters of
-//! such a shared end re-check every 50 ms, and every waiter re-checks every 250 ms for
-//! events that nobody announces (a process killed with an operation pending). Nothing can
-//! wait forever on a missed wake-up.
+//! process holding the same end* (an inherited handle) writes the end's *bell*, an eventfd
+//! every holder of the end shares, which the waiters of such a shared end watch as well. A
+//! crashed peer and a process that exits with an operation pending are announced by the
+//! library's watcher thread. No wait re-checks on a timer.
 //!
 //! Creating an instance, opening, disconnecting and closing are short synchronous requests
 //! to the broker, as the corresponding Win32 calls are synchronous. `connect` waits on the

@@ -46,11 +46,14 @@ pub fn pipe_name(tag: &str) -> String {
     format!(r"\\.\pipe\npfs-tokio\{tag}-{}-{n}", std::process::id())
 }
 
-/// Await `f` for at most [`LIMIT`].
+/// Await `f` for at most [`LIMIT`]. The deadline is looked at first: `f` is not polled once
+/// more when it passed (the deadline's own wake-up must not stand in for the event `f`
+/// waits for, as it does with `tokio::time::timeout`).
 pub async fn t<F: Future>(f: F) -> F::Output {
-    match tokio::time::timeout(LIMIT, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("step did not finish within {LIMIT:?}"),
+    tokio::select! {
+        biased;
+        () = tokio::time::sleep(LIMIT) => panic!("step did not finish within {LIMIT:?}"),
+        v = f => v,
     }
 }
 
