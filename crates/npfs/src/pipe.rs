@@ -1655,38 +1655,9 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
     unsafe { std::mem::zeroed() }
 }
 
-/// Connections to the broker this process keeps for opens (one per concurrent caller), with
-/// the process and runtime directory they belong to: a forked child or another directory
-/// never reuses them.
-static BROKERS: Mutex<Vec<(u32, Option<std::ffi::OsString>, BrokerConn)>> = Mutex::new(Vec::new());
-
-/// Run a broker request on a kept connection (saving a connect and the broker's accept on
-/// every CreateFile), or a new one. A connection that failed is dropped.
+/// Run a broker request on a kept connection ([`broker::with_kept`]).
 fn with_broker<T>(
     f: impl FnOnce(&mut BrokerConn) -> std::result::Result<T, BrokerError>,
 ) -> Result<T> {
-    let pid = crate::sys::my_pid();
-    let dir = std::env::var_os("NPFS_RUNTIME_DIR");
-    let kept = {
-        let mut v = lock(&BROKERS);
-        v.retain(|(p, _, _)| *p == pid);
-        let i = v.iter().position(|(_, d, _)| *d == dir);
-        i.map(|i| v.swap_remove(i).2)
-    };
-    let mut b = match kept {
-        Some(b) => b,
-        None => BrokerConn::connect().map_err(broker_err)?,
-    };
-    match f(&mut b) {
-        Ok(v) => {
-            lock(&BROKERS).push((pid, dir, b));
-            Ok(v)
-        }
-        Err(BrokerError::Win32(e)) => {
-            // A Win32 answer: the connection is fine.
-            lock(&BROKERS).push((pid, dir, b));
-            Err(e)
-        }
-        Err(e) => Err(broker_err(e)),
-    }
+    broker::with_kept(f).map_err(broker_err)
 }

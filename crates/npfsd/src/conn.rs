@@ -16,7 +16,8 @@ use npfs_core::namespace::{Caller, Identity, InstanceId, Reregistration, WaitSta
 use npfs_core::security::{SecurityDescriptor, Token, MAX_SDDL_LEN};
 use npfs_core::Win32Error;
 use npfs_proto::broker::{
-    ClientSecurity, ProtoError, RemoteClient, Reply, Request, MAX_COMPUTER_NAME, MAX_WIRE_GROUPS,
+    ClientSecurity, CreateRequest, ProtoError, RemoteClient, Reply, Request, MAX_COMPUTER_NAME,
+    MAX_WIRE_GROUPS,
 };
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
@@ -24,8 +25,8 @@ use tracing::{debug, warn};
 
 use crate::creds::SystemNames;
 use crate::fdpass::{write_all, write_with_fds};
-use crate::resources::{new_connection, Rights};
-use crate::state::{OpenSlot, Push, Shared};
+use crate::resources::Rights;
+use crate::state::{Admission, OpenSlot, Push, Shared};
 
 /// Pipes per [`Reply::PipeList`] frame (names are at most 256 characters).
 const LIST_CHUNK: usize = 32;
@@ -75,26 +76,134 @@ pub async fn serve(stream: UnixStream, shared: Shared, caller: Caller) {
     let requests = Box::pin(serve_requests(&stream, &shared, &caller, &mut reader)).await;
     match requests {
         Ok(Some((instance, rx))) => {
-            {
-                let mut b = shared.lock();
-                // Unless the instance is gone already (evicted while its reply was sent).
-                if b.channels.contains_key(&instance) {
-                    b.channel_socks.insert(instance, stream.clone());
-                }
-            }
-            let channel = Box::pin(serve_channel(
-                &stream, &shared, &caller, instance, reader, rx,
-            ));
-            if let Err(e) = channel.await {
-                debug!(pid = peer.pid, instance, "control channel ended: {e}");
-            }
-            shared.lock().evict(instance);
-            debug!(instance, "instance closed");
+            Box::pin(run_channel(stream, &shared, &caller, instance, reader, rx)).await;
         }
         Ok(None) => {}
         Err(ConnError::Proto(e)) => warn!(pid = peer.pid, "dropping connection: {e}"),
         Err(e) => debug!(pid = peer.pid, "connection ended: {e}"),
     }
+}
+
+/// The life of an instance's control channel over `stream`: served until it ends, then the
+/// instance goes.
+async fn run_channel(
+    stream: std::sync::Arc<UnixStream>,
+    shared: &Shared,
+    caller: &Caller,
+    instance: InstanceId,
+    reader: FrameReader,
+    rx: PushRx,
+) {
+    {
+        let mut b = shared.lock();
+        // Unless the instance is gone already (evicted while its reply was sent).
+        if b.channels.contains_key(&instance) {
+            b.channel_socks.insert(instance, stream.clone());
+        }
+    }
+    if let Err(e) = serve_channel(&stream, shared, caller, instance, reader, rx).await {
+        debug!(
+            pid = caller.identity.pid,
+            instance, "control channel ended: {e}"
+        );
+    }
+    shared.lock().evict(instance);
+    debug!(instance, "instance closed");
+}
+
+/// CreateNamedPipe's work in the namespace: the new instance and its channel's receiver.
+fn create_instance(
+    shared: &Shared,
+    caller: &Caller,
+    c: &CreateRequest,
+) -> Result<(npfs_core::namespace::Created, PushRx), Win32Error> {
+    let sd = parse_optional_sddl(c.sddl.as_deref())?;
+    let name = PipeName::parse_for_create(Some(&c.name))?;
+    let mut b = shared.lock();
+    let r =
+        b.ns.create_instance_as(&name.key(), &name.full(), &c.params, caller, sd)
+            .map(|created| {
+                let rx = b.register_channel(created.instance);
+                (created, rx)
+            });
+    b.dispatch_waits();
+    r
+}
+
+/// [`Request::CreateDetached`]: the new instance's channel is a socket pair made here, counted
+/// as a connection of the caller (the caps); one end is served as the channel, the other
+/// goes to the caller with the reply. The request connection stays one.
+async fn detach_channel(
+    stream: &UnixStream,
+    shared: &Shared,
+    caller: &Caller,
+    created: &npfs_core::namespace::Created,
+    rx: PushRx,
+) -> Result<(), ConnError> {
+    let instance = created.instance;
+    let uid = caller.identity.uid;
+    let admission = shared.lock().admit(uid);
+    if let Admission::Refused { .. } = admission {
+        shared.lock().evict(instance);
+        return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
+    }
+    let release = || release_of(shared, uid);
+    let pair = channel_pair();
+    let (ours, theirs) = match pair {
+        Ok(p) => p,
+        Err(e) => {
+            warn!("cannot make a control channel: {e}");
+            shared.lock().evict(instance);
+            release();
+            return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
+        }
+    };
+    let reply = Reply::CreatedChannel {
+        instance_id: instance,
+        attrs: created.attrs,
+        already_existed: created.already_existed,
+    };
+    let sent = match reply.encode() {
+        Ok(bytes) => write_with_fds(stream, &bytes, &[theirs.as_fd()])
+            .await
+            .map_err(ConnError::from),
+        Err(e) => Err(e.into()),
+    };
+    drop(theirs);
+    if let Err(e) = sent {
+        shared.lock().evict(instance);
+        release();
+        return Err(e);
+    }
+    let (shared, caller) = (shared.clone(), caller.clone());
+    tokio::spawn(async move {
+        let ours = std::sync::Arc::new(ours);
+        run_channel(ours, &shared, &caller, instance, FrameReader::default(), rx).await;
+        release_of(&shared, uid);
+    });
+    Ok(())
+}
+
+/// A connection of `uid` ended: give its slot back, and let whoever waits for one know.
+pub(crate) fn release_of(shared: &Shared, uid: u32) {
+    shared.lock().release(uid);
+    shared.fd_freed.notify_one();
+    shared.idle_check.notify_one();
+}
+
+/// A connected socket pair for a detached channel: the broker's end (non-blocking, with the
+/// runtime) and the caller's (blocking, as its library uses it).
+fn channel_pair() -> std::io::Result<(UnixStream, std::os::fd::OwnedFd)> {
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let ours = std::os::unix::net::UnixStream::from(ours);
+    ours.set_nonblocking(true)?;
+    Ok((UnixStream::from_std(ours)?, theirs))
 }
 
 /// Requests on a fresh connection. Returns the instance (and the receiving end of its
@@ -107,25 +216,14 @@ async fn serve_requests(
 ) -> Result<Option<(InstanceId, PushRx)>, ConnError> {
     while let Some(req) = reader.next(stream).await? {
         match req {
-            Request::Create(c) => {
-                let sd = parse_optional_sddl(c.sddl.as_deref());
-                let r = sd.and_then(|sd| {
-                    let name = PipeName::parse_for_create(Some(&c.name))?;
-                    let mut b = shared.lock();
-                    let r =
-                        b.ns.create_instance_as(&name.key(), &name.full(), &c.params, caller, sd);
-                    let r = r.map(|created| {
-                        let rx = b.register_channel(created.instance);
-                        (created, rx)
-                    });
-                    b.dispatch_waits();
-                    r
-                });
-                match r {
-                    Ok((created, rx)) => return become_channel(stream, shared, &created, rx).await,
-                    Err(e) => send(stream, &Reply::Error(e)).await?,
-                }
-            }
+            Request::Create(c) => match create_instance(shared, caller, &c) {
+                Ok((created, rx)) => return become_channel(stream, shared, &created, rx).await,
+                Err(e) => send(stream, &Reply::Error(e)).await?,
+            },
+            Request::CreateDetached(c) => match create_instance(shared, caller, &c) {
+                Ok((created, rx)) => detach_channel(stream, shared, caller, &created, rx).await?,
+                Err(e) => send(stream, &Reply::Error(e)).await?,
+            },
             Request::Reregister {
                 name,
                 attrs,
@@ -374,7 +472,7 @@ async fn open(
     'attempts: loop {
         // Create the resources first, so that a failure cannot leave the namespace with a
         // CONNECTED instance nobody knows about.
-        let resources = match new_connection() {
+        let resources = match shared.spare.take() {
             Ok(p) => p,
             Err(e) => {
                 warn!("cannot create connection resources: {e}");
@@ -486,6 +584,8 @@ async fn open(
         write_with_fds(stream, head, &client_end.as_fds()).await?;
         drop(client_end);
         write_all(stream, last).await?;
+        // The next open's resources, now that this one is answered.
+        shared.spare.refill();
         return Ok(());
     }
 }

@@ -51,12 +51,18 @@ impl EndFds {
     }
 }
 
-/// A connection's resources before they are shared out.
+/// A connection's resources before they are shared out, every descriptor an end may get
+/// made already (so that [`Connection::split`] makes none in the common case).
 #[derive(Debug)]
 pub struct Connection {
     socks: (OwnedFd, OwnedFd),
     header: OwnedFd,
-    rings: [OwnedFd; 2],
+    /// Per direction: the ring's read-write description (the memfd as created), for its
+    /// writer.
+    rw: [OwnedFd; 2],
+    /// Per direction: a read-only description of the ring, for its reader.
+    ro: [OwnedFd; 2],
+    /// A read-only description of an empty ring, for an end without a right.
     empty: OwnedFd,
 }
 
@@ -110,18 +116,24 @@ pub fn new_connection() -> std::io::Result<Connection> {
         ));
     }
     seal(&header)?;
-    let rings = [
+    let rw = [
         sealed_memfd("npfs-ring", RING_SIZE)?,
         sealed_memfd("npfs-ring", RING_SIZE)?,
     ];
     let empty = sealed_memfd("npfs-ring-none", RING_SIZE)?;
-    for fd in rings.iter().chain([&empty]) {
+    for fd in rw.iter().chain([&empty]) {
         seal(fd)?;
     }
+    let ro = [
+        reopen(&rw[0], OFlags::RDONLY)?,
+        reopen(&rw[1], OFlags::RDONLY)?,
+    ];
+    let empty = reopen(&empty, OFlags::RDONLY)?;
     Ok(Connection {
         socks,
         header,
-        rings,
+        rw,
+        ro,
         empty,
     })
 }
@@ -129,32 +141,77 @@ pub fn new_connection() -> std::io::Result<Connection> {
 impl Connection {
     /// The two ends' descriptors, (server side, client side), for ends with these rights.
     /// Direction 0 is written by the server and read by the client; direction 1 the other
-    /// way round.
+    /// way round. Each ring description goes to one end only; an end without a right gets
+    /// a duplicate of the empty ring's read-only one.
     ///
     /// # Errors
     ///
-    /// The failing system call's error.
+    /// The failing system call's error (a duplicate of the header or the empty ring).
     pub fn split(self, server: Rights, client: Rights) -> std::io::Result<(EndFds, EndFds)> {
-        let ring_for = |dir: usize, writer: bool, rights: Rights| -> std::io::Result<OwnedFd> {
-            if writer && rights.writes {
-                reopen(&self.rings[dir], OFlags::RDWR)
-            } else if !writer && rights.reads {
-                reopen(&self.rings[dir], OFlags::RDONLY)
+        let Connection {
+            socks,
+            header,
+            rw: [rw0, rw1],
+            ro: [ro0, ro1],
+            empty,
+        } = self;
+        let pick = |fd: OwnedFd, allowed: bool| -> std::io::Result<OwnedFd> {
+            if allowed {
+                Ok(fd)
             } else {
-                reopen(&self.empty, OFlags::RDONLY)
+                empty.try_clone()
             }
         };
         let server_end = EndFds {
-            sock: self.socks.0,
-            shm: self.header.try_clone()?,
-            rings: [ring_for(0, true, server)?, ring_for(1, false, server)?],
+            sock: socks.0,
+            shm: header.try_clone()?,
+            rings: [pick(rw0, server.writes)?, pick(ro1, server.reads)?],
         };
         let client_end = EndFds {
-            sock: self.socks.1,
-            shm: self.header,
-            rings: [ring_for(0, false, client)?, ring_for(1, true, client)?],
+            sock: socks.1,
+            shm: header,
+            rings: [pick(ro0, client.reads)?, pick(rw1, client.writes)?],
         };
         Ok((server_end, client_end))
+    }
+}
+
+/// Connection resources made ahead of the open that needs them, so that an open finds one
+/// ready (the making is a score of system calls: the socket pair, four memfds, their seals,
+/// three read-only descriptors).
+#[derive(Debug, Default)]
+pub struct Spare {
+    ready: std::sync::Mutex<Option<Connection>>,
+}
+
+impl Spare {
+    /// The spare connection, or a new one.
+    ///
+    /// # Errors
+    ///
+    /// As [`new_connection`].
+    pub fn take(&self) -> std::io::Result<Connection> {
+        let spare = self.ready.lock().unwrap_or_else(|e| e.into_inner()).take();
+        spare.map_or_else(new_connection, Ok)
+    }
+
+    /// Make the next spare if there is none (after an open was answered); a failure is left
+    /// for the next open to meet.
+    pub fn refill(&self) {
+        if self
+            .ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            return;
+        }
+        if let Ok(c) = new_connection() {
+            let mut g = self.ready.lock().unwrap_or_else(|e| e.into_inner());
+            if g.is_none() {
+                *g = Some(c);
+            }
+        }
     }
 }
 

@@ -289,9 +289,7 @@ fn accept(fd: OwnedFd, shared: &Shared) {
     let shared = shared.clone();
     tokio::spawn(async move {
         crate::conn::serve(stream, shared.clone(), caller).await;
-        shared.lock().release(peer.uid);
-        shared.fd_freed.notify_one();
-        shared.idle_check.notify_one();
+        crate::conn::release_of(&shared, peer.uid);
     });
 }
 

@@ -195,6 +195,8 @@ pub struct Shared {
     pub open_slots: Arc<Notify>,
     /// The security settings.
     pub policy: Arc<Policy>,
+    /// The next open's connection resources, made after the previous open was answered.
+    pub spare: Arc<crate::resources::Spare>,
 }
 
 impl Shared {
@@ -231,6 +233,7 @@ impl Shared {
             idle_check: Arc::new(Notify::new()),
             open_slots: Arc::new(Notify::new()),
             policy: Arc::new(policy),
+            spare: Arc::default(),
         }
     }
 

@@ -287,6 +287,40 @@ fn assert_dropped(mut s: UnixStream) {
     }
 }
 
+/// CreateNamedPipe over a kept request connection (`Request::CreateDetached`): each
+/// instance's channel comes with the reply, the connection goes on taking requests, the
+/// channels work as connection-made ones (a client's open is pushed to the right one), and
+/// closing a channel closes its instance only.
+#[test]
+fn detached_creates_keep_the_request_connection() {
+    within(LIMIT, || {
+        let t = TestDir::new("detached");
+        let n = name("detached");
+        let mut b = BrokerConn::connect_with(&t.cfg).unwrap();
+        let (mut first, info) = b.create_instance(&n, &duplex(2), None).unwrap();
+        assert!(!info.already_existed);
+        let (second, info2) = b.create_instance(&n, &duplex(2), None).unwrap();
+        assert!(info2.already_existed);
+        assert_ne!(info.instance_id, info2.instance_id);
+        assert_eq!(b.instance_count(&n).unwrap(), 2);
+        assert_eq!(
+            win32(b.create_instance(&n, &duplex(2), None)),
+            Win32Error::PIPE_BUSY
+        );
+        // The connection still answers, and the first instance (FIFO) gets the client.
+        let (_cfds, _) = b.open(&n, RW).unwrap();
+        let (_sfds, _, _) = expect_connected(&mut first);
+        drop(second);
+        assert!(eventually(Duration::from_secs(10), || {
+            b.instance_count(&n).unwrap() == 1
+        }));
+        drop(first);
+        assert!(eventually(Duration::from_secs(10), || {
+            b.instance_count(&n).unwrap() == 0
+        }));
+    });
+}
+
 /// Hostile peers: garbage, oversized, wrong version, unknown opcode, truncated frames and
 /// requests out of place are dropped; other clients keep being served.
 #[test]

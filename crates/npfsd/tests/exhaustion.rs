@@ -72,6 +72,31 @@ fn peer_main() {
                 }
                 format!("ok {admitted} {refused}{other}")
             }
+            "instances" => {
+                // N instances of one pipe over one kept connection, each channel detached.
+                let n: usize = w[1].parse().unwrap();
+                let (mut admitted, mut refused) = (0, 0);
+                let mut other = String::new();
+                match BrokerConn::connect_with(&cfg) {
+                    Ok(mut b) => {
+                        for _ in 0..n {
+                            match b.create_instance(&name(w[2]), &duplex(255), None) {
+                                Ok((c, _)) => {
+                                    chans.push(c);
+                                    admitted += 1;
+                                }
+                                Err(BrokerError::Win32(Win32Error::NO_SYSTEM_RESOURCES)) => {
+                                    refused += 1
+                                }
+                                Err(e) => other = format!(" {e}"),
+                            }
+                        }
+                        held.push(b);
+                    }
+                    Err(e) => other = format!(" {e}"),
+                }
+                format!("ok {admitted} {refused}{other}")
+            }
             "create" => {
                 let start = Instant::now();
                 match InstanceChannel::create_with(&cfg, &name(w[1]), &duplex(4)) {
@@ -126,6 +151,14 @@ impl Peer {
         let a = self.cmd(&format!("flood {n}"));
         let w: Vec<&str> = a.split(' ').collect();
         assert!(w[0] == "ok" && w.len() == 3, "flood: {a}");
+        (w[1].parse().unwrap(), w[2].parse().unwrap())
+    }
+
+    /// `instances N PIPE`: (admitted, refused).
+    fn instances(&mut self, n: usize, pipe: &str) -> (usize, usize) {
+        let a = self.cmd(&format!("instances {n} {pipe}"));
+        let w: Vec<&str> = a.split(' ').collect();
+        assert!(w[0] == "ok" && w.len() == 3, "instances: {a}");
         (w[1].parse().unwrap(), w[2].parse().unwrap())
     }
 
@@ -237,6 +270,35 @@ fn caps_leave_room_for_others() {
             assert_eq!(n, 1, "uid {uid} logged {n} times:\n{log}");
         }
         drop(extra);
+    });
+}
+
+/// Channels that come with CreateNamedPipe's reply over one kept connection count against
+/// the caps as connections do: a user creating instances without end over one connection is
+/// refused (ERROR_NO_SYSTEM_RESOURCES) at its cap — the connection itself holds one slot —
+/// and root is still served within 2 s.
+#[test]
+fn detached_channels_count_against_the_caps() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the cross-user exhaustion test needs root (CI runs it as root)");
+        return;
+    }
+    within(LIMIT, || {
+        let (a, ga) = user(USER_A);
+        let broker = ForegroundBroker::start("detcaps", true, Some(1024));
+        let limits = npfsd::state::Limits::for_nofile(1024, true);
+        let mut pa = Peer::spawn(&broker.dir, a, ga, Vec::new());
+        let (admitted, refused) = pa.instances(300, "a-many");
+        assert_eq!(
+            (admitted, refused),
+            (limits.per_uid - 1, 300 - (limits.per_uid - 1)),
+            "user A's instances over one connection"
+        );
+        let (_chan, create, open) = root_create_and_open(&broker.cfg, "r-det", "a-many");
+        assert!(
+            create < SERVED_WITHIN && open < SERVED_WITHIN,
+            "root: create {create:?} open {open:?}"
+        );
     });
 }
 

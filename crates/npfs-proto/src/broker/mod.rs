@@ -17,9 +17,10 @@
 //! default. Frames of older peers that do not know them stay valid.
 //!
 //! [`Request`]s go from a client to the broker, [`Reply`]s (answers and pushed events) from
-//! the broker to a client. Two replies carry file descriptors in an `SCM_RIGHTS` control
-//! message sent with the frame's bytes: [`Reply::Opened`] and [`Reply::Connected`], each
-//! exactly [`CONN_FDS`] descriptors — the connection's socket end, its shared header, then
+//! the broker to a client. Three replies carry file descriptors in an `SCM_RIGHTS` control
+//! message sent with the frame's bytes ([`Reply::fd_count`]): [`Reply::CreatedChannel`] one,
+//! the instance's control channel; [`Reply::Opened`] and [`Reply::Connected`] each exactly
+//! [`CONN_FDS`] descriptors — the connection's socket end, its shared header, then
 //! the rings of direction 0 (server → client) and 1 (client → server), each opened
 //! read-write or read-only as that end's rights allow (see [`crate::shm`]). The decoder never panics: any malformed input is a [`ProtoError`], after which
 //! the connection is dropped.
@@ -33,6 +34,9 @@
 //! [`Request::Disconnect`], [`Request::GetSecurity`], [`Request::SetSecurity`] (both without
 //! a name: they mean the instance's pipe) and [`Request::Close`], the broker answers them in order and may
 //! push [`Reply::Connected`] at any time; closing the channel closes the instance.
+//! [`Request::CreateDetached`] creates an instance without that change: its channel is a
+//! socket pair the broker makes, whose other end comes with the reply
+//! ([`Reply::CreatedChannel`]), and the connection goes on taking requests.
 //!
 //! # Ordering
 //!

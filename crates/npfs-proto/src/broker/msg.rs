@@ -85,6 +85,11 @@ pub enum Request {
     /// CreateNamedPipe. Answer: [`Reply::Created`]; the connection becomes the instance's
     /// control channel.
     Create(CreateRequest),
+    /// CreateNamedPipe over a connection that stays a request connection. Answer:
+    /// [`Reply::CreatedChannel`], which carries the instance's control channel (one end of a
+    /// socket pair the broker made) as its one descriptor; an error as for
+    /// [`Request::Create`]. Spares the library a new connection per instance.
+    CreateDetached(CreateRequest),
     /// CreateFile on a pipe name. Answer: [`Reply::Opened`] with the client's descriptors.
     /// The access is checked against the pipe's DACL (generic rights mapped, minus
     /// `FILE_CREATE_PIPE_INSTANCE`) and the pipe's direction.
@@ -202,6 +207,17 @@ pub enum Reply {
         /// Other instances already existed (`ERROR_ALREADY_EXISTS`).
         already_existed: bool,
     },
+    /// An instance was created by [`Request::CreateDetached`]; carries its control channel
+    /// (one descriptor: the library's end of a socket pair), from then on used exactly as a
+    /// connection that [`Request::Create`] turned into a channel.
+    CreatedChannel {
+        /// The new instance.
+        instance_id: u64,
+        /// The pipe's effective attributes.
+        attrs: PipeAttributes,
+        /// Other instances already existed (`ERROR_ALREADY_EXISTS`).
+        already_existed: bool,
+    },
     /// The open succeeded; carries the client's socket end and shared-memory segment.
     Opened {
         /// Broker-unique id of the connection.
@@ -294,6 +310,7 @@ mod op {
     pub const DESCRIBE: u8 = 0x0A;
     pub const GET_SECURITY: u8 = 0x0B;
     pub const SET_SECURITY: u8 = 0x0C;
+    pub const CREATE_DETACHED: u8 = 0x0D;
 
     pub const ERROR: u8 = 0x81;
     pub const CREATED: u8 = 0x82;
@@ -308,6 +325,7 @@ mod op {
     pub const PIPE_DETAILS: u8 = 0x8B;
     pub const SECURITY: u8 = 0x8C;
     pub const SECURITY_SET: u8 = 0x8D;
+    pub const CREATED_CHANNEL: u8 = 0x8E;
 }
 
 impl Request {
@@ -319,14 +337,18 @@ impl Request {
     pub fn encode(&self) -> Result<Vec<u8>, ProtoError> {
         let mut w = Writer::default();
         let opcode = match self {
-            Request::Create(c) => {
+            Request::Create(c) | Request::CreateDetached(c) => {
                 w.str(&c.name)?;
                 put_attrs(&mut w, &c.params.attrs);
                 put_options(&mut w, &c.params.options);
                 if let Some(sddl) = &c.sddl {
                     w.str(sddl)?;
                 }
-                op::CREATE
+                if matches!(self, Request::Create(_)) {
+                    op::CREATE
+                } else {
+                    op::CREATE_DETACHED
+                }
             }
             Request::Open {
                 name,
@@ -430,7 +452,7 @@ impl Request {
     pub fn decode(frame: Frame<'_>) -> Result<Request, ProtoError> {
         let mut r = Reader::new(frame.body);
         let req = match frame.opcode {
-            op::CREATE => {
+            op::CREATE | op::CREATE_DETACHED => {
                 let name = r.str()?;
                 let attrs = get_attrs(&mut r)?;
                 let options = get_options(&mut r)?;
@@ -438,11 +460,16 @@ impl Request {
                     return Err(ProtoError::InvalidValue("read mode"));
                 }
                 let sddl = if r.is_empty() { None } else { Some(r.str()?) };
-                Request::Create(CreateRequest {
+                let c = CreateRequest {
                     name,
                     params: CreateParams { attrs, options },
                     sddl,
-                })
+                };
+                if frame.opcode == op::CREATE {
+                    Request::Create(c)
+                } else {
+                    Request::CreateDetached(c)
+                }
             }
             op::OPEN => {
                 let name = r.str()?;
@@ -533,9 +560,19 @@ impl Request {
 }
 
 impl Reply {
-    /// Whether this reply carries [`super::CONN_FDS`] descriptors.
+    /// Whether this reply carries descriptors ([`Reply::fd_count`]).
     pub fn carries_fds(&self) -> bool {
-        matches!(self, Reply::Opened { .. } | Reply::Connected { .. })
+        self.fd_count() > 0
+    }
+
+    /// How many descriptors come with this reply: [`super::CONN_FDS`] with
+    /// [`Reply::Opened`] and [`Reply::Connected`], one with [`Reply::CreatedChannel`].
+    pub fn fd_count(&self) -> usize {
+        match self {
+            Reply::Opened { .. } | Reply::Connected { .. } => super::CONN_FDS,
+            Reply::CreatedChannel { .. } => 1,
+            _ => 0,
+        }
     }
 
     /// Encode as one complete frame.
@@ -554,11 +591,20 @@ impl Reply {
                 instance_id,
                 attrs,
                 already_existed,
+            }
+            | Reply::CreatedChannel {
+                instance_id,
+                attrs,
+                already_existed,
             } => {
                 w.u64(*instance_id);
                 put_attrs(&mut w, attrs);
                 w.bool(*already_existed);
-                op::CREATED
+                if matches!(self, Reply::Created { .. }) {
+                    op::CREATED
+                } else {
+                    op::CREATED_CHANNEL
+                }
             }
             Reply::Opened {
                 conn_id,
@@ -676,6 +722,11 @@ impl Reply {
         let reply = match frame.opcode {
             op::ERROR => Reply::Error(Win32Error(r.u32()?)),
             op::CREATED => Reply::Created {
+                instance_id: r.u64()?,
+                attrs: get_attrs(&mut r)?,
+                already_existed: r.bool()?,
+            },
+            op::CREATED_CHANNEL => Reply::CreatedChannel {
                 instance_id: r.u64()?,
                 attrs: get_attrs(&mut r)?,
                 already_existed: r.bool()?,

@@ -54,6 +54,25 @@ fn closed_fixture() {
     assert_eq!(bytes, [2, 0, 0, 0, VERSION, 0x8A]);
     assert_eq!(decode_reply(&bytes), Ok(Some((Reply::Closed, 6))));
     assert!(!Reply::Closed.carries_fds());
+    let chan = Reply::CreatedChannel {
+        instance_id: 7,
+        attrs: PipeAttributes {
+            direction: Direction::Duplex,
+            pipe_type: PipeType::Message,
+            max_instances: 255,
+            out_quota: 512,
+            in_quota: 512,
+            default_timeout_ms: 50,
+        },
+        already_existed: false,
+    };
+    assert_eq!(chan.fd_count(), 1);
+    let chan_bytes = chan.encode().unwrap();
+    assert_eq!(chan_bytes[5], 0x8E);
+    assert_eq!(
+        decode_reply(&chan_bytes),
+        Ok(Some((chan, chan_bytes.len())))
+    );
     let f = encode_frame(0x8A, &[1]).unwrap();
     assert_eq!(decode_reply(&f), Err(ProtoError::Trailing));
     assert_eq!(decode_request(&bytes), Err(ProtoError::UnknownOpcode(0x8A)));
@@ -653,6 +672,9 @@ fn request() -> impl Strategy<Value = Request> {
         (name(), params(), proptest::option::of(sddl())).prop_map(|(name, params, sddl)| {
             Request::Create(CreateRequest { name, params, sddl })
         }),
+        (name(), params(), proptest::option::of(sddl())).prop_map(|(name, params, sddl)| {
+            Request::CreateDetached(CreateRequest { name, params, sddl })
+        }),
         (
             name(),
             any::<u32>(),
@@ -705,6 +727,13 @@ fn reply() -> impl Strategy<Value = Reply> {
         any::<u32>().prop_map(|c| Reply::Error(Win32Error(c))),
         (any::<u64>(), attrs(), any::<bool>()).prop_map(|(instance_id, attrs, already_existed)| {
             Reply::Created {
+                instance_id,
+                attrs,
+                already_existed,
+            }
+        }),
+        (any::<u64>(), attrs(), any::<bool>()).prop_map(|(instance_id, attrs, already_existed)| {
+            Reply::CreatedChannel {
                 instance_id,
                 attrs,
                 already_existed,

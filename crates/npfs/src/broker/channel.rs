@@ -110,7 +110,7 @@ impl InstanceChannel {
         name: &PipeName,
         params: &CreateParams,
     ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
-        InstanceChannel::create_with(&BrokerConfig::from_env()?, name, params)
+        InstanceChannel::create_secure(name, params, None)
     }
 
     /// [`InstanceChannel::create`] with an explicit configuration.
@@ -146,7 +146,41 @@ impl InstanceChannel {
         params: &CreateParams,
         sddl: Option<&str>,
     ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
-        InstanceChannel::create_secure_with(&BrokerConfig::from_env()?, name, params, sddl)
+        // Over one of this process's kept broker connections, the channel coming with the
+        // reply: no connect and no accept per instance. A broker too old to know the request
+        // drops the connection: then the classic way, a connection that becomes the channel.
+        match super::with_kept(|b| b.create_instance(name, params, sddl)) {
+            Ok(created) => Ok(created),
+            Err(BrokerError::Io(_)) => {
+                InstanceChannel::create_secure_with(&BrokerConfig::from_env()?, name, params, sddl)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The channel of a new instance `info` over `sock`.
+    pub(super) fn over(
+        cfg: BrokerConfig,
+        name: &PipeName,
+        params: &CreateParams,
+        sddl: Option<&str>,
+        sock: FrameSocket,
+        info: &CreatedInfo,
+    ) -> (InstanceChannel, CreatedInfo) {
+        let chan = InstanceChannel {
+            cfg,
+            name: name.clone(),
+            attrs: info.attrs,
+            instance_id: info.instance_id,
+            sock,
+            events: VecDeque::new(),
+            gone: false,
+            clients: VecDeque::new(),
+            sddl: sddl.map(str::to_owned),
+            reject_remote: params.options.reject_remote,
+            desired_access: server_desired_access(params),
+        };
+        (chan, *info)
     }
 
     /// [`InstanceChannel::create_secure`] with an explicit configuration.
@@ -166,20 +200,14 @@ impl InstanceChannel {
             sddl: sddl.map(str::to_owned),
         });
         let (sock, info) = register(cfg, &req)?;
-        let chan = InstanceChannel {
-            cfg: cfg.clone(),
-            name: name.clone(),
-            attrs: info.attrs,
-            instance_id: info.instance_id,
+        Ok(InstanceChannel::over(
+            cfg.clone(),
+            name,
+            params,
+            sddl,
             sock,
-            events: VecDeque::new(),
-            gone: false,
-            clients: VecDeque::new(),
-            sddl: sddl.map(str::to_owned),
-            reject_remote: params.options.reject_remote,
-            desired_access: server_desired_access(params),
-        };
-        Ok((chan, info))
+            &info,
+        ))
     }
 
     /// GetSecurityInfo on the server handle: the parts `info` of the pipe's descriptor, as

@@ -2,14 +2,15 @@
 
 use std::time::{Duration, Instant};
 
+use npfs_core::config::CreateParams;
 use npfs_core::name::PipeName;
 use npfs_core::namespace::PipeDetail;
-use npfs_proto::broker::{RemoteClient, Reply, Request};
+use npfs_proto::broker::{CreateRequest, RemoteClient, Reply, Request};
 
 use super::socket::{FrameSocket, BROKER_DEADLINE, WAIT_MARGIN};
 use super::{
-    autostart, fds_from, protocol_error, BrokerConfig, BrokerError, ConnFds, ConnInfo, PipeSummary,
-    WaitTimeout,
+    autostart, fds_from, protocol_error, BrokerConfig, BrokerError, ConnFds, ConnInfo, CreatedInfo,
+    InstanceChannel, PipeSummary, WaitTimeout,
 };
 
 /// Options of [`BrokerConn::open_with`].
@@ -298,6 +299,52 @@ impl BrokerConn {
                 other => return Err(unexpected(other)),
             }
             reply = self.recv()?.0;
+        }
+    }
+
+    /// CreateNamedPipe over this connection, which stays one for requests: the new
+    /// instance's control channel comes with the broker's reply (a socket pair it made), so
+    /// no connection is made per instance. Errors as [`InstanceChannel::create_secure`]; a
+    /// broker that does not know the request drops the connection
+    /// ([`BrokerError::Io`]).
+    #[doc(alias = "CreateNamedPipe")]
+    pub fn create_instance(
+        &mut self,
+        name: &PipeName,
+        params: &CreateParams,
+        sddl: Option<&str>,
+    ) -> Result<(InstanceChannel, CreatedInfo), BrokerError> {
+        let req = Request::CreateDetached(CreateRequest {
+            name: name.full(),
+            params: *params,
+            sddl: sddl.map(str::to_owned),
+        });
+        let (reply, mut fds) = self.call(&req)?;
+        match reply {
+            Reply::CreatedChannel {
+                instance_id,
+                attrs,
+                already_existed,
+            } => {
+                let fd = fds
+                    .pop()
+                    .ok_or_else(|| protocol_error("no control channel"))?;
+                let sock = FrameSocket::new(std::os::unix::net::UnixStream::from(fd));
+                let info = CreatedInfo {
+                    instance_id,
+                    attrs,
+                    already_existed,
+                };
+                Ok(InstanceChannel::over(
+                    self.cfg.clone(),
+                    name,
+                    params,
+                    sddl,
+                    sock,
+                    &info,
+                ))
+            }
+            other => Err(unexpected(other)),
         }
     }
 

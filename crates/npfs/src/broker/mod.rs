@@ -28,6 +28,7 @@ mod autostart;
 mod channel;
 mod client;
 mod locate;
+mod pool;
 mod socket;
 
 use std::os::fd::OwnedFd;
@@ -45,6 +46,7 @@ pub use npfs_core::security::{
 };
 pub use npfs_proto::broker::{ClientSecurity, RemoteClient};
 pub use npfs_proto::runtime::SYSTEM_RUNTIME_DIR;
+pub(crate) use pool::with_kept;
 
 /// The runtime directory of the broker, created 0700: `$NPFS_RUNTIME_DIR`, else
 /// `$XDG_RUNTIME_DIR/npfs`, else `/tmp/npfs-<uid>`.

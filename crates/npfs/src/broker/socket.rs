@@ -19,7 +19,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use npfs_core::Win32Error;
-use npfs_proto::broker::{decode_frame, Reply, Request, CONN_FDS, FRAME_HEADER, MAX_FRAME};
+use npfs_proto::broker::{decode_frame, Reply, Request, FRAME_HEADER, MAX_FRAME};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{
@@ -195,11 +195,12 @@ impl FrameSocket {
         let reply = Reply::decode(frame).map_err(|e| protocol_error(&e.to_string()))?;
         self.buf.drain(..used);
         let mut fds = Vec::new();
-        if reply.carries_fds() {
-            if self.fds.len() < CONN_FDS {
+        let count = reply.fd_count();
+        if count > 0 {
+            if self.fds.len() < count {
                 return Err(protocol_error("descriptors missing"));
             }
-            fds.extend(self.fds.drain(..CONN_FDS));
+            fds.extend(self.fds.drain(..count));
         }
         Ok(Some((reply, fds)))
     }
