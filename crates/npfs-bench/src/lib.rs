@@ -13,6 +13,7 @@
 //! every measurement runs.
 
 pub mod broker;
+pub mod cconnect;
 pub mod child;
 pub mod connect;
 pub mod hoststate;
@@ -374,6 +375,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
         idle: None,
         load: None,
         waits: None,
+        connect_pairs: Vec::new(),
         smoke: o.smoke,
     };
 
@@ -405,6 +407,7 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
         }
     };
 
+    let mut connect_programs: Option<Result<cconnect::Programs, String>> = None;
     for &place in &o.placements {
         for (kind, data) in Kind::ALL.into_iter().zip(measure_rows(place, e)) {
             let data = data.unwrap_or_else(|err| {
@@ -454,6 +457,30 @@ fn run_suite(o: &Opts, args: &[String]) -> io::Result<usize> {
             connect,
             create,
         });
+
+        progress(&format!(
+            "{} connect through the C ABI (winconnect.c) and AF_UNIX (udsconnect.c)",
+            place.id()
+        ));
+        let programs = connect_programs.get_or_insert_with(|| {
+            cconnect::Programs::build(&broker_side_dir("connect")).map_err(|x| x.to_string())
+        });
+        let pair = match programs {
+            Ok(p) => {
+                let pair = p.run(place, e.runs, if o.smoke { 20 } else { 500 });
+                failures += usize::from(pair.npfs.is_err()) + usize::from(pair.uds.is_err());
+                Ok(pair)
+            }
+            // Without a release build of the C ABI there is nothing to measure (said in the
+            // report); any other failure counts.
+            Err(x) => {
+                if !x.contains("no target/release") {
+                    failures += 1;
+                }
+                Err(x.clone())
+            }
+        };
+        results.connect_pairs.push(pair);
     }
     drop(wine);
 

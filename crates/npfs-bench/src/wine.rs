@@ -57,7 +57,11 @@ pub struct Wine {
 }
 
 /// Run `cmd` with a time limit; stdout goes to `out` (if given).
-fn run_limited(cmd: &mut Command, limit: Duration, out: Option<&Path>) -> io::Result<()> {
+pub(crate) fn run_limited(
+    cmd: &mut Command,
+    limit: Duration,
+    out: Option<&Path>,
+) -> io::Result<()> {
     cmd.stdin(Stdio::null());
     match out {
         Some(p) => {
@@ -320,7 +324,7 @@ struct Params<'a> {
 
 /// Pin this process (children inherit it) for `place`: all on CPU 0 for "same", free for
 /// "cross".
-fn pin_for(place: Placement) -> io::Result<()> {
+pub(crate) fn pin_for(place: Placement) -> io::Result<()> {
     match place {
         Placement::Same => sys::pin(&[0]),
         Placement::Cross => sys::pin(&[]),

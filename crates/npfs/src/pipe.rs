@@ -312,6 +312,13 @@ impl PipeHandle {
         self.remote().is_some()
     }
 
+    /// Another handle to the same end (the async API's remote operations run on a copy).
+    pub(crate) fn shared(&self) -> PipeHandle {
+        PipeHandle {
+            inner: self.inner.clone(),
+        }
+    }
+
     /// The remote pipe behind this handle, if it is one.
     fn remote(&self) -> Option<&crate::remote::RemotePipe> {
         match &self.inner.kind {

@@ -181,3 +181,82 @@ fn figures() {
         );
     });
 }
+
+/// The async API on remote names (`npfs::tokio`): open, the message operations, the stream
+/// (AsyncRead / AsyncWrite), open_wait and wait_named_pipe, and what a remote handle refuses.
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_api_on_remote_names() {
+    use npfs::tokio::{wait_named_pipe as wait_async, ClientOptions, PipeMode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !enabled() {
+        return;
+    }
+    within(60, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut o = ClientOptions::new();
+            o.pipe_mode(PipeMode::Message);
+            let m = o.open(MSG).unwrap();
+            assert!(m.as_blocking().is_remote());
+            // TransactNamedPipe with a short reply buffer: ERROR_MORE_DATA, the rest by ReadFile.
+            let request: Vec<u8> = (0..200u8).collect();
+            let mut reply = [0u8; 64];
+            let r = m.transact(&request, &mut reply).await.unwrap();
+            assert!(r.more_data);
+            assert_eq!(&reply[..r.len], &request[..64]);
+            let mut rest = [0u8; 1024];
+            let r = m.recv_msg(&mut rest).await.unwrap();
+            assert_eq!((r.len, r.more_data), (136, false));
+            assert_eq!(&rest[..r.len], &request[64..]);
+            // WriteFile + ReadFile, one message each.
+            assert_eq!(m.write_msg(b"async one").await.unwrap(), 9);
+            let r = m.recv_msg(&mut rest).await.unwrap();
+            assert_eq!(&rest[..r.len], b"async one");
+            m.flush().await.unwrap();
+            // A recv_msg dropped while its READ waits in smbd (which cannot cancel it): what
+            // that READ brings is the next read's, not lost.
+            let dropped = tokio::time::timeout(Duration::from_millis(200), m.recv_msg(&mut rest));
+            assert!(dropped.await.is_err(), "nothing was there to read");
+            assert_eq!(m.write_msg(b"late").await.unwrap(), 4);
+            let r = m.recv_msg(&mut rest).await.unwrap();
+            assert_eq!(&rest[..r.len], b"late");
+            // What a remote handle does not do.
+            let code = |e: std::io::Error| npfs::Win32IoError::win32_error(&e);
+            assert_eq!(
+                code(m.try_read(&mut rest).unwrap_err()),
+                Some(Win32Error::NOT_SUPPORTED)
+            );
+            assert_eq!(
+                code(m.readable().await.unwrap_err()),
+                Some(Win32Error::NOT_SUPPORTED)
+            );
+            assert_eq!(
+                code(m.peek(&mut rest).unwrap_err()),
+                Some(Win32Error::NOT_SUPPORTED)
+            );
+
+            // The byte pipe as a stream.
+            wait_async(BYTE, Duration::from_secs(5)).await.unwrap();
+            let mut b = ClientOptions::new()
+                .open_wait(BYTE, Duration::from_secs(5))
+                .await
+                .unwrap();
+            b.write_all(b"stream of bytes").await.unwrap();
+            AsyncWriteExt::flush(&mut b).await.unwrap();
+            let mut got = vec![0u8; 15];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, b"stream of bytes");
+            // A missing pipe is ERROR_FILE_NOT_FOUND, as for a local name.
+            let missing = ClientOptions::new().open(r"\\127.0.0.1\pipe\nosuchpipe");
+            assert_eq!(
+                missing.err().map(code),
+                Some(Some(Win32Error::FILE_NOT_FOUND))
+            );
+        });
+    });
+}

@@ -130,6 +130,34 @@ pub fn render(r: &Results) -> String {
             n(m.fds)
         ),
     };
+    o += ",\n\"connect_pairs\":[";
+    let pairs: Vec<String> = r
+        .connect_pairs
+        .iter()
+        .map(|p| match p {
+            Err(e) => err(e),
+            Ok(c) => {
+                let side = |l: &Result<crate::cconnect::Latency, String>| match l {
+                    Err(e) => err(e),
+                    Ok(l) => format!(
+                        "{{\"per_run\":{},\"p50_us\":{},\"p99_us\":{}}}",
+                        l.per_run,
+                        sum(&l.p50),
+                        sum(&l.p99)
+                    ),
+                };
+                format!(
+                    "{{\"placement\":{},\"npfs_cabi\":{},\"af_unix\":{},\"ratio\":{}}}",
+                    s(c.placement.id()),
+                    side(&c.npfs),
+                    side(&c.uds),
+                    c.ratio().map_or("null".into(), |x| format!("{x}"))
+                )
+            }
+        })
+        .collect();
+    o += &pairs.join(",");
+    o += "]";
     o += ",\n\"waits\":";
     o += &match &r.waits {
         None => "null".into(),

@@ -99,6 +99,8 @@ pub struct Results {
     pub load: Option<Result<BrokerLoad, String>>,
     /// What waiting costs: idle CPU, threads for pending overlapped reads.
     pub waits: Option<Waits>,
+    /// The connect pair through the C ABI (winconnect.c against udsconnect.c), per placement.
+    pub connect_pairs: Vec<Result<crate::cconnect::ConnectPair, String>>,
     /// A `--smoke` run: figures are meaningless, no verdicts are given.
     pub smoke: bool,
 }

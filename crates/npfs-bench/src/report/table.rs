@@ -179,6 +179,28 @@ pub fn render(r: &Results) -> String {
             }
         }
     }
+    for pair in &r.connect_pairs {
+        match pair {
+            Ok(c) => {
+                let side = |l: &Result<crate::cconnect::Latency, String>| match l {
+                    Ok(l) => format!("{} (p99 {})", cell(Some(l.p50)), fmt3(l.p99.median)),
+                    Err(x) => format!("failed: {x}"),
+                };
+                let per_run = c.npfs.as_ref().map_or(0, |l| l.per_run);
+                let _ = writeln!(
+                    o,
+                    "| {} | connect through the C ABI, winconnect.c vs udsconnect.c: p50 µs, median of runs of {per_run} (npfs / AF_UNIX = ratio) | {} / {} = {} |",
+                    c.placement.label(),
+                    side(&c.npfs),
+                    side(&c.uds),
+                    ratio(c.ratio()),
+                );
+            }
+            Err(x) => {
+                let _ = writeln!(o, "| — | connect through the C ABI | skipped: {x} |");
+            }
+        }
+    }
     match &r.idle {
         Some(Ok(m)) => {
             let _ = writeln!(
@@ -337,6 +359,18 @@ fn targets(r: &Results, placements: &[Placement]) -> String {
                 pl,
                 vs.iter().map(|v| ratio(*v)).collect::<Vec<_>>().join(", "),
                 all.then_some(min >= 10.0),
+            );
+        }
+        if let Some(Ok(c)) = r.connect_pairs.iter().find(|c| match c {
+            Ok(c) => c.placement == p,
+            Err(_) => false,
+        }) {
+            let v = c.ratio();
+            line(
+                "connect through the C ABI ≤ 6× an AF_UNIX connect (moonshot 3×)",
+                pl,
+                ratio(v),
+                v.map(|x| x <= 6.0),
             );
         }
         if let Some(Ok(c)) = r

@@ -14,6 +14,7 @@ use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
 use crate::pipe::{PeekOutcome, PipeHandle, ReadOutcome};
 
 use super::driver::{drive, LinkIo, OpGuard, Waiter};
+use super::remote_io::{self, RemoteStream};
 use super::sides::{ReadSide, Try, WriteSide};
 use super::to_io;
 
@@ -30,6 +31,8 @@ pub(crate) struct Core {
     write: Mutex<WriteSide>,
     ready_r: Mutex<Waiter>,
     ready_w: Mutex<Waiter>,
+    /// The stream of a client of a remote pipe (unused otherwise).
+    remote: Mutex<RemoteStream>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,7 +55,21 @@ impl Core {
             write: Mutex::default(),
             ready_r: Mutex::default(),
             ready_w: Mutex::default(),
+            remote: Mutex::default(),
         }
+    }
+
+    /// A client of a remote pipe (its operations: [`remote_io`]).
+    fn is_remote(&self) -> bool {
+        self.handle().is_remote()
+    }
+
+    /// What a remote handle cannot do ([`remote_io`]).
+    fn local_only(&self) -> io::Result<()> {
+        if self.is_remote() {
+            return Err(to_io(Win32Error::NOT_SUPPORTED));
+        }
+        Ok(())
     }
 
     pub(crate) fn handle(&self) -> &PipeHandle {
@@ -143,6 +160,10 @@ impl Core {
 
     pub(crate) async fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
         self.need(AccessNeed::Read)?;
+        if self.is_remote() {
+            return std::future::poll_fn(|cx| lock(&self.remote).poll_recv(self.handle(), cx, buf))
+                .await;
+        }
         let io = self.io()?;
         let h = self.handle();
         let mut g = OpGuard {
@@ -161,6 +182,9 @@ impl Core {
 
     pub(crate) async fn write_msg(&self, data: &[u8]) -> io::Result<usize> {
         self.need(AccessNeed::Write)?;
+        if self.is_remote() {
+            return remote_io::write_msg(self.handle(), data).await;
+        }
         let io = self.io()?;
         let mut g = OpGuard {
             conn: io.conn(),
@@ -182,6 +206,9 @@ impl Core {
         reply: &mut [u8],
     ) -> io::Result<ReadOutcome> {
         self.need(AccessNeed::ReadWrite)?;
+        if self.is_remote() {
+            return remote_io::transact(self.handle(), request, reply).await;
+        }
         let io = self
             .io_for(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)
             .map_err(|_| to_io(Win32Error::BAD_PIPE))?;
@@ -205,6 +232,10 @@ impl Core {
 
     pub(crate) async fn flush(&self) -> io::Result<()> {
         self.need(AccessNeed::Write)?;
+        if self.is_remote() {
+            // The stream's WRITE in flight; SMB writes to a pipe are write-through.
+            return std::future::poll_fn(|cx| lock(&self.remote).poll_flush(cx)).await;
+        }
         let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(io) => io,
             Err(e) if e.raw_os_error() == Some(0) => return Ok(()),
@@ -240,6 +271,7 @@ impl Core {
 
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.need(AccessNeed::Read)?;
+        self.local_only()?;
         let io = self.io()?;
         let mut side = lock(&self.read);
         match side
@@ -261,6 +293,7 @@ impl Core {
 
     pub(crate) fn try_write(&self, data: &[u8]) -> io::Result<usize> {
         self.need(AccessNeed::Write)?;
+        self.local_only()?;
         let io = self.io()?;
         let mut side = lock(&self.write);
         match side.try_write(&io.link, data).map_err(to_io)? {
@@ -282,6 +315,9 @@ impl Core {
     ) -> Poll<io::Result<()>> {
         if let Err(e) = self.need(AccessNeed::Read) {
             return Poll::Ready(Err(e));
+        }
+        if self.is_remote() {
+            return lock(&self.remote).poll_read(self.handle(), cx, buf);
         }
         let io = match self.io() {
             Ok(io) => io,
@@ -323,6 +359,9 @@ impl Core {
         if let Err(e) = self.need(AccessNeed::Write) {
             return Poll::Ready(Err(e));
         }
+        if self.is_remote() {
+            return lock(&self.remote).poll_write(self.handle(), cx, data);
+        }
         let io = match self.io() {
             Ok(io) => io,
             Err(e) => return Poll::Ready(Err(e)),
@@ -360,6 +399,9 @@ impl Core {
 
     /// Wait for the write in flight (a message above the quota) to complete.
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.is_remote() {
+            return lock(&self.remote).poll_flush(cx);
+        }
         let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(io) => io,
             Err(e) if e.raw_os_error() == Some(0) => return Poll::Ready(Ok(())),
@@ -394,6 +436,9 @@ impl Core {
         interest: Interest,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<Ready>> {
+        if let Err(e) = self.local_only() {
+            return Poll::Ready(Err(e));
+        }
         let io = match self.io() {
             Ok(io) => io,
             Err(e) => return Poll::Ready(Err(e)),
@@ -441,6 +486,7 @@ impl Core {
     }
 
     pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.local_only()?;
         if self.server().is_some_and(|s| s.is_listening()) {
             self.wait_client().await?;
         }

@@ -106,6 +106,7 @@ mod handle;
 mod listener;
 #[doc(hidden)]
 pub mod remote;
+mod remote_io;
 mod sides;
 
 use std::ffi::OsStr;
@@ -492,22 +493,24 @@ impl ClientOptions {
         (u32::from(self.read) * GENERIC_READ) | (u32::from(self.write) * GENERIC_WRITE)
     }
 
-    /// CreateFile: connect to an instance of `addr` that is listening, without waiting.
+    /// CreateFile: connect to an instance of `addr` that is listening, without waiting. A
+    /// remote name (`\\HOST\pipe\NAME`) opens the pipe on that SMB server (credentials:
+    /// `NPFS_SMB_USER` and the rest, as for the blocking API); the handle then does the
+    /// message operations and the stream, not readiness (docs/DEVIATIONS.md).
     ///
     /// # Errors
     ///
     /// `ERROR_FILE_NOT_FOUND` (no such pipe: `kind()` is `NotFound`), `ERROR_PIPE_BUSY`
     /// (no instance listening: wait with [`wait_named_pipe`], or use
-    /// [`ClientOptions::open_wait`]), `ERROR_ACCESS_DENIED`, `ERROR_BAD_NETPATH` (a remote
-    /// name).
+    /// [`ClientOptions::open_wait`]), `ERROR_ACCESS_DENIED`; for a remote name also
+    /// `ERROR_LOGON_FAILURE` and `ERROR_BAD_NETPATH` (no SMB server there).
     #[doc(alias = "CreateFile")]
     #[doc(alias = "CreateFileW")]
     pub fn open(&self, addr: impl AsRef<OsStr>) -> io::Result<NamedPipeClient> {
         let name = name_of(addr.as_ref())?;
-        if npfs_core::name::PipeName::parse(name).is_ok_and(|n| !n.is_local()) {
-            // Remote pipes have only the blocking API so far (docs/DEVIATIONS.md).
-            return Err(to_io(Win32Error::NOT_SUPPORTED));
-        }
+        // A remote name (`\\HOST\pipe\NAME`) connects and logs on to its SMB server here,
+        // blocking the calling thread for that long (as CreateFile does on Windows); its
+        // operations then run on the blocking pool (docs/DEVIATIONS.md).
         let pipe = crate::PipeClient::open_with_flags(name, self.access(), self.security_qos_flags)
             .map_err(to_io)?;
         if self.pipe_mode == PipeMode::Message {
