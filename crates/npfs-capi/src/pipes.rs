@@ -738,10 +738,12 @@ unsafe fn do_io(
         reset_ov_event(ov);
     }
     let handle = obj.handle();
-    if handle.is_remote() {
-        let (kind, overlapped) = (remote_kind(&kind), ex || (obj.overlapped && !ov.is_null()));
+    if handle.is_remote() && !(ex || (obj.overlapped && !ov.is_null())) {
+        // A synchronous call on a remote handle: the SMB call on this thread. Overlapped
+        // (and Ex) calls take the common path below: their SMB call runs on the completion
+        // driver's blocking pool.
         // SAFETY: the caller's buffers and out-pointer, as for a local handle.
-        return unsafe { crate::remote::io(handle, kind, bufs, out_bytes, overlapped) };
+        return unsafe { crate::remote::io(handle, remote_kind(&kind), bufs, out_bytes) };
     }
     let op = match kind {
         Io::Read => IoOp::read(handle),

@@ -1,8 +1,8 @@
-//! ReadFile, WriteFile and TransactNamedPipe on a handle to a remote pipe
-//! (`\\HOST\pipe\NAME`, opened over SMB by CreateFile): synchronous only. An SMB2 READ of a
-//! pipe cannot be cancelled, so overlapped I/O (and the Ex forms) on such a handle fails with
-//! `ERROR_NOT_SUPPORTED` (docs/DEVIATIONS.md). CreateFile, CallNamedPipe, WaitNamedPipe and
-//! CloseHandle need nothing here: the library does them.
+//! Synchronous ReadFile, WriteFile and TransactNamedPipe on a handle to a remote pipe
+//! (`\\HOST\pipe\NAME`, opened over SMB by CreateFile): the SMB call on the caller's thread.
+//! Overlapped calls (and the Ex forms) go the way of every other handle's (the library's
+//! `IoOp`, whose SMB call runs on the completion driver's blocking pool). CreateFile,
+//! CallNamedPipe, WaitNamedPipe and CloseHandle need nothing here: the library does them.
 
 use npfs_lib::ffi::RawBufs;
 use npfs_lib::{PipeHandle, ReadOutcome, Win32Error};
@@ -28,11 +28,7 @@ pub(crate) unsafe fn io(
     kind: RemoteIo,
     bufs: RawBufs,
     out_bytes: *mut DWORD,
-    overlapped: bool,
 ) -> BOOL {
-    if overlapped {
-        return fail(Win32Error::NOT_SUPPORTED.0);
-    }
     // SAFETY: the caller's buffers (null only with a zero length).
     let (buf, data) = unsafe {
         (

@@ -78,6 +78,13 @@ fn link_io(link: &Arc<Link>) -> Result<Arc<LinkIo>, Win32Error> {
     Ok(io)
 }
 
+/// Run the synchronous `f` on the driver's blocking pool (a remote handle's SMB call).
+pub(crate) fn spawn_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<::tokio::task::JoinHandle<T>, Win32Error> {
+    Ok(driver()?.spawn_blocking(f))
+}
+
 /// Run `op` (which pended) on the driver; `done` gets it back with its outcome.
 pub(crate) fn submit(
     mut op: IoOp,
@@ -122,6 +129,10 @@ async fn drive(op: &mut IoOp, bufs: RawBufs) -> Finished {
         op.token().park_task(cx.waker());
         if op.token().is_cancelled() && !tried_cancel {
             continue;
+        }
+        // SAFETY: as for the step above.
+        if let Some(p) = unsafe { op.poll_remote(cx, bufs) } {
+            return p.map(Finished::Done);
         }
         if let Some(server) = op.connect_server() {
             let (id, channel) = match server.channel_fd() {

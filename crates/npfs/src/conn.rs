@@ -470,6 +470,7 @@ impl Conn {
     }
 
     /// This end's bell, if it was ever inherited (for the async waiters of a shared end).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn end_bell(&self) -> Option<&OwnedFd> {
         self.end_bell.get()
     }

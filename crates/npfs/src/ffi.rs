@@ -14,7 +14,7 @@ use npfs_core::Win32Error;
 
 use crate::conn::Conn;
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WaitOn, WriteOp};
-use crate::pipe::{Link, PipeHandle, PipeServer};
+use crate::pipe::{Link, PipeHandle, PipeServer, ReadOutcome};
 
 /// Fired by CancelIo / CancelIoEx / CancelSynchronousIo (and the last CloseHandle). Firing
 /// wakes what the operation sleeps on — the connection's futex (a blocking read, write or
@@ -103,6 +103,73 @@ enum Kind {
     Transact(TransactOp),
     Flush(FlushOp),
     Connect(PipeServer),
+    Remote(RemoteOp),
+}
+
+/// Which call a [`RemoteOp`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RemoteCall {
+    Read,
+    Write,
+    Transact,
+}
+
+/// What a remote call returns: the bytes read (empty for a write) and its completion.
+type RemoteResult = Result<(Vec<u8>, Completion), Win32Error>;
+
+/// An operation on a handle to a remote pipe (`\\HOST\pipe\NAME`): the synchronous SMB call
+/// runs on the completion driver's blocking pool (the SMB client is synchronous), and the
+/// driver's task completes the operation when it returns.
+struct RemoteOp {
+    handle: PipeHandle,
+    call: RemoteCall,
+    /// A read's fate: cancelled first, or its data delivered first.
+    fate: Arc<crate::remote::ReadFate>,
+    #[cfg(feature = "tokio")]
+    running: Option<::tokio::task::JoinHandle<RemoteResult>>,
+}
+
+/// Run `call` on `h`: a read of up to `len` bytes (whose `fate` a cancel may decide), or a
+/// write / transaction of `data`.
+fn remote_call(
+    h: &PipeHandle,
+    call: RemoteCall,
+    len: usize,
+    data: &[u8],
+    fate: &crate::remote::ReadFate,
+) -> RemoteResult {
+    let done = |v: Vec<u8>, r: ReadOutcome| {
+        (
+            v,
+            Completion {
+                bytes: r.len,
+                more_data: r.more_data,
+            },
+        )
+    };
+    match call {
+        RemoteCall::Read => {
+            let mut v = vec![0u8; len];
+            let r = h.remote_read_for(&mut v, fate)?;
+            v.truncate(r.len);
+            Ok(done(v, r))
+        }
+        RemoteCall::Write => h.write(data).map(|n| {
+            (
+                Vec::new(),
+                Completion {
+                    bytes: n,
+                    more_data: false,
+                },
+            )
+        }),
+        RemoteCall::Transact => {
+            let mut v = vec![0u8; len];
+            let r = h.transact(data, &mut v)?;
+            v.truncate(r.len);
+            Ok(done(v, r))
+        }
+    }
 }
 
 /// What an operation completed with: bytes transferred and whether a message continues
@@ -151,9 +218,26 @@ impl IoOp {
         }
     }
 
+    /// An operation on a remote handle.
+    fn remote(h: &PipeHandle, call: RemoteCall) -> IoOp {
+        Self::new(
+            None,
+            Kind::Remote(RemoteOp {
+                handle: h.shared(),
+                call,
+                fate: Arc::default(),
+                #[cfg(feature = "tokio")]
+                running: None,
+            }),
+        )
+    }
+
     /// ReadFile.
     pub fn read(h: &PipeHandle) -> Result<IoOp, Win32Error> {
         h.check_access(npfs_core::config::AccessNeed::Read)?;
+        if h.is_remote() {
+            return Ok(Self::remote(h, RemoteCall::Read));
+        }
         let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         Ok(Self::new(
             Some(link),
@@ -164,6 +248,9 @@ impl IoOp {
     /// WriteFile.
     pub fn write(h: &PipeHandle) -> Result<IoOp, Win32Error> {
         h.check_access(npfs_core::config::AccessNeed::Write)?;
+        if h.is_remote() {
+            return Ok(Self::remote(h, RemoteCall::Write));
+        }
         let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
         Ok(Self::new(
             Some(link),
@@ -174,6 +261,10 @@ impl IoOp {
     /// TransactNamedPipe (checks the pipe type and read mode: `ERROR_BAD_PIPE`).
     pub fn transact(h: &PipeHandle) -> Result<IoOp, Win32Error> {
         h.check_access(npfs_core::config::AccessNeed::ReadWrite)?;
+        if h.is_remote() {
+            // Sent whatever the handle's mode: the server decides (docs/DEVIATIONS.md).
+            return Ok(Self::remote(h, RemoteCall::Transact));
+        }
         let link = h.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
         if h.attributes().pipe_type != npfs_core::config::PipeType::Message
             || !h.message_read_mode()
@@ -186,6 +277,9 @@ impl IoOp {
     /// FlushFileBuffers (`None`: nothing to flush, it succeeds at once).
     pub fn flush(h: &PipeHandle) -> Result<Option<IoOp>, Win32Error> {
         h.check_access(npfs_core::config::AccessNeed::Write)?;
+        if h.is_remote() {
+            return Ok(None); // remote writes are write-through
+        }
         match h.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
             Ok(link) => Ok(Some(Self::new(Some(link), Kind::Flush(FlushOp::default())))),
             Err(e) if e == Win32Error::SUCCESS => Ok(None),
@@ -286,6 +380,7 @@ impl IoOp {
                 bytes: 0,
                 more_data: false,
             }),
+            (Kind::Remote(r), _) => return r.start(buf.len(), data),
             (Kind::Connect(s), _) => {
                 return match s.connect_check() {
                     Ok(true) => Some(Ok(Completion {
@@ -353,6 +448,9 @@ impl IoOp {
     /// CancelIoEx on this operation: true if it was still pending (it then completes with
     /// ERROR_OPERATION_ABORTED); false if it had completed already.
     pub fn cancel(&mut self) -> bool {
+        if let Kind::Remote(r) = &mut self.kind {
+            return r.abandon();
+        }
         let Some(l) = &self.link else {
             // A pending connect: nothing was consumed; the instance keeps listening.
             return true;
@@ -362,7 +460,7 @@ impl IoOp {
             Kind::Read(op) => op.cancel(c),
             Kind::Write(op) => op.cancel(c),
             Kind::Transact(op) => op.cancel(c),
-            Kind::Flush(_) | Kind::Connect(_) => true,
+            Kind::Flush(_) | Kind::Connect(_) | Kind::Remote(_) => true,
         }
     }
 
@@ -381,6 +479,91 @@ impl IoOp {
             }
             self.wait(None);
         }
+    }
+}
+
+impl IoOp {
+    /// A remote operation's SMB call, polled by the completion driver's task: `None` for a
+    /// local operation; once it returned, the bytes read are copied into the caller's
+    /// buffer.
+    ///
+    /// # Safety
+    /// As [`IoOp::step`].
+    #[cfg(feature = "tokio")]
+    pub(crate) unsafe fn poll_remote(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: RawBufs,
+    ) -> Option<std::task::Poll<Result<Completion, Win32Error>>> {
+        use std::future::Future;
+        let Kind::Remote(r) = &mut self.kind else {
+            return None;
+        };
+        let Some(running) = r.running.as_mut() else {
+            return Some(std::task::Poll::Ready(Err(Win32Error::INVALID_HANDLE)));
+        };
+        let joined = match std::pin::Pin::new(running).poll(cx) {
+            std::task::Poll::Pending => return Some(std::task::Poll::Pending),
+            std::task::Poll::Ready(j) => j,
+        };
+        r.running = None;
+        let result = match joined {
+            Ok(r) => r,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err(Win32Error::OPERATION_ABORTED),
+            },
+        };
+        Some(std::task::Poll::Ready(result.map(|(data, done)| {
+            let n = data.len().min(bufs.buf_len);
+            if n > 0 && !bufs.buf.is_null() {
+                // SAFETY: the caller's receive buffer of `buf_len` bytes, alive until this
+                // operation completes (now); `data` is ours.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), bufs.buf, n) };
+            }
+            done
+        })))
+    }
+}
+
+impl RemoteOp {
+    /// The first step: start the SMB call on the completion driver's blocking pool (with a
+    /// copy of what it sends); it pends until the driver's task sees it return.
+    fn start(&mut self, len: usize, data: &[u8]) -> Option<Result<Completion, Win32Error>> {
+        #[cfg(feature = "tokio")]
+        {
+            if self.running.is_none() {
+                let (h, call, data) = (self.handle.shared(), self.call, data.to_vec());
+                let fate = self.fate.clone();
+                match crate::completion::spawn_blocking(move || {
+                    remote_call(&h, call, len, &data, &fate)
+                }) {
+                    Ok(j) => self.running = Some(j),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            None
+        }
+        #[cfg(not(feature = "tokio"))]
+        {
+            let _ = (len, data, &self.handle, self.call);
+            Some(Err(Win32Error::NOT_SUPPORTED))
+        }
+    }
+
+    /// CancelIoEx: true if the operation is cancelled (it completes with
+    /// `ERROR_OPERATION_ABORTED`), false if it completed first. The SMB call itself cannot be
+    /// cancelled (smbd) and runs on: a cancelled read's READ keeps what it brings for the
+    /// handle's next read ([`crate::remote::ReadFate`]); a write or transaction goes through.
+    fn abandon(&mut self) -> bool {
+        if self.call == RemoteCall::Read && !self.fate.abandon() {
+            return false;
+        }
+        #[cfg(feature = "tokio")]
+        {
+            self.running = None;
+        }
+        true
     }
 }
 

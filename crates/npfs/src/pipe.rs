@@ -319,6 +319,20 @@ impl PipeHandle {
         }
     }
 
+    /// ReadFile on a remote handle for an operation a cancel may overtake
+    /// ([`crate::remote::RemotePipe::read_for`]).
+    pub(crate) fn remote_read_for(
+        &self,
+        buf: &mut [u8],
+        fate: &crate::remote::ReadFate,
+    ) -> Result<ReadOutcome> {
+        self.check_access(AccessNeed::Read)?;
+        match self.remote() {
+            Some(r) => r.read_for(buf, Some(fate)),
+            None => Err(Win32Error::INVALID_HANDLE),
+        }
+    }
+
     /// The remote pipe behind this handle, if it is one.
     fn remote(&self) -> Option<&crate::remote::RemotePipe> {
         match &self.inner.kind {

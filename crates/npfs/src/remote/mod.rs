@@ -33,6 +33,56 @@ pub(crate) const MAX_IO: usize = 0xFFFF;
 /// An open remote pipe.
 pub(crate) struct RemotePipe {
     file: session::RemoteFile,
+    /// The reads of this handle: one SMB READ at a time, and what a READ brought after the
+    /// operation that asked for it was cancelled (smbd cannot cancel a READ).
+    reads: std::sync::Mutex<Reads>,
+    /// Signalled when a READ returns (a read waiting for its turn looks again).
+    read_done: std::sync::Condvar,
+}
+
+/// The read state of a remote handle.
+#[derive(Default)]
+struct Reads {
+    /// An SMB READ is in flight.
+    reading: bool,
+    /// Bytes a cancelled operation's READ brought: the next read's, so that nothing is lost.
+    kept: Vec<u8>,
+    /// The kept bytes end inside a message.
+    kept_more: bool,
+}
+
+/// The fate of one cancellable read ([`RemotePipe::read_for`]): whether its operation was
+/// cancelled before the READ returned, or its data was delivered to it. Whichever comes
+/// first decides, under the lock: a cancel after the delivery fails (the operation completes
+/// with its data, as a CancelIoEx that lost the race does on Windows).
+#[derive(Debug, Default)]
+pub(crate) struct ReadFate {
+    /// (cancelled, delivered)
+    state: std::sync::Mutex<(bool, bool)>,
+}
+
+impl ReadFate {
+    /// Cancel the read: true if its data was not delivered yet (it is then kept for the
+    /// handle's next read).
+    pub(crate) fn abandon(&self) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if g.1 {
+            return false;
+        }
+        g.0 = true;
+        true
+    }
+
+    /// The read has its data: true unless it was cancelled first.
+    fn deliver(&self) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 = !g.0;
+        g.1
+    }
+
+    fn cancelled(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
 }
 
 /// What a remote handle reports as the pipe's attributes: the SMB server does not say the
@@ -55,19 +105,73 @@ impl RemotePipe {
         let creds = creds::get()?;
         Ok(RemotePipe {
             file: session::RemoteFile::open(host, name, creds)?,
+            reads: std::sync::Mutex::default(),
+            read_done: std::sync::Condvar::new(),
         })
     }
 
     /// ReadFile: one SMB2 READ of at most `buf.len()` (≤ 65535) bytes; waits for data.
     pub(crate) fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome, Win32Error> {
+        self.read_for(buf, None)
+    }
+
+    /// [`RemotePipe::read`] for an operation that may be cancelled while its READ is in
+    /// flight (`fate`): the READ then goes on, and what it brings is kept for the next read
+    /// (this one fails with `ERROR_OPERATION_ABORTED`). Bytes kept from a cancelled READ come
+    /// first; a read waits while another READ of this handle is in flight (it may be a
+    /// cancelled one, whose bytes are then this read's).
+    pub(crate) fn read_for(
+        &self,
+        buf: &mut [u8],
+        fate: Option<&ReadFate>,
+    ) -> Result<ReadOutcome, Win32Error> {
         if buf.is_empty() {
             return Ok(ReadOutcome {
                 len: 0,
                 more_data: false,
             });
         }
+        let lock = || self.reads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = lock();
+        loop {
+            if fate.is_some_and(ReadFate::cancelled) {
+                return Err(Win32Error::OPERATION_ABORTED);
+            }
+            if !g.kept.is_empty() {
+                if fate.is_some_and(|f| !f.deliver()) {
+                    return Err(Win32Error::OPERATION_ABORTED);
+                }
+                let k = g.kept.len().min(buf.len());
+                buf[..k].copy_from_slice(&g.kept[..k]);
+                g.kept.drain(..k);
+                let more = !g.kept.is_empty() || g.kept_more;
+                if g.kept.is_empty() {
+                    g.kept_more = false;
+                }
+                return Ok(ReadOutcome {
+                    len: k,
+                    more_data: more,
+                });
+            }
+            if !g.reading {
+                break;
+            }
+            g = self.read_done.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.reading = true;
+        drop(g);
         let want = buf.len().min(MAX_IO);
-        let (data, more) = self.file.read(want as u32)?;
+        let r = self.file.read(want as u32);
+        let mut g = lock();
+        g.reading = false;
+        self.read_done.notify_all();
+        let (data, more) = r?;
+        if fate.is_some_and(|f| !f.deliver()) {
+            g.kept.extend_from_slice(&data);
+            g.kept_more = more;
+            return Err(Win32Error::OPERATION_ABORTED);
+        }
+        drop(g);
         let len = data.len().min(want);
         buf[..len].copy_from_slice(&data[..len]);
         Ok(ReadOutcome {
