@@ -610,7 +610,7 @@ fn start(
             // SAFETY: the caller keeps the buffers alive until the operation completes (the
             // Win32 contract for overlapped I/O).
             let submitted = unsafe {
-                op.submit(bufs, move |op, finished| {
+                npfs_lib::completion::submit(op, bufs, move |op, finished| {
                     let r = match finished {
                         Finished::Done(r) => r,
                         // A listen ended by closing the server handle completes with

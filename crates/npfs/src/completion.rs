@@ -78,15 +78,14 @@ fn link_io(link: &Arc<Link>) -> Result<Arc<LinkIo>, Win32Error> {
     Ok(io)
 }
 
-/// Run the synchronous `f` on the driver's blocking pool (a remote handle's SMB call).
-pub(crate) fn spawn_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<::tokio::task::JoinHandle<T>, Win32Error> {
-    Ok(driver()?.spawn_blocking(f))
-}
-
-/// Run `op` (which pended) on the driver; `done` gets it back with its outcome.
-pub(crate) fn submit(
+/// Hand an operation that pended (its first [`IoOp::step`] gave `None`) to the process's
+/// completion driver, which steps it whenever what it waits for happens, and calls `done` on
+/// the driver's thread with the operation and its outcome. No thread per operation, no
+/// timer.
+///
+/// # Safety
+/// `bufs` describes valid buffers that stay alive and unaliased until `done` is called.
+pub unsafe fn submit(
     mut op: IoOp,
     bufs: RawBufs,
     done: impl FnOnce(IoOp, Finished) + Send + 'static,

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::broker::ConnFds;
-use crate::engine::WaitOn;
 use npfs_core::config::{PipeAttributes, PipeType};
 use npfs_core::queue::{OpId, PeekInfo, Queue, SharedQueue};
 use npfs_core::Win32Error;
@@ -76,6 +75,16 @@ impl DataRights {
 pub(crate) struct Peeked {
     pub info: PeekInfo,
     pub state: LinkState,
+}
+
+/// What a pending operation waits for: a change of direction `dir` of a connection after
+/// `seq` (its change counter, which every change moves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WaitOn {
+    /// The direction whose change counter to watch.
+    pub dir: usize,
+    /// Its value when the operation last looked, under the lock.
+    pub seq: u32,
 }
 
 /// One connection.

@@ -15,7 +15,7 @@ use npfs_core::queue::{
 };
 use npfs_core::Win32Error;
 
-use crate::conn::{Conn, LinkState};
+use crate::conn::{Conn, LinkState, WaitOn};
 
 /// Take the connection lock, or end the operation: a connection whose lock cannot be had in
 /// time is broken (`Conn::lock`).
@@ -30,15 +30,6 @@ macro_rules! locked {
 
 /// Copies at least this large run outside the connection lock.
 const UNLOCKED_COPY: usize = 16 * 1024;
-
-/// What a pending operation waits for: a change of direction `dir` after `seq`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct WaitOn {
-    /// The direction whose change counter to watch.
-    pub dir: usize,
-    /// Its value when the operation last looked, under the lock.
-    pub seq: u32,
-}
 
 /// One step of an operation.
 #[derive(Debug)]

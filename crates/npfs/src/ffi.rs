@@ -13,8 +13,10 @@ use std::time::Instant;
 use npfs_core::Win32Error;
 
 use crate::conn::Conn;
-use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WaitOn, WriteOp};
-use crate::pipe::{Link, PipeHandle, PipeServer, ReadOutcome};
+use crate::conn::WaitOn;
+use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
+use crate::outcome::ReadOutcome;
+use crate::pipe::{Link, PipeHandle, PipeServer};
 
 /// Fired by CancelIo / CancelIoEx / CancelSynchronousIo (and the last CloseHandle). Firing
 /// wakes what the operation sleeps on — the connection's futex (a blocking read, write or
@@ -125,6 +127,9 @@ struct RemoteOp {
     call: RemoteCall,
     /// A read's fate: cancelled first, or its data delivered first.
     fate: Arc<crate::remote::ReadFate>,
+    /// What the call reads (a buffer size) and sends (a copy), once the first step saw the
+    /// caller's buffers.
+    args: Option<(usize, Vec<u8>)>,
     #[cfg(feature = "tokio")]
     running: Option<::tokio::task::JoinHandle<RemoteResult>>,
 }
@@ -226,6 +231,7 @@ impl IoOp {
                 handle: h.shared(),
                 call,
                 fate: Arc::default(),
+                args: None,
                 #[cfg(feature = "tokio")]
                 running: None,
             }),
@@ -324,22 +330,6 @@ impl IoOp {
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn waits_on(&self) -> Option<WaitOn> {
         self.wait_on
-    }
-
-    /// Hand an operation that pended (its first [`IoOp::step`] gave `None`) to the process's
-    /// completion driver, which steps it whenever what it waits for happens, and calls `done`
-    /// on the driver's thread with the operation and its outcome. No thread per operation,
-    /// no timer.
-    ///
-    /// # Safety
-    /// `bufs` describes valid buffers that stay alive and unaliased until `done` is called.
-    #[cfg(feature = "tokio")]
-    pub unsafe fn submit(
-        self,
-        bufs: RawBufs,
-        done: impl FnOnce(IoOp, Finished) + Send + 'static,
-    ) -> Result<(), Win32Error> {
-        crate::completion::submit(self, bufs, done)
     }
 
     /// One step. `Some` when the operation completed.
@@ -499,9 +489,17 @@ impl IoOp {
         let Kind::Remote(r) = &mut self.kind else {
             return None;
         };
-        let Some(running) = r.running.as_mut() else {
-            return Some(std::task::Poll::Ready(Err(Win32Error::INVALID_HANDLE)));
-        };
+        if r.running.is_none() {
+            // Started here, on the driver (this task's runtime): its blocking pool.
+            let Some((len, data)) = r.args.take() else {
+                return Some(std::task::Poll::Ready(Err(Win32Error::INVALID_HANDLE)));
+            };
+            let (h, call, fate) = (r.handle.shared(), r.call, r.fate.clone());
+            r.running = Some(::tokio::task::spawn_blocking(move || {
+                remote_call(&h, call, len, &data, &fate)
+            }));
+        }
+        let running = r.running.as_mut()?;
         let joined = match std::pin::Pin::new(running).poll(cx) {
             std::task::Poll::Pending => return Some(std::task::Poll::Pending),
             std::task::Poll::Ready(j) => j,
@@ -527,28 +525,20 @@ impl IoOp {
 }
 
 impl RemoteOp {
-    /// The first step: start the SMB call on the completion driver's blocking pool (with a
-    /// copy of what it sends); it pends until the driver's task sees it return.
+    /// The first step: note what the SMB call reads and sends (a copy); the completion
+    /// driver starts it on its blocking pool ([`IoOp::poll_remote`]) and it pends until then.
     fn start(&mut self, len: usize, data: &[u8]) -> Option<Result<Completion, Win32Error>> {
+        if !cfg!(feature = "tokio") {
+            return Some(Err(Win32Error::NOT_SUPPORTED));
+        }
         #[cfg(feature = "tokio")]
-        {
-            if self.running.is_none() {
-                let (h, call, data) = (self.handle.shared(), self.call, data.to_vec());
-                let fate = self.fate.clone();
-                match crate::completion::spawn_blocking(move || {
-                    remote_call(&h, call, len, &data, &fate)
-                }) {
-                    Ok(j) => self.running = Some(j),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-            None
-        }
+        let started = self.running.is_some();
         #[cfg(not(feature = "tokio"))]
-        {
-            let _ = (len, data, &self.handle, self.call);
-            Some(Err(Win32Error::NOT_SUPPORTED))
+        let started = false;
+        if !started && self.args.is_none() {
+            self.args = Some((len, data.to_vec()));
         }
+        None
     }
 
     /// CancelIoEx: true if the operation is cancelled (it completes with

@@ -25,13 +25,14 @@
 
 pub mod broker;
 #[cfg(feature = "tokio")]
-mod completion;
+pub mod completion;
 mod conn;
 mod engine;
 mod error;
 #[doc(hidden)]
 pub mod ffi;
 mod impersonate;
+mod outcome;
 mod pipe;
 mod remote;
 mod shm;

@@ -8,7 +8,6 @@ use std::time::Duration;
 use npfs_core::config::{self, AccessNeed, CreateParams, PipeAttributes, PipeType, ReadMode};
 use npfs_core::consts::*;
 use npfs_core::name::PipeName;
-use npfs_core::queue::ReadDone;
 use npfs_core::security::SecurityDescriptor;
 use npfs_core::Win32Error;
 
@@ -17,6 +16,7 @@ use crate::broker::{
 };
 use crate::conn::{Conn, DataRights, End, LinkState};
 use crate::engine::{self, FlushOp, ReadOp, TransactOp, WriteOp};
+pub use crate::outcome::{PeekOutcome, ReadOutcome};
 use crate::watcher::{self, Watched};
 
 /// Result of every pipe operation: the Win32 error code on failure.
@@ -28,37 +28,6 @@ pub(crate) fn broker_err(e: BrokerError) -> Win32Error {
         // The broker could not be reached or started: not a fact about the pipe.
         BrokerError::Io(io) => broker::unavailable(&io),
     }
-}
-
-/// The outcome of a read (ReadFile): how many bytes arrived, and whether the message goes on
-/// (`ERROR_MORE_DATA` on Windows — a normal result here).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadOutcome {
-    /// Bytes read (`*lpNumberOfBytesRead`).
-    pub len: usize,
-    /// The message was longer than the buffer; the rest stays in the pipe (`ERROR_MORE_DATA`).
-    pub more_data: bool,
-}
-
-impl From<ReadDone> for ReadOutcome {
-    fn from(d: ReadDone) -> Self {
-        ReadOutcome {
-            len: d.len,
-            more_data: d.more_data,
-        }
-    }
-}
-
-/// PeekNamedPipe's three outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeekOutcome {
-    /// `*lpBytesRead`: bytes copied.
-    pub bytes_read: u32,
-    /// `*lpTotalBytesAvail`: every unread byte.
-    pub total_bytes_avail: u32,
-    /// `*lpBytesLeftThisMessage`: first message length − bytes copied; on byte pipes this
-    /// wraps (0 − bytes copied), as Windows computes it.
-    pub bytes_left_this_message: u32,
 }
 
 /// GetNamedPipeInfo's outputs.

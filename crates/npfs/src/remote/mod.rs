@@ -24,7 +24,7 @@ use npfs_core::config::{Direction, PipeAttributes, PipeType};
 use npfs_core::consts::{NMPWAIT_USE_DEFAULT_WAIT, NMPWAIT_WAIT_FOREVER};
 use npfs_core::Win32Error;
 
-use crate::ReadOutcome;
+use crate::outcome::ReadOutcome;
 
 /// The largest SMB2 READ, WRITE or TRANSCEIVE output npfs asks for: smbd passes at most
 /// 65535 bytes per message and per read.

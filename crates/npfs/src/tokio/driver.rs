@@ -16,7 +16,8 @@ use ::tokio::io::Interest;
 use npfs_core::Win32Error;
 
 use crate::conn::Conn;
-use crate::engine::{ReadOp, Step, TransactOp, WaitOn, WriteOp};
+use crate::conn::WaitOn;
+use crate::engine::{ReadOp, Step, TransactOp, WriteOp};
 use crate::pipe::Link;
 
 /// One connection as the async API uses it: the link and the doorbell's registration.

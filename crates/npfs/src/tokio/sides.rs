@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use npfs_core::Win32Error;
 
-use crate::engine::{ReadOp, Step, WaitOn, WriteOp};
+use crate::conn::WaitOn;
+use crate::engine::{ReadOp, Step, WriteOp};
 use crate::pipe::Link;
 
 use super::driver::Waiter;
