@@ -24,7 +24,7 @@ pub trait HandleObject: Any + Send + Sync {
     fn closing(&self, _last: bool) {}
     /// CreateIoCompletionPort on this file: post completions to `port` with `key`. False if
     /// the object is not a file.
-    fn associate(&self, _port: std::sync::Arc<crate::sync::Port>, _key: usize) -> bool {
+    fn associate(&self, _port: std::sync::Arc<crate::port::Port>, _key: usize) -> bool {
         false
     }
     /// The access mask the object was opened with, for objects whose handles are checked
@@ -134,7 +134,7 @@ pub fn get(h: HANDLE) -> Option<Arc<dyn HandleObject>> {
     crate::inherit::init();
     let h = h as usize;
     if h == CURRENT_THREAD {
-        return Some(crate::sync::current_thread() as Arc<dyn HandleObject>);
+        return Some(crate::thread::current_thread() as Arc<dyn HandleObject>);
     }
     table().as_ref()?.map.get(&h).map(|e| e.object.clone())
 }

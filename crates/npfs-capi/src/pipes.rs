@@ -18,8 +18,10 @@ use npfs_lib::{AccessNeed, PipeClient, PipeHandle, PipeServer, ServerOptions, Wi
 
 use crate::error::*;
 use crate::handles::{self, HandleObject};
+use crate::port::{Packet, Port};
 use crate::status::{self, STATUS_BUFFER_OVERFLOW, STATUS_PENDING};
-use crate::sync::{self, current_thread, Packet, Port};
+use crate::sync;
+use crate::thread::current_thread;
 use crate::types::*;
 
 const FILE_FLAG_OVERLAPPED: DWORD = 0x4000_0000;
@@ -265,7 +267,7 @@ unsafe fn descriptor_of(
         return Ok(None);
     }
     // SAFETY: the caller's descriptor.
-    unsafe { crate::security::read_descriptor((*sa).lpSecurityDescriptor) }.map(Some)
+    unsafe { crate::sd::read_descriptor((*sa).lpSecurityDescriptor) }.map(Some)
 }
 
 unsafe fn inherit_of(sa: *const SECURITY_ATTRIBUTES) -> bool {
@@ -505,7 +507,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>,
     if let Some(routine) = rep.routine {
         let ov = rep.ov as usize;
         let err = status::to_win32(st);
-        if let Some(t) = sync::thread_by_id(rep.thread) {
+        if let Some(t) = crate::thread::thread_by_id(rep.thread) {
             t.queue_apc(Box::new(move || {
                 // SAFETY: the application's completion routine with its own OVERLAPPED.
                 unsafe { routine(err, bytes as DWORD, ov as *mut OVERLAPPED) }
@@ -519,7 +521,7 @@ fn complete(obj: &Arc<PipeObj>, rep: Report, r: &Result<Completion, Win32Error>,
             status: st,
         });
     }
-    crate::wait::notify();
+    crate::signal::notify();
 }
 
 /// Start `op`; complete it at once or hand it to a worker. Returns the Win32 result of the
@@ -661,7 +663,7 @@ fn run_sync(obj: &PipeObj, mut op: IoOp, bufs: RawBufs) -> Result<Completion, Wi
     let r = unsafe { op.run(bufs) };
     obj.signal_completion();
     me.set_sync_io(None);
-    crate::wait::notify();
+    crate::signal::notify();
     r
 }
 
@@ -675,7 +677,7 @@ fn sync_completed(ov: *mut OVERLAPPED, r: &Result<Completion, Win32Error>) {
         (*ov).InternalHigh = bytes;
         sync::set_event_handle((*ov).hEvent);
     }
-    crate::wait::notify();
+    crate::signal::notify();
 }
 
 enum Io {
@@ -1129,7 +1131,7 @@ pub extern "C" fn CancelIoEx(h: HANDLE, ov: *mut OVERLAPPED) -> BOOL {
 #[no_mangle]
 pub extern "C" fn CancelSynchronousIo(thread: HANDLE) -> BOOL {
     guard(FALSE, || {
-        let Some(t) = handles::get_as::<sync::ThreadObj>(thread) else {
+        let Some(t) = handles::get_as::<crate::thread::ThreadObj>(thread) else {
             return fail(ERROR_INVALID_HANDLE);
         };
         match t.sync_io() {

@@ -111,9 +111,9 @@ impl Child {
     fn finish(&self, code: DWORD) {
         self.code.store(code, Ordering::SeqCst);
         if !self.exited.swap(true, Ordering::SeqCst) && !self.watched.load(Ordering::SeqCst) {
-            UNWATCHED.fetch_sub(1, Ordering::SeqCst);
+            crate::signal::unwatched_child_gone();
         }
-        crate::wait::notify();
+        crate::signal::notify();
     }
 
     /// Wait for the child's exit without reaping it. `nohang`: only look.
@@ -163,20 +163,10 @@ impl Child {
     }
 }
 
-/// Children whose exit no thread watches (their watcher could not be started) and that have
-/// not been seen to exit.
-static UNWATCHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Whether some child's exit is announced by no thread, so that waits must look again now
-/// and then (the one timed path of the waits, taken only when a thread could not start).
-pub fn unwatched_children() -> bool {
-    UNWATCHED.load(Ordering::SeqCst) > 0
-}
-
 impl Drop for Child {
     fn drop(&mut self) {
         if !self.exited.load(Ordering::SeqCst) && !self.watched.load(Ordering::SeqCst) {
-            UNWATCHED.fetch_sub(1, Ordering::SeqCst);
+            crate::signal::unwatched_child_gone();
         }
         // The last reference: reap the child that exited (the watcher left it a zombie so that
         // its pid stayed reserved while handles named it).
@@ -559,7 +549,7 @@ fn create_process(r: Request, info: *mut PROCESS_INFORMATION) -> BOOL {
     if started.is_err() {
         // No thread: the handle looks at the child whenever a wait re-checks it.
         child.watched.store(false, Ordering::SeqCst);
-        UNWATCHED.fetch_add(1, Ordering::SeqCst);
+        crate::signal::unwatched_child_added();
     }
     let flag = |inherit: bool| if inherit { HANDLE_FLAG_INHERIT } else { 0 };
     let hp = handles::insert(Arc::new(ProcessObj(child.clone())), flag(r.process_inherit));
@@ -852,6 +842,26 @@ pub unsafe extern "C" fn GetModuleFileNameW(module: HANDLE, buf: *mut u16, size:
         .collect();
     // SAFETY: forwarded contract.
     guard(0, || unsafe { module_file_name(module, buf, size, name) })
+}
+
+/// GetExitCodeThread (also of a child's main thread, CreateProcess's `hThread`).
+#[no_mangle]
+pub unsafe extern "C" fn GetExitCodeThread(h: HANDLE, code: *mut DWORD) -> BOOL {
+    guard(FALSE, || {
+        let c = match handles::get_as::<crate::thread::ThreadObj>(h) {
+            Some(t) => t.exit_code.load(Ordering::SeqCst),
+            None => match main_thread_exit_code(h) {
+                Some(c) => c,
+                None => return fail(ERROR_INVALID_HANDLE),
+            },
+        };
+        if code.is_null() {
+            return fail(998);
+        }
+        // SAFETY: the caller's DWORD out-pointer (checked non-null).
+        unsafe { *code = c };
+        TRUE
+    })
 }
 
 #[cfg(test)]

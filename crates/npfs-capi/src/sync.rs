@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::*;
 use crate::handles::{self, HandleObject};
+use crate::port::Port;
+use crate::signal;
+use crate::thread::{current_thread, ThreadObj};
 use crate::types::*;
-use crate::wait;
 
 /// An event (CreateEvent).
 pub struct Event {
@@ -29,7 +31,7 @@ impl Event {
     /// SetEvent.
     pub fn set(&self) {
         self.state.store(true, Ordering::SeqCst);
-        wait::notify();
+        signal::notify();
     }
 
     /// ResetEvent.
@@ -66,147 +68,6 @@ pub fn reset_event_handle(h: HANDLE) {
     if let Some(e) = handles::get_as::<Event>(h) {
         e.reset();
     }
-}
-
-/// A queued asynchronous procedure call.
-pub type Apc = Box<dyn FnOnce() + Send>;
-
-/// A thread (CreateThread, or any thread that touched the ABI).
-pub struct ThreadObj {
-    /// Suspend count (CREATE_SUSPENDED, ResumeThread).
-    suspended: Mutex<u32>,
-    resumed: std::sync::Condvar,
-    id: AtomicU32,
-    /// The cancel token of the synchronous call the thread is blocked in (CancelSynchronousIo).
-    sync_io: Mutex<Option<Arc<npfs_lib::ffi::CancelToken>>>,
-    done: AtomicBool,
-    exit_code: AtomicU32,
-    apcs: Mutex<VecDeque<Apc>>,
-}
-
-impl ThreadObj {
-    fn new() -> Arc<ThreadObj> {
-        Arc::new(ThreadObj {
-            suspended: Mutex::new(0),
-            resumed: std::sync::Condvar::new(),
-            id: AtomicU32::new(gettid()),
-            done: AtomicBool::new(false),
-            exit_code: AtomicU32::new(STILL_ACTIVE),
-            apcs: Mutex::new(VecDeque::new()),
-            sync_io: Mutex::new(None),
-        })
-    }
-
-    /// Record (or clear) the synchronous call this thread is blocked in.
-    pub fn set_sync_io(&self, token: Option<Arc<npfs_lib::ffi::CancelToken>>) {
-        *self.sync_io.lock().unwrap_or_else(|e| e.into_inner()) = token;
-    }
-
-    /// The synchronous call this thread is blocked in.
-    pub fn sync_io(&self) -> Option<Arc<npfs_lib::ffi::CancelToken>> {
-        self.sync_io
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn wait_resumed(&self) {
-        let mut n = self.suspended.lock().unwrap_or_else(|e| e.into_inner());
-        while *n > 0 {
-            n = self.resumed.wait(n).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    /// Queue `apc` to run in this thread's next alertable wait.
-    pub fn queue_apc(&self, apc: Apc) {
-        self.apcs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(apc);
-        wait::notify();
-    }
-
-    /// Whether APCs are queued.
-    pub fn has_apcs(&self) -> bool {
-        !self
-            .apcs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    }
-
-    /// Run every queued APC, in order. Returns true if any ran.
-    pub fn run_apcs(&self) -> bool {
-        let mut ran = false;
-        loop {
-            let next = self
-                .apcs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front();
-            match next {
-                Some(f) => {
-                    f();
-                    ran = true;
-                }
-                None => return ran,
-            }
-        }
-    }
-
-    fn finish(&self, code: DWORD) {
-        self.exit_code.store(code, Ordering::SeqCst);
-        self.done.store(true, Ordering::SeqCst);
-        wait::notify();
-    }
-}
-
-impl HandleObject for ThreadObj {
-    fn signalled(&self) -> Option<bool> {
-        Some(self.done.load(Ordering::SeqCst))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-fn gettid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get() as u32
-}
-
-thread_local! {
-    static CURRENT: std::cell::RefCell<Option<Arc<ThreadObj>>> = const { std::cell::RefCell::new(None) };
-}
-
-static BY_ID: Mutex<Vec<(u32, std::sync::Weak<ThreadObj>)>> = Mutex::new(Vec::new());
-
-fn register(t: &Arc<ThreadObj>) {
-    let mut v = BY_ID.lock().unwrap_or_else(|e| e.into_inner());
-    v.retain(|(_, w)| w.strong_count() > 0);
-    v.push((t.id.load(Ordering::SeqCst), Arc::downgrade(t)));
-}
-
-/// The thread object of thread `id` (to queue a completion routine to its issuer).
-pub fn thread_by_id(id: u32) -> Option<Arc<ThreadObj>> {
-    let v = BY_ID.lock().unwrap_or_else(|e| e.into_inner());
-    v.iter()
-        .rev()
-        .find(|(i, _)| *i == id)
-        .and_then(|(_, w)| w.upgrade())
-}
-
-/// The calling thread's object (made on first use for threads CreateThread did not start).
-pub fn current_thread() -> Arc<ThreadObj> {
-    CURRENT.with(|c| {
-        let mut c = c.borrow_mut();
-        if let Some(t) = c.as_ref() {
-            return t.clone();
-        }
-        let t = ThreadObj::new();
-        register(&t);
-        *c = Some(t.clone());
-        t
-    })
 }
 
 /// CreateEventA.
@@ -273,9 +134,7 @@ extern "C-unwind" fn trampoline(p: *mut c_void) -> *mut c_void {
     // SAFETY: `p` is the Box<Start> CreateThread leaked for this thread.
     let start = unsafe { Box::from_raw(p.cast::<Start>()) };
     let (func, arg) = (start.func, start.arg);
-    start.thread.id.store(gettid(), Ordering::SeqCst);
-    register(&start.thread);
-    CURRENT.with(|c| *c.borrow_mut() = Some(start.thread.clone()));
+    crate::thread::start_as(&start.thread);
     {
         let (lock, cv) = &*start.started;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
@@ -410,79 +269,18 @@ pub extern "C-unwind" fn ExitThread(code: DWORD) -> ! {
     unsafe { libc::pthread_exit(std::ptr::null_mut()) }
 }
 
-/// GetExitCodeThread (also of a child's main thread, CreateProcess's `hThread`).
-#[no_mangle]
-pub unsafe extern "C" fn GetExitCodeThread(h: HANDLE, code: *mut DWORD) -> BOOL {
-    guard(FALSE, || {
-        let c = match handles::get_as::<ThreadObj>(h) {
-            Some(t) => t.exit_code.load(Ordering::SeqCst),
-            None => match crate::process::main_thread_exit_code(h) {
-                Some(c) => c,
-                None => return fail(ERROR_INVALID_HANDLE),
-            },
-        };
-        if code.is_null() {
-            return fail(998);
-        }
-        // SAFETY: the caller's DWORD out-pointer (checked non-null).
-        unsafe { *code = c };
-        TRUE
-    })
-}
-
 /// GetCurrentThreadId.
 #[no_mangle]
 pub extern "C" fn GetCurrentThreadId() -> DWORD {
     current_thread().id.load(Ordering::SeqCst)
 }
 
-/// One completion packet.
-#[derive(Clone, Copy)]
-pub struct Packet {
-    /// The completion key.
-    pub key: usize,
-    /// The OVERLAPPED pointer.
-    pub overlapped: usize,
-    /// Bytes transferred.
-    pub bytes: DWORD,
-    /// The NTSTATUS of the operation.
-    pub status: u32,
-}
-
-/// An I/O completion port.
-pub struct Port {
-    queue: Mutex<VecDeque<Packet>>,
-}
-
-impl Default for Port {
-    fn default() -> Self {
-        Port::new()
+impl HandleObject for ThreadObj {
+    fn signalled(&self) -> Option<bool> {
+        Some(self.done.load(Ordering::SeqCst))
     }
-}
-
-impl Port {
-    /// An empty port.
-    pub fn new() -> Port {
-        Port {
-            queue: Mutex::new(VecDeque::new()),
-        }
-    }
-
-    /// Queue a packet and wake a waiter.
-    pub fn post(&self, p: Packet) {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_back(p);
-        wait::notify();
-    }
-
-    /// Take the oldest packet.
-    pub fn pop(&self) -> Option<Packet> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

@@ -4,26 +4,18 @@
 //! that notification or its own timeout, never on a tick. Alertable waits run the calling
 //! thread's queued APCs, in order, and return WAIT_IO_COMPLETION.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::*;
 use crate::handles::{self, HandleObject};
-use crate::sync::{current_thread, Packet, Port};
+use crate::port::{Packet, Port};
+use crate::signal::{self, CV, GEN};
+use crate::thread::current_thread;
 use crate::types::*;
 
-static GEN: Mutex<u64> = Mutex::new(0);
-static CV: Condvar = Condvar::new();
-
-/// Something changed that a waiter may care about.
-pub fn notify() {
-    let mut g = GEN.lock().unwrap_or_else(|e| e.into_inner());
-    *g = g.wrapping_add(1);
-    CV.notify_all();
-}
-
 /// How often a wait looks at children whose exit no thread watches (see
-/// [`crate::process::unwatched_children`]).
+/// [`signal::unwatched_children`]).
 const UNWATCHED_RECHECK: Duration = Duration::from_millis(100);
 
 fn deadline(ms: DWORD) -> Option<Instant> {
@@ -55,7 +47,7 @@ pub fn wait_until<T>(
         }
         // Only a child process that no thread watches (its watcher could not be started)
         // changes without a notification: then, and only then, look again now and then.
-        let recheck = crate::process::unwatched_children().then_some(UNWATCHED_RECHECK);
+        let recheck = signal::unwatched_children().then_some(UNWATCHED_RECHECK);
         let left = match (end, recheck) {
             (Some(e), Some(r)) => Some((e - now).min(r)),
             (Some(e), None) => Some(e - now),

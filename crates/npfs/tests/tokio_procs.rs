@@ -170,7 +170,7 @@ async fn a_change_by_another_holder_of_the_same_end_wakes_an_async_waiter() {
     let client = ClientOptions::new().open(&name).unwrap();
     t(server.connect()).await.unwrap();
     let token = client.as_blocking().inherit_token().unwrap();
-    let kid = Kid::spawn(&format!("inherited-timed-write {token} 1500"));
+    let kid = Kid::spawn(&format!("inherited-timed-write {token} 4000"));
     let srv = server.as_blocking_server();
     let start = Instant::now();
     while srv.available() < 10_000 {
@@ -182,6 +182,8 @@ async fn a_change_by_another_holder_of_the_same_end_wakes_an_async_waiter() {
         futures_poll_once(ours.as_mut()).await.is_none(),
         "our write completed while the child's was ahead of it"
     );
+    // Both are queued: the child's (its 4 s are not up) and ours behind it.
+    assert_eq!(srv.available(), 10_001);
     assert_eq!(t(ours).await.unwrap(), 1);
     assert_eq!(srv.available(), 1);
     let mut b = [0u8; 16];
