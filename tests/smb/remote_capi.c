@@ -96,6 +96,23 @@ int main(void)
     CHECK(ReadFile(h, buf, sizeof buf, NULL, &ov) || GetLastError() == ERROR_IO_PENDING);
     CHECK(GetOverlappedResult(h, &ov, &n, TRUE) && n == 5 && memcmp(buf, "after", 5) == 0);
 
+    /* CloseHandle with a READ pending in smbd: it returns, the read completes aborted, and
+     * the SMB side is closed (a new handle works as before). */
+    printf("close with a read pending\n");
+    ResetEvent(ov.hEvent);
+    ok = ReadFile(h, buf, sizeof buf, NULL, &ov);
+    CHECK(!ok && GetLastError() == ERROR_IO_PENDING);
+    CHECK(CloseHandle(h));
+    CHECK(WaitForSingleObject(ov.hEvent, 10000) == WAIT_OBJECT_0);
+    CHECK(ov.Internal == 0xC0000120); /* STATUS_CANCELLED */
+    h = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                    FILE_FLAG_OVERLAPPED, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE);
+    CHECK(SetNamedPipeHandleState(h, &mode, NULL, NULL));
+    ok = TransactNamedPipe(h, "again", 5, buf, sizeof buf, NULL, &ov);
+    CHECK(ok || GetLastError() == ERROR_IO_PENDING);
+    CHECK(GetOverlappedResult(h, &ov, &n, TRUE) && n == 5 && memcmp(buf, "again", 5) == 0);
+
     CHECK(CloseHandle(wov.hEvent));
     CHECK(CloseHandle(ov.hEvent));
     CHECK(CloseHandle(h));

@@ -182,6 +182,9 @@ impl HandleObject for PipeObj {
         // instance is gone when CloseHandle returns (woken by the last one; the limit only
         // bounds a driver that cannot run).
         self.in_flight.wait_idle(std::time::Duration::from_secs(2));
+        // A remote handle's cancelled READ runs on in the completion driver's pool (smbd
+        // cannot cancel it): close the SMB side now, as CloseHandle does on Windows.
+        self.handle().close_remote();
     }
     fn associate(&self, port: Arc<Port>, key: usize) -> bool {
         *self.port.lock().unwrap_or_else(|e| e.into_inner()) = Some((port, key));

@@ -312,6 +312,16 @@ impl PipeHandle {
         }
     }
 
+    /// CloseHandle of a remote handle whose operations may outlive it (the async forms'
+    /// SMB calls run on a pool and hold the handle): close the SMB side now, so that the
+    /// server sees its client go as it would on Windows. Nothing for a local handle.
+    #[doc(hidden)]
+    pub fn close_remote(&self) {
+        if let Some(r) = self.remote() {
+            r.shutdown();
+        }
+    }
+
     /// The remote pipe behind this handle, if it is one.
     fn remote(&self) -> Option<&crate::remote::RemotePipe> {
         match &self.inner.kind {

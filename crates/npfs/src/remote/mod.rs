@@ -180,6 +180,13 @@ impl RemotePipe {
         })
     }
 
+    /// The last handle closed while an operation of it may still run (a READ smbd cannot
+    /// cancel): CLOSE and log off now, so that the server sees its client go; a READ in
+    /// flight then fails.
+    pub(crate) fn shutdown(&self) {
+        self.file.shutdown();
+    }
+
     /// WriteFile: one SMB2 WRITE (one message on a message pipe; at most 65535 bytes through
     /// smbd). A zero-length write sends nothing (smbd refuses empty messages).
     pub(crate) fn write(&self, data: &[u8]) -> Result<usize, Win32Error> {

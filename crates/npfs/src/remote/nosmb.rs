@@ -20,4 +20,7 @@ impl RemoteFile {
     pub(crate) fn transceive(&self, _: &[u8], _: u32) -> Result<(Vec<u8>, bool), Win32Error> {
         match *self {}
     }
+    pub(crate) fn shutdown(&self) {
+        match *self {}
+    }
 }

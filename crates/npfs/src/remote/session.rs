@@ -131,6 +131,15 @@ impl RemoteFile {
     }
 }
 
+impl RemoteFile {
+    /// CLOSE the pipe and log off now, though a READ of it may still be in flight on another
+    /// thread (that READ then fails): what closing the last handle does.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.pipe.close();
+        let _ = self.client.close();
+    }
+}
+
 impl Drop for RemoteFile {
     /// CLOSE the pipe (the server's side sees its client go), then log off.
     fn drop(&mut self) {

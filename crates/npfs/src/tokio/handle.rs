@@ -495,6 +495,16 @@ impl Core {
     }
 }
 
+impl Drop for Core {
+    /// A remote handle's READ or WRITE in flight runs on the blocking pool and holds the
+    /// handle: close the SMB side now, so that the server sees its client go.
+    fn drop(&mut self) {
+        if self.is_remote() {
+            self.handle().close_remote();
+        }
+    }
+}
+
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NamedPipe")
