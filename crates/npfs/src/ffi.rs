@@ -16,7 +16,7 @@ use crate::conn::Conn;
 use crate::conn::WaitOn;
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
 use crate::outcome::ReadOutcome;
-use crate::pipe::{Link, PipeHandle, PipeServer};
+use crate::pipe::{DataCall, Link, PipeHandle, PipeServer, Target};
 
 /// Fired by CancelIo / CancelIoEx / CancelSynchronousIo (and the last CloseHandle). Firing
 /// wakes what the operation sleeps on — the connection's futex (a blocking read, write or
@@ -240,11 +240,10 @@ impl IoOp {
 
     /// ReadFile.
     pub fn read(h: &PipeHandle) -> Result<IoOp, Win32Error> {
-        h.check_access(npfs_core::config::AccessNeed::Read)?;
-        if h.is_remote() {
-            return Ok(Self::remote(h, RemoteCall::Read));
-        }
-        let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = match h.begin(DataCall::Read)? {
+            Target::Link(link) => link,
+            _ => return Ok(Self::remote(h, RemoteCall::Read)),
+        };
         Ok(Self::new(
             Some(link),
             Kind::Read(ReadOp::new(h.message_read_mode(), h.is_nowait())),
@@ -253,11 +252,10 @@ impl IoOp {
 
     /// WriteFile.
     pub fn write(h: &PipeHandle) -> Result<IoOp, Win32Error> {
-        h.check_access(npfs_core::config::AccessNeed::Write)?;
-        if h.is_remote() {
-            return Ok(Self::remote(h, RemoteCall::Write));
-        }
-        let link = h.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = match h.begin(DataCall::Write)? {
+            Target::Link(link) => link,
+            _ => return Ok(Self::remote(h, RemoteCall::Write)),
+        };
         Ok(Self::new(
             Some(link),
             Kind::Write(WriteOp::new(h.is_nowait())),
@@ -266,30 +264,18 @@ impl IoOp {
 
     /// TransactNamedPipe (checks the pipe type and read mode: `ERROR_BAD_PIPE`).
     pub fn transact(h: &PipeHandle) -> Result<IoOp, Win32Error> {
-        h.check_access(npfs_core::config::AccessNeed::ReadWrite)?;
-        if h.is_remote() {
+        match h.begin(DataCall::Transact)? {
+            Target::Link(link) => Ok(Self::new(Some(link), Kind::Transact(TransactOp::new()))),
             // Sent whatever the handle's mode: the server decides (docs/DEVIATIONS.md).
-            return Ok(Self::remote(h, RemoteCall::Transact));
+            _ => Ok(Self::remote(h, RemoteCall::Transact)),
         }
-        let link = h.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
-        if h.attributes().pipe_type != npfs_core::config::PipeType::Message
-            || !h.message_read_mode()
-        {
-            return Err(Win32Error::BAD_PIPE);
-        }
-        Ok(Self::new(Some(link), Kind::Transact(TransactOp::new())))
     }
 
     /// FlushFileBuffers (`None`: nothing to flush, it succeeds at once).
     pub fn flush(h: &PipeHandle) -> Result<Option<IoOp>, Win32Error> {
-        h.check_access(npfs_core::config::AccessNeed::Write)?;
-        if h.is_remote() {
-            return Ok(None); // remote writes are write-through
-        }
-        match h.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
-            Ok(link) => Ok(Some(Self::new(Some(link), Kind::Flush(FlushOp::default())))),
-            Err(e) if e == Win32Error::SUCCESS => Ok(None),
-            Err(e) => Err(e),
+        match h.begin(DataCall::Flush)? {
+            Target::Link(link) => Ok(Some(Self::new(Some(link), Kind::Flush(FlushOp::default())))),
+            Target::Remote | Target::Done => Ok(None),
         }
     }
 

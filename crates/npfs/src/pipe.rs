@@ -201,7 +201,9 @@ pub(crate) struct Inner {
     modes: Mutex<Modes>,
 }
 
+mod begin;
 mod connect;
+pub(crate) use begin::{DataCall, Target};
 use connect::poll_channel;
 mod create;
 mod inherit;
@@ -322,6 +324,11 @@ impl PipeHandle {
         }
     }
 
+    /// The remote pipe behind a handle [`PipeHandle::begin`] found remote.
+    fn remote_pipe(&self) -> Result<&crate::remote::RemotePipe> {
+        self.remote().ok_or(Win32Error::INVALID_HANDLE)
+    }
+
     /// The remote pipe behind this handle, if it is one.
     fn remote(&self) -> Option<&crate::remote::RemotePipe> {
         match &self.inner.kind {
@@ -390,11 +397,6 @@ impl PipeHandle {
     /// The handle is in `PIPE_NOWAIT` mode.
     pub(crate) fn is_nowait(&self) -> bool {
         self.modes().nowait
-    }
-
-    /// The pipe's attributes.
-    pub(crate) fn attributes(&self) -> PipeAttributes {
-        self.inner.attrs
     }
 
     /// The pipe's full name (`\\.\pipe\NAME`).

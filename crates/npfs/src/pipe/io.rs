@@ -10,11 +10,10 @@ impl PipeHandle {
     /// (then `ERROR_NO_DATA`).
     #[doc(alias = "ReadFile")]
     pub fn read(&self, buf: &mut [u8]) -> Result<ReadOutcome> {
-        self.check_access(AccessNeed::Read)?;
-        if let Some(r) = self.remote() {
-            return r.read(buf);
-        }
-        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = match self.begin(DataCall::Read)? {
+            Target::Link(link) => link,
+            _ => return self.remote_pipe()?.read(buf),
+        };
         let m = self.modes();
         let conn = &link.conn;
         let mut op = ReadOp::new(m.read_mode == ReadMode::Message, m.nowait);
@@ -27,11 +26,10 @@ impl PipeHandle {
     /// what was written (spec/api.md §4.4).
     #[doc(alias = "WriteFile")]
     pub fn write(&self, data: &[u8]) -> Result<usize> {
-        self.check_access(AccessNeed::Write)?;
-        if let Some(r) = self.remote() {
-            return r.write(data);
-        }
-        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = match self.begin(DataCall::Write)? {
+            Target::Link(link) => link,
+            _ => return self.remote_pipe()?.write(data),
+        };
         let conn = &link.conn;
         let mut op = WriteOp::new(self.modes().nowait);
         engine::block(conn, None, || op.step(conn, data), || false)
@@ -40,8 +38,7 @@ impl PipeHandle {
     /// ReadFile with a limit: when `timeout` passes first, the read is cancelled (it consumed
     /// nothing) and fails with `ERROR_OPERATION_ABORTED`, as CancelIoEx would make it.
     pub fn read_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<ReadOutcome> {
-        self.check_access(AccessNeed::Read)?;
-        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = self.begin_local(DataCall::Read)?;
         let m = self.modes();
         let conn = &link.conn;
         let mut op = ReadOp::new(m.read_mode == ReadMode::Message, m.nowait);
@@ -59,11 +56,11 @@ impl PipeHandle {
     /// WriteFile with a limit: when `timeout` passes before the write completes, it is
     /// cancelled — its unread bytes leave the pipe — and fails with `ERROR_OPERATION_ABORTED`.
     pub fn write_timeout(&self, data: &[u8], timeout: Duration) -> Result<usize> {
-        self.check_access(AccessNeed::Write)?;
-        if let Some(r) = self.remote() {
-            return r.write(data); // an SMB2 WRITE to a pipe completes without waiting
-        }
-        let link = self.link(Win32Error::PIPE_LISTENING, Win32Error::PIPE_NOT_CONNECTED)?;
+        let link = match self.begin(DataCall::Write)? {
+            Target::Link(link) => link,
+            // An SMB2 WRITE to a pipe completes without waiting.
+            _ => return self.remote_pipe()?.write(data),
+        };
         let conn = &link.conn;
         let op = std::cell::RefCell::new(WriteOp::new(self.modes().nowait));
         let deadline = std::time::Instant::now() + timeout;
@@ -83,13 +80,7 @@ impl PipeHandle {
         reply: &mut [u8],
         timeout: Duration,
     ) -> Result<ReadOutcome> {
-        self.check_access(AccessNeed::ReadWrite)?;
-        let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
-        if self.inner.attrs.pipe_type != PipeType::Message
-            || self.modes().read_mode != ReadMode::Message
-        {
-            return Err(Win32Error::BAD_PIPE);
-        }
+        let link = self.begin_local(DataCall::Transact)?;
         let conn = &link.conn;
         let op = std::cell::RefCell::new(TransactOp::new());
         let deadline = std::time::Instant::now() + timeout;
@@ -123,16 +114,10 @@ impl PipeHandle {
     /// handle in message read mode and nothing unread (`ERROR_BAD_PIPE`, `ERROR_PIPE_BUSY`).
     #[doc(alias = "TransactNamedPipe")]
     pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<ReadOutcome> {
-        self.check_access(AccessNeed::ReadWrite)?;
-        if let Some(r) = self.remote() {
-            return r.transact(request, reply);
-        }
-        let link = self.link(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)?;
-        if self.inner.attrs.pipe_type != PipeType::Message
-            || self.modes().read_mode != ReadMode::Message
-        {
-            return Err(Win32Error::BAD_PIPE);
-        }
+        let link = match self.begin(DataCall::Transact)? {
+            Target::Link(link) => link,
+            _ => return self.remote_pipe()?.transact(request, reply),
+        };
         let conn = &link.conn;
         let mut op = TransactOp::new();
         let r = engine::block(conn, None, || op.step(conn, request, reply), || false)?;
@@ -142,17 +127,12 @@ impl PipeHandle {
     /// FlushFileBuffers: wait until the other end has read everything written here.
     #[doc(alias = "FlushFileBuffers")]
     pub fn flush(&self) -> Result<()> {
-        self.check_access(AccessNeed::Write)?;
-        if self.remote().is_some() {
-            return Ok(()); // remote writes are write-through: nothing is buffered here
-        }
-        match self.link(Win32Error::SUCCESS, Win32Error::SUCCESS) {
-            Ok(l) => {
+        match self.begin(DataCall::Flush)? {
+            Target::Link(l) => {
                 let mut op = FlushOp::default();
                 engine::block(&l.conn, None, || op.step(&l.conn), || false)
             }
-            Err(e) if e == Win32Error::SUCCESS => Ok(()),
-            Err(e) => Err(e),
+            Target::Remote | Target::Done => Ok(()),
         }
     }
 }

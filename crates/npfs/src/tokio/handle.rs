@@ -7,11 +7,11 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{Interest, ReadBuf, Ready};
-use npfs_core::config::{AccessNeed, PipeType};
+use npfs_core::config::AccessNeed;
 use npfs_core::Win32Error;
 
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
-use crate::pipe::{PeekOutcome, PipeHandle, ReadOutcome};
+use crate::pipe::{DataCall, PeekOutcome, PipeHandle, ReadOutcome, Target};
 
 use super::driver::{drive, LinkIo, OpGuard, Waiter};
 use super::remote_io::{self, RemoteStream};
@@ -89,6 +89,11 @@ impl Core {
     /// The current connection with its doorbell registration (made once per connection).
     fn io_for(&self, listening: Win32Error, disconnected: Win32Error) -> io::Result<Arc<LinkIo>> {
         let link = self.handle().link(listening, disconnected).map_err(to_io)?;
+        self.io_of(link)
+    }
+
+    /// The doorbell registration of `link` (made once per connection).
+    fn io_of(&self, link: Arc<crate::pipe::Link>) -> io::Result<Arc<LinkIo>> {
         let mut g = lock(&self.io);
         if let Some(io) = g.as_ref() {
             if Arc::ptr_eq(&io.link, &link) {
@@ -159,12 +164,15 @@ impl Core {
     // ----- messages (ReadFile, WriteFile, TransactNamedPipe, FlushFileBuffers) -------------
 
     pub(crate) async fn recv_msg(&self, buf: &mut [u8]) -> io::Result<ReadOutcome> {
-        self.need(AccessNeed::Read)?;
-        if self.is_remote() {
-            return std::future::poll_fn(|cx| lock(&self.remote).poll_recv(self.handle(), cx, buf))
-                .await;
-        }
-        let io = self.io()?;
+        let io = match self.handle().begin(DataCall::Read).map_err(to_io)? {
+            Target::Link(link) => self.io_of(link)?,
+            _ => {
+                return std::future::poll_fn(|cx| {
+                    lock(&self.remote).poll_recv(self.handle(), cx, buf)
+                })
+                .await
+            }
+        };
         let h = self.handle();
         let mut g = OpGuard {
             conn: io.conn(),
@@ -181,11 +189,10 @@ impl Core {
     }
 
     pub(crate) async fn write_msg(&self, data: &[u8]) -> io::Result<usize> {
-        self.need(AccessNeed::Write)?;
-        if self.is_remote() {
-            return remote_io::write_msg(self.handle(), data).await;
-        }
-        let io = self.io()?;
+        let io = match self.handle().begin(DataCall::Write).map_err(to_io)? {
+            Target::Link(link) => self.io_of(link)?,
+            _ => return remote_io::write_msg(self.handle(), data).await,
+        };
         let mut g = OpGuard {
             conn: io.conn(),
             op: WriteOp::new(self.handle().is_nowait()),
@@ -205,17 +212,10 @@ impl Core {
         request: &[u8],
         reply: &mut [u8],
     ) -> io::Result<ReadOutcome> {
-        self.need(AccessNeed::ReadWrite)?;
-        if self.is_remote() {
-            return remote_io::transact(self.handle(), request, reply).await;
-        }
-        let io = self
-            .io_for(Win32Error::BAD_PIPE, Win32Error::BAD_PIPE)
-            .map_err(|_| to_io(Win32Error::BAD_PIPE))?;
-        let h = self.handle();
-        if h.attributes().pipe_type != PipeType::Message || !h.message_read_mode() {
-            return Err(to_io(Win32Error::BAD_PIPE));
-        }
+        let io = match self.handle().begin(DataCall::Transact).map_err(to_io)? {
+            Target::Link(link) => self.io_of(link)?,
+            _ => return remote_io::transact(self.handle(), request, reply).await,
+        };
         let mut g = OpGuard {
             conn: io.conn(),
             op: TransactOp::new(),
@@ -231,15 +231,11 @@ impl Core {
     }
 
     pub(crate) async fn flush(&self) -> io::Result<()> {
-        self.need(AccessNeed::Write)?;
-        if self.is_remote() {
+        let io = match self.handle().begin(DataCall::Flush).map_err(to_io)? {
+            Target::Link(link) => self.io_of(link)?,
+            Target::Done if !self.is_remote() => return Ok(()),
             // The stream's WRITE in flight; SMB writes to a pipe are write-through.
-            return std::future::poll_fn(|cx| lock(&self.remote).poll_flush(cx)).await;
-        }
-        let io = match self.io_for(Win32Error::SUCCESS, Win32Error::SUCCESS) {
-            Ok(io) => io,
-            Err(e) if e.raw_os_error() == Some(0) => return Ok(()),
-            Err(e) => return Err(e),
+            _ => return std::future::poll_fn(|cx| lock(&self.remote).poll_flush(cx)).await,
         };
         // The stream half's write in flight first (with a waiter of this future's own), then
         // FlushFileBuffers.
