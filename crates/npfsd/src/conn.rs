@@ -130,9 +130,9 @@ fn create_instance(
     r
 }
 
-/// [`Request::CreateDetached`]: the new instance's channel is a socket pair made here, counted
-/// as a connection of the caller (the caps); one end is served as the channel, the other
-/// goes to the caller with the reply. The request connection stays one.
+/// [`Request::CreateDetached`]: the new instance's channel is a socket pair made here (its
+/// slot among the caller's connections taken already); one end is served as the channel,
+/// the other goes to the caller with the reply. The request connection stays one.
 async fn detach_channel(
     stream: &UnixStream,
     shared: &Shared,
@@ -142,11 +142,6 @@ async fn detach_channel(
 ) -> Result<(), ConnError> {
     let instance = created.instance;
     let uid = caller.identity.uid;
-    let admission = shared.lock().admit(uid);
-    if let Admission::Refused { .. } = admission {
-        shared.lock().evict(instance);
-        return send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await;
-    }
     let release = || release_of(shared, uid);
     let pair = channel_pair();
     let (ours, theirs) = match pair {
@@ -220,10 +215,24 @@ async fn serve_requests(
                 Ok((created, rx)) => return become_channel(stream, shared, &created, rx).await,
                 Err(e) => send(stream, &Reply::Error(e)).await?,
             },
-            Request::CreateDetached(c) => match create_instance(shared, caller, &c) {
-                Ok((created, rx)) => detach_channel(stream, shared, caller, &created, rx).await?,
-                Err(e) => send(stream, &Reply::Error(e)).await?,
-            },
+            Request::CreateDetached(c) => {
+                // The channel counts as a connection of the caller (the caps): admitted
+                // before the instance exists, so that a refusal never shows one to anybody.
+                let admission = shared.lock().admit(caller.identity.uid);
+                if let Admission::Refused { .. } = admission {
+                    send(stream, &Reply::Error(Win32Error::NO_SYSTEM_RESOURCES)).await?;
+                    continue;
+                }
+                match create_instance(shared, caller, &c) {
+                    Ok((created, rx)) => {
+                        detach_channel(stream, shared, caller, &created, rx).await?
+                    }
+                    Err(e) => {
+                        release_of(shared, caller.identity.uid);
+                        send(stream, &Reply::Error(e)).await?
+                    }
+                }
+            }
             Request::Reregister {
                 name,
                 attrs,
