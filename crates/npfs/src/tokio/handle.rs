@@ -7,7 +7,6 @@ use std::task::{Context, Poll};
 
 use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{Interest, ReadBuf, Ready};
-use npfs_core::config::AccessNeed;
 use npfs_core::Win32Error;
 
 use crate::engine::{FlushOp, ReadOp, Step, TransactOp, WriteOp};
@@ -64,6 +63,15 @@ impl Core {
         self.handle().is_remote()
     }
 
+    /// [`PipeHandle::begin`] for a stream operation: the connection's doorbell registration,
+    /// or `None` for a remote handle.
+    fn begin(&self, call: DataCall) -> io::Result<Option<Arc<LinkIo>>> {
+        match self.handle().begin(call).map_err(to_io)? {
+            Target::Link(link) => self.io_of(link).map(Some),
+            Target::Remote | Target::Done => Ok(None),
+        }
+    }
+
     /// What a remote handle cannot do ([`remote_io`]).
     fn local_only(&self) -> io::Result<()> {
         if self.is_remote() {
@@ -111,11 +119,6 @@ impl Core {
 
     fn message_read(&self) -> bool {
         self.handle().message_read_mode()
-    }
-
-    /// `ERROR_ACCESS_DENIED` (as an `io::Error`) unless the handle holds what `n` names.
-    fn need(&self, n: AccessNeed) -> io::Result<()> {
-        self.handle().check_access(n).map_err(to_io)
     }
 
     // ----- server: connecting -----------------------------------------------------------
@@ -266,9 +269,9 @@ impl Core {
     // ----- the stream: try_*, poll_* ------------------------------------------------------
 
     pub(crate) fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.need(AccessNeed::Read)?;
-        self.local_only()?;
-        let io = self.io()?;
+        let Some(io) = self.begin(DataCall::Read)? else {
+            return Err(to_io(Win32Error::NOT_SUPPORTED));
+        };
         let mut side = lock(&self.read);
         match side
             .try_read(&io.link, self.message_read(), buf)
@@ -288,9 +291,9 @@ impl Core {
     }
 
     pub(crate) fn try_write(&self, data: &[u8]) -> io::Result<usize> {
-        self.need(AccessNeed::Write)?;
-        self.local_only()?;
-        let io = self.io()?;
+        let Some(io) = self.begin(DataCall::Write)? else {
+            return Err(to_io(Win32Error::NOT_SUPPORTED));
+        };
         let mut side = lock(&self.write);
         match side.try_write(&io.link, data).map_err(to_io)? {
             Try::Done(n) => Ok(n),
@@ -309,14 +312,9 @@ impl Core {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Err(e) = self.need(AccessNeed::Read) {
-            return Poll::Ready(Err(e));
-        }
-        if self.is_remote() {
-            return lock(&self.remote).poll_read(self.handle(), cx, buf);
-        }
-        let io = match self.io() {
-            Ok(io) => io,
+        let io = match self.begin(DataCall::Read) {
+            Ok(Some(io)) => io,
+            Ok(None) => return lock(&self.remote).poll_read(self.handle(), cx, buf),
             Err(e) => return Poll::Ready(Err(e)),
         };
         let mm = self.message_read();
@@ -352,14 +350,9 @@ impl Core {
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        if let Err(e) = self.need(AccessNeed::Write) {
-            return Poll::Ready(Err(e));
-        }
-        if self.is_remote() {
-            return lock(&self.remote).poll_write(self.handle(), cx, data);
-        }
-        let io = match self.io() {
-            Ok(io) => io,
+        let io = match self.begin(DataCall::Write) {
+            Ok(Some(io)) => io,
+            Ok(None) => return lock(&self.remote).poll_write(self.handle(), cx, data),
             Err(e) => return Poll::Ready(Err(e)),
         };
         let mut side = lock(&self.write);
