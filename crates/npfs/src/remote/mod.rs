@@ -46,9 +46,40 @@ struct Reads {
     /// An SMB READ is in flight.
     reading: bool,
     /// Bytes a cancelled operation's READ brought: the next read's, so that nothing is lost.
-    kept: Vec<u8>,
-    /// The kept bytes end inside a message.
-    kept_more: bool,
+    kept: Kept,
+}
+
+/// Bytes a READ brought that no read has taken yet, and whether the message goes on beyond
+/// them (the READ said STATUS_BUFFER_OVERFLOW).
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    bytes: Vec<u8>,
+    more: bool,
+}
+
+impl Kept {
+    /// Nothing is kept.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Keep what a READ brought (after what is kept already).
+    pub(crate) fn keep(&mut self, data: &[u8], more: bool) {
+        self.bytes.extend_from_slice(data);
+        self.more = more;
+    }
+
+    /// Take as much as fits `buf`: a read's outcome, `more_data` while the message goes on.
+    pub(crate) fn take(&mut self, buf: &mut [u8]) -> ReadOutcome {
+        let k = self.bytes.len().min(buf.len());
+        buf[..k].copy_from_slice(&self.bytes[..k]);
+        self.bytes.drain(..k);
+        let more_data = !self.bytes.is_empty() || self.more;
+        if self.bytes.is_empty() {
+            self.more = false;
+        }
+        ReadOutcome { len: k, more_data }
+    }
 }
 
 /// The fate of one cancellable read ([`RemotePipe::read_for`]): whether its operation was
@@ -141,17 +172,7 @@ impl RemotePipe {
                 if fate.is_some_and(|f| !f.deliver()) {
                     return Err(Win32Error::OPERATION_ABORTED);
                 }
-                let k = g.kept.len().min(buf.len());
-                buf[..k].copy_from_slice(&g.kept[..k]);
-                g.kept.drain(..k);
-                let more = !g.kept.is_empty() || g.kept_more;
-                if g.kept.is_empty() {
-                    g.kept_more = false;
-                }
-                return Ok(ReadOutcome {
-                    len: k,
-                    more_data: more,
-                });
+                return Ok(g.kept.take(buf));
             }
             if !g.reading {
                 break;
@@ -167,8 +188,7 @@ impl RemotePipe {
         self.read_done.notify_all();
         let (data, more) = r?;
         if fate.is_some_and(|f| !f.deliver()) {
-            g.kept.extend_from_slice(&data);
-            g.kept_more = more;
+            g.kept.keep(&data, more);
             return Err(Win32Error::OPERATION_ABORTED);
         }
         drop(g);

@@ -15,6 +15,7 @@ use npfs_core::Win32Error;
 
 use super::to_io;
 use crate::pipe::{PipeHandle, ReadOutcome};
+use crate::remote::Kept;
 
 /// What one SMB2 READ brought: the bytes, and whether the server said the message goes on.
 type ReadResult = Result<(Vec<u8>, bool), Win32Error>;
@@ -26,9 +27,7 @@ type ReadResult = Result<(Vec<u8>, bool), Win32Error>;
 #[derive(Default)]
 pub(crate) struct RemoteStream {
     read: Option<JoinHandle<ReadResult>>,
-    staged: Vec<u8>,
-    /// The staged bytes end inside a message (the READ said STATUS_BUFFER_OVERFLOW).
-    staged_more: bool,
+    staged: Kept,
     write: Option<JoinHandle<Result<usize, Win32Error>>>,
 }
 
@@ -88,18 +87,6 @@ fn is_eof(e: Win32Error) -> bool {
 }
 
 impl RemoteStream {
-    /// Take staged bytes into `buf`: (count, whether the message goes on beyond them).
-    fn take_staged(&mut self, buf: &mut [u8]) -> (usize, bool) {
-        let k = self.staged.len().min(buf.len());
-        buf[..k].copy_from_slice(&self.staged[..k]);
-        self.staged.drain(..k);
-        let more = !self.staged.is_empty() || self.staged_more;
-        if self.staged.is_empty() {
-            self.staged_more = false;
-        }
-        (k, more)
-    }
-
     /// Staged bytes, else the result of the READ in flight (started now for up to `len`
     /// bytes if none is): `Ready(Ok(None))` when bytes were staged by it, to be taken next;
     /// `Ready(Ok(Some(more)))` for an empty message.
@@ -127,8 +114,7 @@ impl RemoteStream {
         match joined(done) {
             Ok((v, more)) if v.is_empty() => Poll::Ready(Ok(Some(more))),
             Ok((v, more)) => {
-                self.staged = v;
-                self.staged_more = more;
+                self.staged.keep(&v, more);
                 Poll::Ready(Ok(None))
             }
             Err(e) => Poll::Ready(Err(e)),
@@ -145,8 +131,7 @@ impl RemoteStream {
     ) -> Poll<io::Result<ReadOutcome>> {
         loop {
             if !self.staged.is_empty() {
-                let (len, more_data) = self.take_staged(buf);
-                return Poll::Ready(Ok(ReadOutcome { len, more_data }));
+                return Poll::Ready(Ok(self.staged.take(buf)));
             }
             match self.poll_fill(h, cx, buf.len()) {
                 Poll::Pending => return Poll::Pending,
@@ -169,8 +154,8 @@ impl RemoteStream {
     ) -> Poll<io::Result<()>> {
         loop {
             if !self.staged.is_empty() {
-                let (k, _) = self.take_staged(buf.initialize_unfilled());
-                buf.advance(k);
+                let got = self.staged.take(buf.initialize_unfilled());
+                buf.advance(got.len);
                 return Poll::Ready(Ok(()));
             }
             if buf.remaining() == 0 {
